@@ -1,0 +1,65 @@
+/**
+ * Provider: one storage backend seen as a flat namespace of opaque, immutable objects.
+ *
+ * Terms: a *key* is a `/`-separated string chosen by raic (`packs/ab/ab12…`); raic owns naming, so keys
+ * are always `[a-z0-9/._-]` and providers escape nothing. A provider knows nothing of shares, crypto
+ * or raic's layout. Providers never retry, sleep or log: retries, timeouts and fault injection are
+ * wrappers (`retry.ts`, test/support/faulty-provider.ts).
+ *
+ * Every method rejects only with `RaicError` (src/errors.ts), translated in the adapter's single
+ * `translateError`: `NotFound`, `Auth`, `Transient` (worth retrying) or `Permanent`.
+ */
+export interface ByteRange {
+  /** First byte, 0-based. */
+  offset: number;
+  /** Number of bytes; must be > 0. */
+  length: number;
+}
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+}
+
+export interface ProviderCapabilities {
+  /** put() refuses to replace an existing object (rejects with `Exists`). Otherwise put may overwrite. */
+  conditionalPut: boolean;
+}
+
+export interface Provider {
+  /** The member's URL with any secret removed: safe to print. */
+  readonly displayUrl: string;
+  readonly capabilities: ProviderCapabilities;
+
+  /**
+   * Makes the location ready for writing (creates the bucket / container / directory if missing).
+   * Idempotent. Called by `raic init`; other operations assume it was done.
+   */
+  prepare(): Promise<void>;
+
+  /**
+   * Stores `body` under `key`, atomically: a reader sees the whole object or nothing.
+   * Create-once where `capabilities.conditionalPut`: rejects with `Exists` if the key is present.
+   * Bodies are whole buffers so a retry can replay them; raic bounds their size (packs are tens of MiB).
+   */
+  put(key: string, body: Uint8Array): Promise<void>;
+
+  /** Whole object, or `range` of it. Rejects `NotFound` if the key is absent. A range past the end
+   * returns the bytes that exist (possibly fewer than asked); callers check the length. */
+  get(key: string, range?: ByteRange): Promise<Buffer>;
+
+  /** Size of the object. Rejects `NotFound` if absent. */
+  head(key: string): Promise<ObjectInfo>;
+
+  /** Every object whose key starts with `prefix`, in no particular order; pagination is hidden. */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+
+  /** Removes the object. Resolves (does not reject) if it was already absent. */
+  delete(key: string): Promise<void>;
+
+  /** Releases connections. The provider is unusable afterwards. */
+  close(): Promise<void>;
+}
+
+/** Builds a provider from a member URL; rejects with `Usage` for a malformed URL, `Auth` for missing credentials. */
+export type ProviderFactory = (url: URL) => Promise<Provider>;
