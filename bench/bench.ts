@@ -1,0 +1,155 @@
+/**
+ * `npm run bench`: put and get a large random file with k=4, n=6 on local members (also get with two
+ * members deleted), beside restic's backup and restore of the same file in the same run when restic is
+ * installed. Prints seconds, MB/s (10^6 bytes) and peak RSS for each, and raic ÷ restic ratios.
+ * RAIC_BENCH_MB sets the file size (default 1024 MiB); RAIC_BENCH_DIR the scratch directory.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createCipheriv, createHash, randomBytes } from 'node:crypto';
+
+const root = resolve(fileURLToPath(import.meta.url), '../../..');
+const raicBin = join(root, 'bin', 'run.js');
+const MiB = 1024 * 1024;
+
+interface Measured {
+  name: string;
+  seconds: number;
+  bytes: number;
+  peakRssMB: number;
+}
+
+/** Runs a command, sampling its VmHWM (peak RSS) from /proc until it exits. */
+function measure(name: string, bytes: number, cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Measured & { stdout: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const started = performance.now();
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let peakKB = 0;
+    const sample = async (): Promise<void> => {
+      try {
+        const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
+        const m = /VmHWM:\s+(\d+) kB/.exec(status);
+        if (m) peakKB = Math.max(peakKB, Number(m[1]));
+      } catch {
+        // exited between samples
+      }
+    };
+    const timer = setInterval(() => void sample(), 50);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearInterval(timer);
+      const seconds = (performance.now() - started) / 1000;
+      if (code !== 0) return reject(new Error(`${name}: ${cmd} exited ${code}: ${stderr}`));
+      // Prefer the process's own exact figure when it reports one (raic --json).
+      try {
+        const reported = (JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { peakRssMB?: number }).peakRssMB;
+        if (reported) peakKB = Math.max(peakKB, reported * 1024);
+      } catch {
+        // not JSON
+      }
+      resolvePromise({ name, seconds, bytes, peakRssMB: Math.round(peakKB / 1024), stdout });
+    });
+  });
+}
+
+async function writeRandomFile(path: string, bytes: number): Promise<string> {
+  // AES-CTR keystream: incompressible, fast, no dedup between chunks.
+  const cipher = createCipheriv('aes-256-ctr', randomBytes(32), randomBytes(16));
+  const zero = Buffer.alloc(4 * MiB);
+  const hash = createHash('sha256');
+  const out = createWriteStream(path);
+  for (let left = bytes; left > 0; left -= zero.length) {
+    const piece = cipher.update(left >= zero.length ? zero : zero.subarray(0, left));
+    hash.update(piece);
+    if (!out.write(piece)) await new Promise<void>((r) => out.once('drain', () => r()));
+  }
+  await new Promise<void>((r, j) => out.end((err?: Error | null) => (err ? j(err) : r())));
+  return hash.digest('hex');
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  const { createReadStream } = await import('node:fs');
+  for await (const piece of createReadStream(path, { highWaterMark: 4 * MiB })) hash.update(piece as Buffer);
+  return hash.digest('hex');
+}
+
+function row(m: Measured): string {
+  const mbps = m.bytes / 1e6 / m.seconds;
+  return `${m.name.padEnd(34)} ${m.seconds.toFixed(2).padStart(7)} s ${mbps.toFixed(0).padStart(6)} MB/s ${String(m.peakRssMB).padStart(5)} MB peak RSS`;
+}
+
+async function main(): Promise<void> {
+  const sizeMiB = Number(process.env.RAIC_BENCH_MB ?? 1024);
+  const bytes = sizeMiB * MiB;
+  const base = process.env.RAIC_BENCH_DIR ?? '/tmp';
+  const dir = await mkdtemp(join(base, 'raic-bench-'));
+  const results: Measured[] = [];
+  try {
+    const input = join(dir, 'input.bin');
+    process.stderr.write(`writing ${sizeMiB} MiB of random data…\n`);
+    const want = await writeRandomFile(input, bytes);
+
+    const members = Array.from({ length: 6 }, (_, i) => join(dir, `member-${i}`));
+    for (const m of members) await mkdir(m);
+    const env = { RAIC_CONFIG: join(dir, 'config.json'), RAIC_PASSWORD: 'bench' };
+    const raic = (args: string[]): string[] => [raicBin, ...args];
+    const init = spawnSync(process.execPath, raic(['init', '--k', '4', ...members.map((m) => `file://${m}`)]), { env: { ...process.env, ...env } });
+    if (init.status !== 0) throw new Error(`raic init failed: ${init.stderr.toString()}`);
+
+    const put = await measure('raic put (k=4, n=6)', bytes, process.execPath, raic(['put', input, '--json']), env);
+    results.push(put);
+    const cap = (JSON.parse(put.stdout) as { capability: string }).capability;
+    const out1 = join(dir, 'out1.bin');
+    results.push(await measure('raic get', bytes, process.execPath, raic(['get', cap, out1, '--json']), env));
+    if ((await sha256File(out1)) !== want) throw new Error('raic get: output differs from input');
+    await rm(out1);
+    for (const i of [0, 2]) await rename(members[i]!, `${members[i]!}.gone`);
+    const out2 = join(dir, 'out2.bin');
+    results.push(await measure('raic get, members 0+2 deleted', bytes, process.execPath, raic(['get', cap, out2, '--json']), env));
+    if ((await sha256File(out2)) !== want) throw new Error('raic degraded get: output differs from input');
+    await rm(out2);
+    for (const i of [0, 2]) await rename(`${members[i]!}.gone`, members[i]!);
+
+    const restic = spawnSync('restic', ['version']);
+    if (restic.status === 0) {
+      const repo = join(dir, 'restic-repo');
+      const renv = { RESTIC_REPOSITORY: repo, RESTIC_PASSWORD: 'bench' };
+      const rinit = spawnSync('restic', ['init', '--quiet'], { env: { ...process.env, ...renv } });
+      if (rinit.status !== 0) throw new Error(`restic init failed: ${rinit.stderr.toString()}`);
+      results.push(await measure('restic backup', bytes, 'restic', ['backup', '--quiet', input], renv));
+      const target = join(dir, 'restic-restore');
+      results.push(await measure('restic restore', bytes, 'restic', ['restore', 'latest', '--target', target, '--quiet'], renv));
+      const restored = join(target, input);
+      if ((await sha256File(restored)) !== want) throw new Error('restic restore differs');
+    } else {
+      process.stderr.write('restic is not installed (apt-get install restic): no comparison this run\n');
+    }
+
+    console.log(`\nraic bench — ${sizeMiB} MiB random file, local members, ${new Date().toISOString()}`);
+    for (const m of results) console.log(row(m));
+    const by = (name: string): Measured | undefined => results.find((m) => m.name.startsWith(name));
+    const rb = by('restic backup');
+    const rr = by('restic restore');
+    if (rb && rr) {
+      console.log(`\nthroughput ratio raic ÷ restic: put/backup ${(rb.seconds / by('raic put')!.seconds).toFixed(2)}×, get/restore ${(rr.seconds / by('raic get')!.seconds).toFixed(2)}× (>1 means raic is faster)`);
+    }
+    const stored = await Promise.all(members.map(async (m) => (await import('node:fs/promises')).readdir(m, { recursive: true }).then(async (names) => {
+      let total = 0;
+      for (const n of names) total += (await stat(join(m, String(n)))).isFile() ? (await stat(join(m, String(n)))).size : 0;
+      return total;
+    })));
+    console.log(`stored on members: ${(stored.reduce((x, y) => x + y, 0) / bytes).toFixed(3)}× the input (n/k = 1.5)`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,77 @@
+/**
+ * Where the passphrase comes from, in order: --password-file, --password-command, RAIC_PASSWORD, a
+ * prompt on a terminal (asked twice when creating an array). Cron has no terminal: it must use one of
+ * the first three, and gets a clear error (never a hang) when none is set.
+ */
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
+import { RaicError } from '../errors.js';
+
+export interface PassphraseSources {
+  passwordFile?: string | undefined;
+  passwordCommand?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function readPassphrase(src: PassphraseSources, confirm: boolean): Promise<string> {
+  const env = src.env ?? process.env;
+  let pass: string | undefined;
+  if (src.passwordFile) pass = await fromFile(src.passwordFile);
+  else if (src.passwordCommand) pass = await fromCommand(src.passwordCommand);
+  else if (env.RAIC_PASSWORD !== undefined) pass = env.RAIC_PASSWORD;
+  else if (process.stdin.isTTY && process.stderr.isTTY) {
+    pass = await prompt('raic passphrase: ');
+    if (confirm && (await prompt('again, to confirm: ')) !== pass) throw new RaicError('Usage', 'the two passphrases differ; nothing was created');
+  } else {
+    throw new RaicError('Usage', 'a passphrase is needed and there is no terminal to ask on', {
+      hint: 'set RAIC_PASSWORD, or pass --password-file FILE or --password-command CMD',
+    });
+  }
+  if (pass.length === 0) throw new RaicError('Usage', 'the passphrase is empty');
+  return pass;
+}
+
+async function fromFile(path: string): Promise<string> {
+  try {
+    return stripNewline(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new RaicError('Usage', `cannot read the password file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+function fromCommand(command: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('/bin/sh', ['-c', command], { maxBuffer: 64 * 1024, timeout: 60_000 }, (err, stdout) => {
+      if (err) reject(new RaicError('Usage', `the password command failed: ${command} (${err.code !== undefined ? `exit ${String(err.code)}` : err.message})`));
+      else resolve(stripNewline(stdout));
+    });
+  });
+}
+
+const stripNewline = (s: string): string => s.replace(/\r?\n$/, '');
+
+/** Reads a line from the terminal without echoing it. */
+function prompt(question: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let muted = false;
+    const output = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        if (!muted) process.stderr.write(chunk);
+        cb();
+      },
+    });
+    const rl = createInterface({ input: process.stdin, output, terminal: true });
+    rl.question(question, (answer) => {
+      rl.close();
+      process.stderr.write('\n');
+      resolve(answer);
+    });
+    muted = true;
+    rl.on('SIGINT', () => {
+      rl.close();
+      reject(new RaicError('Cancelled', 'interrupted'));
+    });
+  });
+}

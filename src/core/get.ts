@@ -1,0 +1,162 @@
+/**
+ * get: capability → manifest (from any member, checked against the capability) → chunks from any k
+ * members each → the original bytes, in order. Needs no passphrase. A file target is written to a
+ * temp file beside it and renamed only when every byte has been verified: a failed get leaves nothing.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { RaicError, isRaicError } from '../errors.js';
+import {
+  ShareReader,
+  arrayTagOf,
+  getFromAny,
+  manifestKey,
+  openManifest,
+  walkManifest,
+  type FileCapability,
+  type ManifestRoot,
+  type RaicArray,
+} from '../store/index.js';
+
+export interface GetResult {
+  size: number;
+  chunks: number;
+  seconds: number;
+  /** Shares that were missing, corrupt or unreachable and were worked around. */
+  shareProblems: number;
+}
+
+export interface GetOptions {
+  overwrite?: boolean;
+  signal?: AbortSignal;
+  onProgress?: (bytesWritten: number, total: number) => void;
+}
+
+export async function loadManifest(array: RaicArray, cap: FileCapability): Promise<ManifestRoot> {
+  const ours = arrayTagOf(array.shape.arrayId);
+  if (cap.arrayTag !== ours) {
+    throw new RaicError('Usage', `this capability belongs to another array (tag ${cap.arrayTag}); the config is for array ${array.shape.arrayId} (tag ${ours})`, {
+      hint: 'use --config to select the config of the array the capability came from',
+    });
+  }
+  try {
+    return await getFromAny(array.members, manifestKey(cap.manifestId), 'manifest', (bytes) => openManifest(cap.manifestId, bytes, cap.key));
+  } catch (err) {
+    if (isRaicError(err, 'NotFound')) {
+      throw new RaicError('NotFound', `no member holds the file this capability names (manifest ${cap.manifestId.slice(0, 16)}…)`, {
+        hint: 'the capability may have been altered, or its put never finished',
+      });
+    }
+    throw err;
+  }
+}
+
+/** Writes the file named by `cap` to `sink` in order; rejects if any chunk cannot be read. */
+export async function streamFile(array: RaicArray, root: ManifestRoot, sink: (bytes: Uint8Array) => Promise<void>, opts: GetOptions = {}): Promise<Omit<GetResult, 'seconds'>> {
+  const reader = new ShareReader(array.members, array.pool, array.k);
+  const window = array.tuning.window;
+  const inFlight: Promise<Uint8Array>[] = [];
+  let written = 0;
+  let chunks = 0;
+  const drainOne = async (): Promise<void> => {
+    const bytes = await inFlight.shift()!;
+    await sink(bytes);
+    written += bytes.length;
+    chunks += 1;
+    opts.onProgress?.(written, root.header.size);
+  };
+  try {
+    for await (const entry of walkManifest(root, (page) => reader.read(page).then((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength)))) {
+      if (opts.signal?.aborted) throw new RaicError('Cancelled', 'interrupted');
+      const p = reader.read(entry);
+      p.catch(() => undefined); // observed when drained; avoid unhandled rejection meanwhile
+      inFlight.push(p);
+      if (inFlight.length >= window) await drainOne();
+    }
+    while (inFlight.length > 0) await drainOne();
+  } catch (err) {
+    await Promise.allSettled(inFlight);
+    throw err;
+  }
+  if (written !== root.header.size) throw new RaicError('Integrity', `restored ${written} bytes but the manifest says ${root.header.size}`);
+  return { size: written, chunks, shareProblems: reader.problems.length };
+}
+
+export async function getToFile(array: RaicArray, cap: FileCapability, target: string, opts: GetOptions = {}): Promise<GetResult> {
+  const started = performance.now();
+  if (!opts.overwrite && (await pathExists(target))) {
+    throw new RaicError('Usage', `${target} already exists`, { hint: 'choose another path, or pass --overwrite to replace it' });
+  }
+  const root = await loadManifest(array, cap);
+  const tmp = join(dirname(target), `.${basename(target)}.raic-${randomBytes(6).toString('hex')}.tmp`);
+  let fh: FileHandle;
+  try {
+    fh = await open(tmp, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
+  } catch (err) {
+    throw fsError(err, dirname(target));
+  }
+  try {
+    const result = await streamFile(array, root, async (bytes) => {
+      try {
+        await fh.write(bytes);
+      } catch (err) {
+        throw fsError(err, target);
+      }
+    }, opts);
+    await fh.sync();
+    await fh.close();
+    await rename(tmp, target);
+    return { ...result, seconds: (performance.now() - started) / 1000 };
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+}
+
+export async function getToStream(array: RaicArray, cap: FileCapability, out: Writable, opts: GetOptions = {}): Promise<GetResult> {
+  const started = performance.now();
+  const root = await loadManifest(array, cap);
+  const result = await streamFile(array, root, (bytes) => writeWithBackpressure(out, bytes), opts);
+  return { ...result, seconds: (performance.now() - started) / 1000 };
+}
+
+function writeWithBackpressure(out: Writable, bytes: Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    out.once('error', onError);
+    const ok = out.write(bytes, (err) => {
+      out.off('error', onError);
+      if (err) reject(err);
+      else if (ok) resolve();
+    });
+    if (!ok) out.once('drain', () => resolve());
+  });
+}
+
+async function pathExists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A local filesystem failure as one clear line (disk full, permission, missing directory). */
+export function fsError(err: unknown, path: string): RaicError {
+  const code = (err as NodeJS.ErrnoException).code;
+  const what: Record<string, string> = {
+    ENOSPC: 'the disk is full',
+    EDQUOT: 'the disk quota is exhausted',
+    EACCES: 'permission denied',
+    EPERM: 'permission denied',
+    ENOENT: 'no such directory',
+    EROFS: 'read-only file system',
+    EISDIR: 'is a directory',
+  };
+  return new RaicError('Permanent', `cannot write ${path}: ${(code && what[code]) ?? (err as Error).message}`, { cause: err });
+}

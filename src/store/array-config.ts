@@ -1,0 +1,58 @@
+/**
+ * The public array config stored as `config` on each member — the only plaintext raic writes. It names
+ * the array, its shape and the algorithms, and which share index this member holds. Nothing secret.
+ */
+import { RaicError } from '../errors.js';
+import { AEAD_ID, HASH_ID, KEYED_HASH_ID } from '../crypto/index.js';
+import { CODEC_ID } from '../erasure/index.js';
+
+export const FORMAT_VERSION = 1;
+
+export interface ArrayConfig {
+  format: 'raic';
+  version: number;
+  /** 16 random bytes, hex. */
+  arrayId: string;
+  k: number;
+  n: number;
+  /** The share index this member holds, 0 ≤ member < n. */
+  member: number;
+  codec: string;
+  aead: string;
+  keyedHash: string;
+  hash: string;
+  createdAt: string;
+}
+
+export function newArrayConfig(arrayId: string, k: number, n: number, member: number, createdAt: string): ArrayConfig {
+  return { format: 'raic', version: FORMAT_VERSION, arrayId, k, n, member, codec: CODEC_ID, aead: AEAD_ID, keyedHash: KEYED_HASH_ID, hash: HASH_ID, createdAt };
+}
+
+export function encodeArrayConfig(c: ArrayConfig): Buffer {
+  return Buffer.from(`${JSON.stringify(c, null, 2)}\n`);
+}
+
+export function parseArrayConfig(bytes: Buffer, where: string): ArrayConfig {
+  let c: Partial<ArrayConfig>;
+  try {
+    c = JSON.parse(bytes.toString('utf8')) as Partial<ArrayConfig>;
+  } catch {
+    throw new RaicError('Integrity', `${where}: the array config is not valid JSON`);
+  }
+  if (c.format !== 'raic' || typeof c.arrayId !== 'string' || !/^[0-9a-f]{32}$/.test(c.arrayId)) {
+    throw new RaicError('Integrity', `${where}: not a raic array config`);
+  }
+  if (c.version !== FORMAT_VERSION) {
+    throw new RaicError('Permanent', `${where}: array format version ${String(c.version)} is not supported by this raic (supports ${FORMAT_VERSION})`, {
+      hint: 'upgrade raic',
+    });
+  }
+  const { k, n, member } = c;
+  if (!Number.isInteger(k) || !Number.isInteger(n) || !Number.isInteger(member) || k! < 1 || k! >= n! || n! > 255 || member! < 0 || member! >= n!) {
+    throw new RaicError('Integrity', `${where}: array config has an invalid shape`);
+  }
+  for (const [field, want] of [['codec', CODEC_ID], ['aead', AEAD_ID], ['keyedHash', KEYED_HASH_ID], ['hash', HASH_ID]] as const) {
+    if (c[field] !== want) throw new RaicError('Permanent', `${where}: array uses ${field} ${String(c[field])}, this raic supports ${want}`);
+  }
+  return c as ArrayConfig;
+}

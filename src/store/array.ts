@@ -1,0 +1,89 @@
+/**
+ * RaicArray: an opened array — its shape, its members (slot i holds share i) and the pool that encodes
+ * and decodes stripes. Opening reads each member's public config and sets aside members that are
+ * unreachable or hold another array, so every later failure message can name them.
+ */
+import { RaicError, isRaicError } from '../errors.js';
+import type { Provider } from '../providers/index.js';
+import { parseArrayConfig, type ArrayConfig } from './array-config.js';
+import { CONFIG_KEY } from './layout.js';
+import { Members } from './members.js';
+import { messageOf } from './replicated.js';
+import { StripePool } from './stripe-pool.js';
+import { defaultTuning, type Tuning } from './tuning.js';
+
+export interface ArrayShape {
+  arrayId: string;
+  k: number;
+  n: number;
+}
+
+export class RaicArray {
+  private poolInstance: StripePool | null = null;
+
+  private constructor(
+    readonly shape: ArrayShape,
+    readonly members: Members,
+    readonly tuning: Tuning,
+  ) {}
+
+  get k(): number {
+    return this.shape.k;
+  }
+
+  get n(): number {
+    return this.shape.n;
+  }
+
+  get pool(): StripePool {
+    return (this.poolInstance ??= new StripePool(this.tuning.workers));
+  }
+
+  /**
+   * Opens the members listed (in share order) and checks each holds this array at its index.
+   * Rejects `Quorum` (naming the unusable members) when fewer than `need` (default k) are usable.
+   */
+  static async open(shape: ArrayShape, urls: readonly string[], opts: { tuning?: Partial<Tuning>; need?: number; wrap?: (p: Provider) => Provider } = {}): Promise<RaicArray> {
+    if (urls.length !== shape.n) throw new RaicError('Config', `the config lists ${urls.length} members but the array has n=${shape.n}`);
+    const members = await Members.open(urls, opts.wrap);
+    await verifyMembers(members, shape);
+    const array = new RaicArray(shape, members, defaultTuning(opts.tuning));
+    try {
+      members.requireUp(opts.need ?? shape.k, 'cannot use the array');
+    } catch (err) {
+      await array.close();
+      throw err;
+    }
+    return array;
+  }
+
+  static fromMembers(shape: ArrayShape, members: Members, tuning?: Partial<Tuning>): RaicArray {
+    return new RaicArray(shape, members, defaultTuning(tuning));
+  }
+
+  async close(): Promise<void> {
+    await this.poolInstance?.close();
+    this.poolInstance = null;
+    await this.members.close();
+  }
+}
+
+/** Reads `config` from every up member; marks down those that lack it or disagree. */
+export async function verifyMembers(members: Members, shape: ArrayShape): Promise<void> {
+  await Promise.all(
+    members.up().map(async (slot) => {
+      let config: ArrayConfig;
+      try {
+        config = parseArrayConfig(await members.call(slot.index, (p) => p.get(CONFIG_KEY)), slot.url);
+      } catch (err) {
+        if (isRaicError(err, 'NotFound')) members.markDown(slot.index, 'holds no raic array (deleted or empty?)');
+        else members.markDown(slot.index, messageOf(err));
+        return;
+      }
+      if (config.arrayId !== shape.arrayId) members.markDown(slot.index, `holds a different array (${config.arrayId})`);
+      else if (config.member !== slot.index || config.k !== shape.k || config.n !== shape.n) {
+        members.markDown(slot.index, `holds share ${config.member} of a ${config.k}-of-${config.n} array, the config expects share ${slot.index} of ${shape.k}-of-${shape.n}`);
+      }
+    }),
+  );
+}

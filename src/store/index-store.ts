@@ -1,0 +1,38 @@
+/**
+ * The index: chunk id → ChunkRef, as encrypted segments `index/<id>` replicated on every member. Each
+ * put/backup writes its own segments (append-only, no read-modify-write), after its packs and before
+ * its manifest. The index holds no chunk keys: it locates ciphertext, it cannot decrypt it.
+ */
+import { RaicError } from '../errors.js';
+import { hash, open, seal } from '../crypto/index.js';
+import { decodeRefList, encodeRefList, type ChunkRef } from './chunk-ref.js';
+import { INDEX_PREFIX, idOfKey, indexKey } from './layout.js';
+import type { Members } from './members.js';
+import { getFromAny, listUnion, putOnAll } from './replicated.js';
+
+const INDEX_MAGIC = 'RAICIDX1';
+const INDEX_AD = Buffer.from('raic index v1');
+
+export async function writeIndexSegment(members: Members, key: Uint8Array, refs: readonly ChunkRef[]): Promise<string> {
+  const sealed = seal(key, encodeRefList(INDEX_MAGIC, members.n, refs), INDEX_AD);
+  const id = hash(sealed).toString('hex');
+  await putOnAll(members, indexKey(id), sealed, 'index');
+  return id;
+}
+
+export function decodeIndexSegment(key: Uint8Array, idHex: string, sealed: Buffer): ChunkRef[] {
+  if (!hash(sealed).equals(Buffer.from(idHex, 'hex'))) throw new RaicError('Integrity', `index segment ${idHex} is corrupt`);
+  return decodeRefList(INDEX_MAGIC, Buffer.from(open(key, sealed, INDEX_AD))).refs;
+}
+
+/** Loads every index segment found on any up member. */
+export async function loadIndex(members: Members, key: Uint8Array): Promise<Map<string, ChunkRef>> {
+  const index = new Map<string, ChunkRef>();
+  const keys = [...(await listUnion(members, INDEX_PREFIX)).keys()];
+  for (const objectKey of keys) {
+    const id = idOfKey(objectKey);
+    const refs = await getFromAny(members, objectKey, `index segment ${id}`, (bytes) => decodeIndexSegment(key, id, bytes));
+    for (const ref of refs) index.set(ref.id.toString('hex'), ref);
+  }
+  return index;
+}

@@ -1,0 +1,25 @@
+/**
+ * store/ — the array. Terms:
+ * - member i: the provider holding share i of every stripe (n members, any k suffice to read).
+ * - chunk: a plaintext piece; sealed with its content-derived key, then split into a stripe of k data and
+ *   n−k parity shares (stripe-codec.ts, run on worker threads by StripePool).
+ * - pack: member i's object holding share i of many stripes, plus an encrypted trailer (pack-writer.ts).
+ * - ChunkRef: where a chunk's shares are and their hashes; the index maps chunk id → ChunkRef.
+ * - manifest: the sealed chunk list of one file; a capability names and opens it.
+ */
+export { RaicArray, verifyMembers, type ArrayShape } from './array.js';
+export { newArrayConfig, encodeArrayConfig, parseArrayConfig, type ArrayConfig } from './array-config.js';
+export { formatCapability, parseCapability, arrayTagOf, type FileCapability } from './capability.js';
+export type { ChunkEntry, ChunkRef } from './chunk-ref.js';
+export { shareHash } from './chunk-ref.js';
+export { loadIndex, writeIndexSegment } from './index-store.js';
+export { newKeyObject, newMasterKey, repoKeys, unlockMaster, type RepoKeys } from './keyring.js';
+export * from './layout.js';
+export { ManifestBuilder, openManifest, sealManifest, walkManifest, walkManifestAll, type ManifestRoot } from './manifest.js';
+export { readMemberList, writeMemberList } from './member-list.js';
+export { Members, type MemberSlot } from './members.js';
+export { PackWriter, PACK_FOOTER_BYTES, PACK_MAGIC, TRAILER_MAGIC } from './pack-writer.js';
+export { getFromAny, listUnion, messageOf, putOnAll } from './replicated.js';
+export { ShareReader, type ShareProblem } from './share-reader.js';
+export { StripePool } from './stripe-pool.js';
+export { defaultTuning, packTargetBytes, type Tuning } from './tuning.js';

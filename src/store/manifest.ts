@@ -1,0 +1,142 @@
+/**
+ * Manifests: the chunk list of one file, as a tree so memory stays bounded at any file size.
+ *
+ * A page holds up to `pageEntries` ChunkEntries (ref + key); a full page is itself stored as a chunk, and
+ * its entry goes one level up. The root (depth d) lists the entries of level d: data chunks when d = 0,
+ * pages of level d−1 otherwise. The root is sealed under the capability key and stored whole on every
+ * member as `manifests/<hash of the sealed bytes>`, so the capability both finds and authenticates it.
+ *
+ * Root plaintext: "RAICMAN1" | header length u32 | header JSON | entry list.  Page: entry list.
+ */
+import { RaicError } from '../errors.js';
+import { hash, open, seal } from '../crypto/index.js';
+import { decodeRefList, encodeRefList, type ChunkEntry } from './chunk-ref.js';
+
+const ROOT_MAGIC = 'RAICMAN1';
+const PAGE_MAGIC = 'RAICPAG1';
+const ROOT_AD = Buffer.from('raic manifest v1');
+
+export interface ManifestHeader {
+  kind: 'file';
+  /** Plaintext bytes described. */
+  size: number;
+  /** Data chunks described. */
+  chunks: number;
+  /** 0: root entries are data chunks; d > 0: they are pages of level d − 1. */
+  depth: number;
+  createdAt: string;
+}
+
+export interface ManifestRoot {
+  header: ManifestHeader;
+  entries: ChunkEntry[];
+}
+
+/** Stores a page (plaintext bytes) as a chunk and returns its entry. */
+export type StorePage = (page: Buffer) => Promise<ChunkEntry>;
+
+export class ManifestBuilder {
+  private readonly levels: ChunkEntry[][] = [[]];
+  private size = 0;
+  private chunks = 0;
+
+  constructor(
+    private readonly n: number,
+    private readonly pageEntries: number,
+    private readonly storePage: StorePage,
+  ) {}
+
+  /** Adds the next data chunk (in file order). */
+  async add(entry: ChunkEntry): Promise<void> {
+    this.size += entry.size;
+    this.chunks += 1;
+    await this.push(0, entry);
+  }
+
+  private async push(level: number, entry: ChunkEntry): Promise<void> {
+    const list = (this.levels[level] ??= []);
+    list.push(entry);
+    if (list.length === this.pageEntries) {
+      this.levels[level] = [];
+      await this.push(level + 1, await this.storePage(encodePage(this.n, list)));
+    }
+  }
+
+  /** Flushes partial pages upward until one level remains: the root's entries. */
+  async finish(createdAt: string): Promise<ManifestRoot> {
+    let depth = 0;
+    while (depth < this.levels.length - 1) {
+      const list = this.levels[depth]!;
+      if (list.length > 0) {
+        this.levels[depth] = [];
+        await this.push(depth + 1, await this.storePage(encodePage(this.n, list)));
+      }
+      depth += 1;
+    }
+    return { header: { kind: 'file', size: this.size, chunks: this.chunks, depth, createdAt }, entries: this.levels[depth]! };
+  }
+}
+
+export function encodePage(n: number, entries: readonly ChunkEntry[]): Buffer {
+  return encodeRefList(PAGE_MAGIC, n, entries, true);
+}
+
+export function decodePage(bytes: Buffer): ChunkEntry[] {
+  return decodeRefList(PAGE_MAGIC, bytes, true).refs;
+}
+
+/** Seals the root under `capKey`; returns the bytes and their id (hex hash). */
+export function sealManifest(root: ManifestRoot, n: number, capKey: Uint8Array): { id: string; sealed: Uint8Array } {
+  const header = Buffer.from(JSON.stringify(root.header));
+  const list = encodeRefList(PAGE_MAGIC, n, root.entries, true);
+  const plain = Buffer.alloc(8 + 4 + header.length + list.length);
+  plain.write(ROOT_MAGIC, 0, 8, 'latin1');
+  plain.writeUInt32BE(header.length, 8);
+  header.copy(plain, 12);
+  list.copy(plain, 12 + header.length);
+  const sealed = seal(capKey, plain, ROOT_AD);
+  return { id: hash(sealed).toString('hex'), sealed };
+}
+
+/** Verifies the sealed root against its id, opens it with the capability key. */
+export function openManifest(idHex: string, sealed: Buffer, capKey: Uint8Array): ManifestRoot {
+  if (!hash(sealed).equals(Buffer.from(idHex, 'hex'))) {
+    throw new RaicError('Integrity', 'manifest bytes do not match the capability (corrupt copy)');
+  }
+  let plain: Buffer;
+  try {
+    plain = Buffer.from(open(capKey, sealed, ROOT_AD));
+  } catch {
+    throw new RaicError('Usage', 'the capability key does not open its manifest: the capability was altered', {
+      hint: 'copy the capability again exactly as `raic put` printed it',
+    });
+  }
+  if (plain.toString('latin1', 0, 8) !== ROOT_MAGIC) throw new RaicError('Integrity', 'not a raic manifest');
+  const headerLen = plain.readUInt32BE(8);
+  const header = JSON.parse(plain.toString('utf8', 12, 12 + headerLen)) as ManifestHeader;
+  const { refs } = decodeRefList(PAGE_MAGIC, plain.subarray(12 + headerLen), true);
+  return { header, entries: refs };
+}
+
+/** Every data chunk entry in file order; `loadPage` fetches and decrypts one page chunk. */
+export async function* walkManifest(root: ManifestRoot, loadPage: (entry: ChunkEntry) => Promise<Buffer>): AsyncGenerator<ChunkEntry> {
+  yield* walkLevel(root.entries, root.header.depth, loadPage);
+}
+
+async function* walkLevel(entries: ChunkEntry[], depth: number, loadPage: (entry: ChunkEntry) => Promise<Buffer>): AsyncGenerator<ChunkEntry> {
+  for (const entry of entries) {
+    if (depth === 0) yield entry;
+    else yield* walkLevel(decodePage(await loadPage(entry)), depth - 1, loadPage);
+  }
+}
+
+/** Every entry of the tree including pages themselves (for check): yields [entry, isPage]. */
+export async function* walkManifestAll(root: ManifestRoot, loadPage: (entry: ChunkEntry) => Promise<Buffer>): AsyncGenerator<[ChunkEntry, boolean]> {
+  async function* level(entries: ChunkEntry[], depth: number): AsyncGenerator<[ChunkEntry, boolean]> {
+    for (const entry of entries) {
+      yield [entry, depth > 0];
+      if (depth > 0) yield* level(decodePage(await loadPage(entry)), depth - 1);
+    }
+  }
+  yield* level(root.entries, root.header.depth);
+}

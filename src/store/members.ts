@@ -1,0 +1,107 @@
+/**
+ * Members: the n providers of an array, slot i holding share i. Tracks which members are down for the
+ * rest of the run (unreachable, refused credentials, or not holding this array), so one dead cloud
+ * costs one timeout, not one per chunk.
+ */
+import { RaicError, isRaicError } from '../errors.js';
+import { openProvider, withRetry, type Provider } from '../providers/index.js';
+
+export interface MemberSlot {
+  index: number;
+  url: string;
+  provider: Provider | null;
+  /** Why this member is not used any more in this run; null while it is up. */
+  downReason: string | null;
+}
+
+export class Members {
+  readonly slots: MemberSlot[];
+
+  private constructor(slots: MemberSlot[]) {
+    this.slots = slots;
+  }
+
+  /**
+   * Opens every member URL. A malformed URL or unknown scheme rejects (`Usage`): that is a typo, not an
+   * outage. A member that cannot be opened (e.g. missing credentials) is recorded as down.
+   */
+  static async open(urls: readonly string[], wrap: (p: Provider) => Provider = (p) => withRetry(p)): Promise<Members> {
+    const slots = await Promise.all(
+      urls.map(async (url, index): Promise<MemberSlot> => {
+        try {
+          return { index, url, provider: wrap(await openProvider(url)), downReason: null };
+        } catch (err) {
+          if (isRaicError(err, 'Usage')) throw err;
+          return { index, url, provider: null, downReason: reasonOf(err) };
+        }
+      }),
+    );
+    return new Members(slots);
+  }
+
+  /** For tests and tools that already hold providers. */
+  static fromProviders(providers: readonly Provider[]): Members {
+    return new Members(providers.map((provider, index) => ({ index, url: provider.displayUrl, provider, downReason: null })));
+  }
+
+  get n(): number {
+    return this.slots.length;
+  }
+
+  up(): MemberSlot[] {
+    return this.slots.filter((s) => s.downReason === null);
+  }
+
+  isUp(index: number): boolean {
+    return this.slots[index]?.downReason === null;
+  }
+
+  markDown(index: number, reason: string): void {
+    const slot = this.slots[index];
+    if (slot && slot.downReason === null) slot.downReason = reason;
+  }
+
+  /**
+   * Runs `fn` against member `index`. Unreachable / refused (`Transient` after retries, `Auth`) marks the
+   * member down for the rest of the run; every failure rejects as usual.
+   */
+  async call<T>(index: number, fn: (p: Provider) => Promise<T>): Promise<T> {
+    const slot = this.slots[index];
+    if (!slot) throw new RaicError('Permanent', `no member ${index}`);
+    if (slot.downReason !== null || !slot.provider) {
+      throw new RaicError('Transient', `${slot.url} is down (${slot.downReason ?? 'not opened'})`);
+    }
+    try {
+      return await fn(slot.provider);
+    } catch (err) {
+      if (isRaicError(err, 'Transient') || isRaicError(err, 'Auth')) this.markDown(index, reasonOf(err));
+      throw err;
+    }
+  }
+
+  /** One line naming each member that is down and why. */
+  describeDown(): string {
+    return this.slots
+      .filter((s) => s.downReason !== null)
+      .map((s) => `${s.url} (${s.downReason})`)
+      .join('; ');
+  }
+
+  /** Rejects with `Quorum` naming the down members unless at least `need` members are up. */
+  requireUp(need: number, what: string): void {
+    const up = this.up().length;
+    if (up >= need) return;
+    throw new RaicError('Quorum', `${what}: only ${up} of ${this.n} members are usable, ${need} needed; unreachable: ${this.describeDown()}`, {
+      hint: 'bring the members back (check the network, credentials and URLs in the config), then retry',
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.slots.map((s) => s.provider?.close()));
+  }
+}
+
+function reasonOf(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.length > 200 ? `${msg.slice(0, 197)}...` : msg;
+}

@@ -1,0 +1,75 @@
+/**
+ * Small objects stored whole on every member (config, keys, index segments, manifests): write to all,
+ * read from whichever member answers with bytes that pass the caller's check.
+ */
+import { RaicError, isRaicError } from '../errors.js';
+import type { Members } from './members.js';
+
+/** Puts `body` under `key` on every up member; rejects `Quorum` naming the members that failed. */
+export async function putOnAll(members: Members, key: string, body: Uint8Array, what: string): Promise<void> {
+  const up = members.up();
+  const results = await Promise.allSettled(
+    up.map((s) =>
+      members.call(s.index, async (p) => {
+        try {
+          await p.put(key, body);
+        } catch (err) {
+          // Create-once: an identical object already there (content-addressed key) is success.
+          if (!isRaicError(err, 'Exists')) throw err;
+        }
+      }),
+    ),
+  );
+  const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${up[i]!.url} (${messageOf(r.reason)})`] : []));
+  if (failed.length > 0 || up.length < members.n) {
+    const down = members.describeDown();
+    throw new RaicError('Quorum', `could not store the ${what} on every member: ${[...failed, ...(down && failed.length === 0 ? [down] : [])].join('; ')}`, {
+      hint: 'nothing was committed; fix the member(s) and run the command again',
+    });
+  }
+}
+
+/**
+ * Reads `key` from the first member (in index order, skipping down ones) whose bytes pass `accept`
+ * (which throws to reject them). Rejects `NotFound` if no member has it, naming what each said.
+ */
+export async function getFromAny<T>(members: Members, key: string, what: string, accept: (bytes: Buffer) => T): Promise<T> {
+  const problems: string[] = [];
+  let sawOnlyNotFound = true;
+  for (const slot of members.slots) {
+    if (slot.downReason !== null) {
+      problems.push(`${slot.url}: down`);
+      continue;
+    }
+    try {
+      const bytes = await members.call(slot.index, (p) => p.get(key));
+      return accept(bytes);
+    } catch (err) {
+      if (isRaicError(err, 'Usage')) throw err; // the caller's input is wrong: another member won't help
+      if (!isRaicError(err, 'NotFound')) sawOnlyNotFound = false;
+      problems.push(`${slot.url}: ${messageOf(err)}`);
+    }
+  }
+  throw new RaicError(sawOnlyNotFound ? 'NotFound' : 'Quorum', `no member could supply the ${what} (${problems.join('; ')})`);
+}
+
+/** Union of keys under `prefix` over every up member (a key lost on one member is still found). */
+export async function listUnion(members: Members, prefix: string): Promise<Map<string, number>> {
+  const keys = new Map<string, number>();
+  await Promise.all(
+    members.up().map(async (s) => {
+      try {
+        await members.call(s.index, async (p) => {
+          for await (const o of p.list(prefix)) keys.set(o.key, o.size);
+        });
+      } catch (err) {
+        if (!isRaicError(err, 'NotFound')) throw err;
+      }
+    }),
+  );
+  return keys;
+}
+
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

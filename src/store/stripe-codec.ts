@@ -1,0 +1,89 @@
+/**
+ * Chunk ⇄ stripe: the CPU-heavy transforms, pure functions run inside worker threads.
+ *
+ * encode: key = keyedHash(convergenceKey, plaintext) (content-derived, so identical chunks in one
+ * repository dedup and a manifest can hand out exactly the keys it names); id = keyedHash(key, "chunk-id");
+ * sealed = AEAD(key, plaintext) written straight into the stripe buffer, zero-padded to k equal shards,
+ * then n−k parity shards; each share hashed.
+ * decode: verify each supplied share's hash (a corrupt share becomes an erasure, never reaches the
+ * decoder), reconstruct missing data shards from any k, open the AEAD.
+ */
+import { AEAD_OVERHEAD, hash, keyedHash, open, seal } from '../crypto/index.js';
+import { loadErasureCodec, shardLength } from '../erasure/index.js';
+
+const CHUNK_ID_LABEL = Buffer.from('raic chunk id v1');
+
+export interface EncodeTask {
+  plaintext: Uint8Array;
+  convergenceKey: Uint8Array;
+  k: number;
+  n: number;
+}
+
+export interface EncodedStripe {
+  id: Uint8Array;
+  key: Uint8Array;
+  size: number;
+  shareLen: number;
+  /** n shares back to back, `shareLen` each. */
+  stripe: Uint8Array;
+  /** n × 32-byte share hashes. */
+  hashes: Uint8Array;
+}
+
+export function chunkKeyAndId(convergenceKey: Uint8Array, plaintext: Uint8Array): { key: Buffer; id: Buffer } {
+  const key = keyedHash(convergenceKey, plaintext);
+  return { key, id: keyedHash(key, CHUNK_ID_LABEL) };
+}
+
+export async function encodeStripe(task: EncodeTask): Promise<EncodedStripe> {
+  const { plaintext, k, n } = task;
+  const { key, id } = chunkKeyAndId(task.convergenceKey, plaintext);
+  const sealedLen = plaintext.length + AEAD_OVERHEAD;
+  const shareLen = shardLength(sealedLen, k);
+  // Own ArrayBuffer (not the shared Buffer pool) so it can be transferred back without a copy.
+  const stripe = new Uint8Array(n * shareLen);
+  seal(key, plaintext, undefined, stripe);
+  const codec = await loadErasureCodec(k, n);
+  codec.encode(stripe, shareLen);
+  const hashes = new Uint8Array(32 * n);
+  for (let i = 0; i < n; i++) hashes.set(hash(stripe.subarray(i * shareLen, (i + 1) * shareLen)), 32 * i);
+  return { id, key, size: plaintext.length, shareLen, stripe, hashes };
+}
+
+export interface DecodeTask {
+  /** Share i or null where not fetched / unavailable; length n. */
+  shares: (Uint8Array | null)[];
+  hashes: Uint8Array;
+  shareLen: number;
+  size: number;
+  key: Uint8Array;
+  k: number;
+  n: number;
+}
+
+export type DecodeResult = { plaintext: Uint8Array } | { badShares: number[] };
+
+/** Returns the plaintext, or the indexes of supplied shares whose hash is wrong (caller fetches others). */
+export async function decodeStripe(task: DecodeTask): Promise<DecodeResult> {
+  const { shares, shareLen, k, n } = task;
+  const badShares: number[] = [];
+  const present: boolean[] = new Array<boolean>(n).fill(false);
+  for (let i = 0; i < n; i++) {
+    const share = shares[i];
+    if (!share) continue;
+    const expected = task.hashes.subarray(32 * i, 32 * i + 32);
+    if (share.length !== shareLen || !hash(share).equals(expected)) badShares.push(i);
+    else present[i] = true;
+  }
+  if (badShares.length > 0) return { badShares };
+  const stripe = new Uint8Array(n * shareLen);
+  for (let i = 0; i < n; i++) if (present[i]) stripe.set(shares[i]!, i * shareLen);
+  let dataMissing = false;
+  for (let i = 0; i < k; i++) if (!present[i]) dataMissing = true;
+  if (dataMissing) (await loadErasureCodec(k, n)).reconstruct(stripe, shareLen, present);
+  const sealed = stripe.subarray(0, task.size + AEAD_OVERHEAD);
+  const plaintext = new Uint8Array(task.size);
+  open(task.key, sealed, undefined, plaintext);
+  return { plaintext };
+}

@@ -1,0 +1,38 @@
+/**
+ * Every knob of the data path, with its default and the memory it implies. Peak memory of a put or
+ * get is roughly: chunkBytes × (window + 2) × n/k  +  2 × n × packTargetBytes  (+ Node's ~60 MB).
+ */
+import { availableParallelism } from 'node:os';
+
+export interface Tuning {
+  /** Fixed chunk size for `raic put` (bytes). 4 MiB: large enough that per-chunk overhead vanishes. */
+  chunkBytes: number;
+  /** Crypto/erasure worker threads. Default: one per core. */
+  workers: number;
+  /** Chunks in flight between reader, workers and packer/writer. Default: 2 × workers + 2. */
+  window: number;
+  /** Bytes of member packs buffered in memory: target pack size = clamp(budget / (2n), 4 MiB, 32 MiB). */
+  packBudgetBytes: number;
+  /** Entries per manifest page (each ~100 + 32n bytes); bounds manifest memory at any file size. */
+  manifestPageEntries: number;
+  /** Refs per index segment before it is written out. */
+  indexSegmentEntries: number;
+}
+
+export function defaultTuning(overrides: Partial<Tuning> = {}): Tuning {
+  const workers = overrides.workers ?? Math.max(1, Math.min(availableParallelism(), 8));
+  return {
+    chunkBytes: 4 * 1024 * 1024,
+    workers,
+    window: 2 * workers + 2,
+    packBudgetBytes: 96 * 1024 * 1024,
+    manifestPageEntries: 4096,
+    indexSegmentEntries: 16384,
+    ...overrides,
+  };
+}
+
+export function packTargetBytes(tuning: Tuning, n: number): number {
+  const mib = 1024 * 1024;
+  return Math.min(32 * mib, Math.max(4 * mib, Math.floor(tuning.packBudgetBytes / (2 * n))));
+}

@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { fixedChunks } from '../../../src/chunk/index.js';
+
+async function* pieces(data: Buffer, sizes: number[]): AsyncGenerator<Uint8Array> {
+  let at = 0;
+  for (let i = 0; at < data.length; i++) {
+    const take = sizes[i % sizes.length]!;
+    yield data.subarray(at, at + take);
+    at += take;
+  }
+}
+
+describe('fixedChunks', () => {
+  for (const total of [0, 1, 999, 1000, 1001, 5432]) {
+    it(`cuts ${total} bytes into 1000-byte chunks whatever the input pieces`, async () => {
+      const data = randomBytes(total);
+      const chunks: Buffer[] = [];
+      for await (const c of fixedChunks(pieces(data, [1, 333, 2048, 7]), 1000)) chunks.push(Buffer.from(c));
+      assert.equal(chunks.length, Math.ceil(total / 1000));
+      for (const c of chunks.slice(0, -1)) assert.equal(c.length, 1000);
+      assert.ok(Buffer.concat(chunks).equals(data));
+    });
+  }
+
+  it('gives each chunk its own ArrayBuffer (so it can move to a worker)', async () => {
+    for await (const c of fixedChunks(pieces(randomBytes(2500), [100]), 1000)) {
+      assert.equal(c.byteOffset, 0);
+      assert.equal(c.byteLength, c.buffer.byteLength);
+    }
+  });
+});
