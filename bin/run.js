@@ -1,5 +1,9 @@
 #!/usr/bin/env node
-// Entry point for the `raic` command: hands argv to oclif, which loads dist/commands.
-import { execute } from '@oclif/core';
+// Entry point for the `raic` command: hands argv to oclif, which loads dist/src/commands.
 
+// The AWS SDK warns on Node 20 about its *future* releases; raic's SDK version is pinned by its
+// lockfile, so the warning is noise on every run for users (and breaks "one clear line" errors).
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const { execute } = await import('@oclif/core');
 await execute({ dir: import.meta.url });

@@ -63,6 +63,8 @@ export async function initArray(opts: InitOptions): Promise<InitResult> {
   }
   const members = await Members.open(opts.urls, opts.wrap);
   try {
+    // Create missing buckets/directories first, so "empty" and "holds an array" are the only answers.
+    await Promise.all(members.up().map((s) => members.call(s.index, (p) => p.prepare()).catch(() => undefined)));
     const found = await readConfigs(members);
     const holding = found.filter((f): f is { index: number; config: ArrayConfig } => f.config !== null);
     const result = holding.length > 0 ? await attach(opts, members, holding) : await create(opts, members);
@@ -105,7 +107,6 @@ async function create(opts: InitOptions, members: Members): Promise<Omit<InitRes
   const createdAt = new Date().toISOString();
   const written: { index: number; key: string }[] = [];
   try {
-    await Promise.all(members.slots.map((s) => members.call(s.index, (p) => p.prepare())));
     await putOnAll(members, keyObject.key, keyObject.body, 'repository key');
     await writeMemberList(members, keys.members, arrayId, opts.urls);
     // The config goes last: a member holds an array only once everything else is there.

@@ -74,7 +74,7 @@ export class Members {
     try {
       return await fn(slot.provider);
     } catch (err) {
-      if (isRaicError(err, 'Transient') || isRaicError(err, 'Auth')) this.markDown(index, reasonOf(err));
+      if (isRaicError(err, 'Transient') || isRaicError(err, 'Auth')) this.markDown(index, reasonOf(err, slot.provider.displayUrl));
       throw err;
     }
   }
@@ -101,7 +101,9 @@ export class Members {
   }
 }
 
-function reasonOf(err: unknown): string {
-  const msg = err instanceof Error ? err.message : String(err);
+/** The error's message without the member's own name in front (the report names the member already). */
+function reasonOf(err: unknown, displayUrl?: string): string {
+  let msg = err instanceof Error ? err.message : String(err);
+  if (displayUrl && msg.startsWith(`${displayUrl}: `)) msg = msg.slice(displayUrl.length + 2);
   return msg.length > 200 ? `${msg.slice(0, 197)}...` : msg;
 }
