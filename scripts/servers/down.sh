@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Stops the test servers started by up.sh (default: all), by the PIDs they recorded.
+# Usage: down.sh [swift|azurite|sftp|webdav]...
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source "$HERE/lib.sh"
+
+names=("$@"); [ ${#names[@]} -eq 0 ] && names=("${ALL_SERVERS[@]}")
+for n in "${names[@]}"; do
+  [[ " ${ALL_SERVERS[*]} " == *" $n "* ]] || die "unknown server '$n' (known: ${ALL_SERVERS[*]})"
+  bash "$HERE/$n.sh" stop
+  log "$n: stopped"
+done
+[ -d "$RAIC_SERVERS_DIR" ] && bash "$HERE/write-env.sh"
+exit 0

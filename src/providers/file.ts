@@ -1,0 +1,302 @@
+/**
+ * `file:///abs/dir` — a local (or mounted) directory as a provider: key `a/b/c` is the file
+ * `dir/a/b/c`. Writes are atomic and create-once: the bytes go to a temp file under
+ * `dir/.raic-tmp/`, are fsynced, then hard-linked to their final name (link fails if the name
+ * exists, unlike rename), and the directory is fsynced, so a crash leaves the object whole or absent.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants as fsc } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { RaicError } from '../errors.js';
+import { checkKey, checkPrefix, checkRange } from './object-key.js';
+import type { ByteRange, ObjectInfo, Provider, ProviderCapabilities, ProviderFactory } from './types.js';
+
+/** Temp files live here, outside every key's path; list() skips it and no key may start with it. */
+const TMP_DIR = '.raic-tmp';
+/** prepare() removes temp files older than this: leftovers of a crash, never a write in progress. */
+const STALE_TMP_MS = 24 * 3600 * 1000;
+
+export interface FileConfig {
+  /** Absolute directory holding the objects, without a trailing slash. */
+  root: string;
+  displayUrl: string;
+}
+
+/** Parses `file:///abs/dir` (host empty or `localhost`, no query). Rejects `Usage` otherwise. */
+export function parseFileUrl(url: URL): FileConfig {
+  const shown = JSON.stringify(url.href);
+  if (url.protocol !== 'file:') throw new RaicError('Usage', `not a file: URL: ${shown}`);
+  if (url.hostname !== '' && url.hostname !== 'localhost') {
+    throw new RaicError('Usage', `file URL must name an absolute directory: ${shown}`, {
+      hint: `write file:///absolute/path (three slashes); "${url.hostname}" was read as a host name`,
+    });
+  }
+  if (url.search !== '' || url.hash !== '') {
+    throw new RaicError('Usage', `file URL takes no query or fragment: ${shown}`);
+  }
+  const raw = fileURLToPath(url);
+  const root = raw.length > 1 ? raw.replace(/\/+$/, '') : raw;
+  if (!path.isAbsolute(root) || path.normalize(root) !== root) {
+    throw new RaicError('Usage', `file URL must name a normalized absolute directory: ${shown}`);
+  }
+  return { root, displayUrl: pathToFileURL(root).href };
+}
+
+/** The single translation of filesystem errors into raic's codes. */
+export function translateFsError(err: unknown, where: { displayUrl: string; root: string; op: string; key?: string }): RaicError {
+  if (err instanceof RaicError) return err;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code ?? '';
+  const sysPath = (err as NodeJS.ErrnoException | undefined)?.path;
+  const subject = `${where.displayUrl}: ${where.op}${where.key === undefined ? '' : ` ${where.key}`}`;
+  const detail = err instanceof Error ? err.message : String(err);
+  const make = (c: RaicError['code'], message: string, hint?: string) =>
+    new RaicError(c, message, hint === undefined ? { cause: err } : { cause: err, hint });
+  if (where.op === 'put' && (code === 'ENOTDIR' || code === 'EEXIST' || code === 'EISDIR')) {
+    // A link's EEXIST is turned into `Exists` before this point: these come from mkdir, where a
+    // file stands where the key needs a directory (or the reverse).
+    return make('Permanent', `${subject}: an existing object or directory is in the way (${code})`);
+  }
+  if (where.op === 'put' && code === 'ENOENT') {
+    return make('Transient', `${subject}: a directory vanished while writing (${detail})`);
+  }
+  switch (code) {
+    case 'ENOENT':
+    case 'ENOTDIR':
+    case 'EISDIR':
+      return make('NotFound', `${subject}: not found`);
+    case 'EEXIST':
+      return make('Exists', `${subject}: already exists`);
+    case 'EACCES':
+    case 'EPERM':
+      return make('Auth', `${subject}: permission denied on ${sysPath ?? where.root}`, 'check the owner and mode of the directory');
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return make('Permanent', `${subject}: disk full at ${where.root}`, 'free space on that disk or remove this member');
+    case 'EROFS':
+      return make('Permanent', `${subject}: read-only file system at ${where.root}`);
+    case 'EIO':
+    case 'EMFILE':
+    case 'ENFILE':
+    case 'EAGAIN':
+    case 'EBUSY':
+    case 'EINTR':
+    case 'ENOMEM':
+    case 'ETIMEDOUT':
+    case 'ESTALE': // NFS handle went stale: a fresh lookup may work
+      return make('Transient', `${subject}: ${code} (${detail})`);
+    default:
+      return make('Permanent', `${subject}: ${code === '' ? detail : `${code} (${detail})`}`);
+  }
+}
+
+function errnoOf(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await fs.open(dir, fsc.O_RDONLY | fsc.O_DIRECTORY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+class FileProvider implements Provider {
+  readonly displayUrl: string;
+  readonly capabilities: ProviderCapabilities = { conditionalPut: true };
+  private readonly root: string;
+  private readonly tmpDir: string;
+
+  constructor(config: FileConfig) {
+    this.root = config.root;
+    this.displayUrl = config.displayUrl;
+    this.tmpDir = path.join(config.root, TMP_DIR);
+  }
+
+  private fail(err: unknown, op: string, key?: string): RaicError {
+    return translateFsError(err, { displayUrl: this.displayUrl, root: this.root, op, ...(key === undefined ? {} : { key }) });
+  }
+
+  private pathOf(key: string): string {
+    checkKey(key, this.displayUrl);
+    if (key === TMP_DIR || key.startsWith(`${TMP_DIR}/`)) {
+      throw new RaicError('Permanent', `${this.displayUrl}: key ${JSON.stringify(key)} is reserved for temp files`);
+    }
+    return path.join(this.root, key);
+  }
+
+  async prepare(): Promise<void> {
+    try {
+      await fs.mkdir(this.tmpDir, { recursive: true });
+      await this.removeStaleTemps();
+    } catch (err) {
+      throw this.fail(err, 'prepare');
+    }
+  }
+
+  private async removeStaleTemps(): Promise<void> {
+    const cutoff = Date.now() - STALE_TMP_MS;
+    for (const name of await fs.readdir(this.tmpDir)) {
+      const p = path.join(this.tmpDir, name);
+      const st = await fs.lstat(p).catch(() => undefined);
+      if (st?.isFile() && st.mtimeMs < cutoff) await fs.unlink(p).catch(() => undefined);
+    }
+  }
+
+  /** Creates `dir` (below the root, never the root itself: a missing root may be an unmounted disk). */
+  private async ensureDir(dir: string): Promise<void> {
+    try {
+      await fs.access(this.root);
+    } catch (err) {
+      if (errnoOf(err) === 'ENOENT') {
+        throw new RaicError('Permanent', `${this.displayUrl}: directory ${this.root} does not exist`, {
+          cause: err,
+          hint: 'is the disk mounted? `raic init` creates the directory of a new member',
+        });
+      }
+      throw err;
+    }
+    const first = await fs.mkdir(dir, { recursive: true });
+    if (first === undefined) return;
+    // New directories are durable only once the directory holding each of them is fsynced.
+    let d = first;
+    await fsyncDir(path.dirname(first));
+    while (d !== dir) {
+      await fsyncDir(d);
+      d = path.join(d, path.relative(d, dir).split(path.sep)[0]!);
+    }
+  }
+
+  async put(key: string, body: Uint8Array): Promise<void> {
+    const final = this.pathOf(key);
+    const dir = path.dirname(final);
+    const tmp = path.join(this.tmpDir, `${randomBytes(12).toString('hex')}.tmp`);
+    try {
+      await this.ensureDir(dir);
+      await fs.mkdir(this.tmpDir, { recursive: true });
+      const handle = await fs.open(tmp, 'wx');
+      try {
+        await handle.writeFile(body);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await this.publish(tmp, final, key);
+      await fsyncDir(dir);
+    } catch (err) {
+      throw this.fail(err, 'put', key);
+    } finally {
+      await fs.unlink(tmp).catch(() => undefined);
+    }
+  }
+
+  /** Gives the temp file its final name, refusing to replace an existing object. */
+  private async publish(tmp: string, final: string, key: string): Promise<void> {
+    try {
+      await fs.link(tmp, final);
+      return;
+    } catch (err) {
+      const code = errnoOf(err);
+      if (code === 'EEXIST') throw new RaicError('Exists', `${this.displayUrl}: put ${key}: already exists`, { cause: err });
+      // Filesystems without hard links (FAT/exFAT disks) answer EPERM/ENOTSUP here: fall back to
+      // check-then-rename, still atomic for readers but with a small window between the two steps.
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw err;
+    }
+    const exists = await fs.lstat(final).then(
+      () => true,
+      (e: unknown) => (errnoOf(e) === 'ENOENT' ? false : Promise.reject(e)),
+    );
+    if (exists) throw new RaicError('Exists', `${this.displayUrl}: put ${key}: already exists`);
+    await fs.rename(tmp, final);
+  }
+
+  async get(key: string, range?: ByteRange): Promise<Buffer> {
+    const file = this.pathOf(key);
+    if (range !== undefined) checkRange(range, this.displayUrl, key);
+    try {
+      if (range === undefined) return await fs.readFile(file);
+      const handle = await fs.open(file, 'r');
+      try {
+        const { size } = await handle.stat();
+        const want = Math.max(0, Math.min(range.length, size - range.offset));
+        const buf = Buffer.allocUnsafe(want);
+        let got = 0;
+        while (got < want) {
+          const { bytesRead } = await handle.read(buf, got, want - got, range.offset + got);
+          if (bytesRead === 0) break; // file shorter than stat said: return what exists
+          got += bytesRead;
+        }
+        return got === want ? buf : buf.subarray(0, got);
+      } finally {
+        await handle.close();
+      }
+    } catch (err) {
+      throw this.fail(err, 'get', key);
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo> {
+    const file = this.pathOf(key);
+    try {
+      const st = await fs.stat(file);
+      if (!st.isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
+      return { key, size: st.size };
+    } catch (err) {
+      throw this.fail(err, 'head', key);
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    checkPrefix(prefix, this.displayUrl);
+    // Walk only the deepest directory the prefix names in full.
+    const base = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+    const stack: string[] = [base];
+    while (stack.length > 0) {
+      const rel = stack.pop()!;
+      let dir: import('node:fs').Dir;
+      try {
+        dir = await fs.opendir(path.join(this.root, rel));
+      } catch (err) {
+        const code = errnoOf(err);
+        if (code === 'ENOENT' || code === 'ENOTDIR') continue; // nothing under this prefix
+        throw this.fail(err, 'list', prefix);
+      }
+      try {
+        for await (const entry of dir) {
+          const key = rel + entry.name;
+          if (rel === '' && entry.name === TMP_DIR) continue;
+          if (!/^[a-z0-9._-]+$/.test(entry.name)) continue; // not an object raic wrote
+          if (entry.isDirectory()) {
+            if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) stack.push(`${key}/`);
+          } else if (entry.isFile() && key.startsWith(prefix)) {
+            const st = await fs.lstat(path.join(this.root, key)).catch((e: unknown) => {
+              if (errnoOf(e) === 'ENOENT') return undefined; // deleted while listing
+              throw e;
+            });
+            if (st !== undefined) yield { key, size: st.size };
+          }
+        }
+      } catch (err) {
+        throw this.fail(err, 'list', prefix);
+      }
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    const file = this.pathOf(key);
+    try {
+      await fs.unlink(file);
+    } catch (err) {
+      const code = errnoOf(err);
+      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return; // already absent
+      throw this.fail(err, 'delete', key);
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+export const createFileProvider: ProviderFactory = async (url) => new FileProvider(parseFileUrl(url));

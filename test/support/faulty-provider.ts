@@ -1,0 +1,205 @@
+/**
+ * A fault-injecting wrapper around any Provider, for failure tests of the layers above.
+ * On command it: fails the next N calls (or every call) with a given error code, before or after
+ * the real call (after = the write landed but the caller saw an error); adds latency; corrupts the
+ * bytes get() returns; pretends objects are lost; or goes down (every call refused, or hanging
+ * until up()). Each fault can be limited to some operations and keys. Every call is logged.
+ */
+import { RaicError, type ErrorCode } from '../../src/errors.js';
+import type { ByteRange, ObjectInfo, Provider, ProviderCapabilities } from '../../src/providers/types.js';
+
+export type ProviderOp = 'prepare' | 'put' | 'get' | 'head' | 'list' | 'delete';
+
+export interface FaultFilter {
+  /** Only these operations (default: all). */
+  ops?: ProviderOp[];
+  /** Only calls whose key (list: prefix) equals this string, matches this RegExp or predicate. */
+  key?: string | RegExp | ((key: string) => boolean);
+}
+
+export interface FailOptions extends FaultFilter {
+  /** Make the real call first, then report the error (a put that landed but "failed"). */
+  afterCall?: boolean;
+}
+
+export interface Call {
+  op: ProviderOp;
+  key: string;
+}
+
+interface Failure extends FailOptions {
+  code: ErrorCode;
+  remaining: number;
+}
+
+function matches(filter: FaultFilter, op: ProviderOp, key: string): boolean {
+  if (filter.ops !== undefined && !filter.ops.includes(op)) return false;
+  const k = filter.key;
+  if (k === undefined) return true;
+  if (typeof k === 'string') return k === key;
+  if (k instanceof RegExp) return k.test(key);
+  return k(key);
+}
+
+export class FaultyProvider implements Provider {
+  readonly displayUrl: string;
+  readonly capabilities: ProviderCapabilities;
+  /** Every call, in order, faulted or not. */
+  readonly calls: Call[] = [];
+
+  private failures: Failure[] = [];
+  private latencies: { ms: number; filter: FaultFilter }[] = [];
+  private corruptions: FaultFilter[] = [];
+  private lost: ((key: string) => boolean)[] = [];
+  private state: 'up' | 'refuse' | 'hang' = 'up';
+  private hanging: (() => void)[] = [];
+
+  constructor(readonly inner: Provider) {
+    this.displayUrl = inner.displayUrl;
+    this.capabilities = inner.capabilities;
+  }
+
+  /** The next `n` matching calls reject with `code` (default Transient). */
+  failNext(n: number, code: ErrorCode = 'Transient', options: FailOptions = {}): this {
+    this.failures.push({ ...options, code, remaining: n });
+    return this;
+  }
+
+  /** Every matching call rejects with `code` until reset(). */
+  failAlways(code: ErrorCode = 'Transient', options: FailOptions = {}): this {
+    return this.failNext(Number.POSITIVE_INFINITY, code, options);
+  }
+
+  /** Matching calls wait `ms` before doing anything. */
+  addLatency(ms: number, filter: FaultFilter = {}): this {
+    this.latencies.push({ ms, filter });
+    return this;
+  }
+
+  /** Matching get() calls return their bytes with one byte flipped (the middle one). */
+  corruptGets(filter: FaultFilter = {}): this {
+    this.corruptions.push(filter);
+    return this;
+  }
+
+  /** Pretends the matching objects are gone: get/head reject NotFound, list omits them. */
+  lose(key: string | RegExp | ((key: string) => boolean)): this {
+    this.lost.push(typeof key === 'string' ? (k) => k === key : key instanceof RegExp ? (k) => key.test(k) : key);
+    return this;
+  }
+
+  /** The backend becomes unreachable: calls reject Transient ('refuse'), or never answer ('hang')
+   * until up(), when they reject Transient as a dropped connection would. */
+  down(mode: 'refuse' | 'hang' = 'refuse'): this {
+    this.state = mode;
+    return this;
+  }
+
+  up(): this {
+    this.state = 'up';
+    const waiting = this.hanging;
+    this.hanging = [];
+    for (const release of waiting) release();
+    return this;
+  }
+
+  /** Clears every fault and brings the backend up. The call log is kept. */
+  reset(): this {
+    this.failures = [];
+    this.latencies = [];
+    this.corruptions = [];
+    this.lost = [];
+    return this.up();
+  }
+
+  /** Calls so far of `op` (all ops if omitted). */
+  count(op?: ProviderOp): number {
+    return op === undefined ? this.calls.length : this.calls.filter((c) => c.op === op).length;
+  }
+
+  private isLost(key: string): boolean {
+    return this.lost.some((f) => f(key));
+  }
+
+  private takeFailure(op: ProviderOp, key: string): Failure | undefined {
+    const f = this.failures.find((x) => x.remaining > 0 && matches(x, op, key));
+    if (f !== undefined) f.remaining -= 1;
+    return f;
+  }
+
+  private error(code: ErrorCode, op: ProviderOp, key: string, why: string): RaicError {
+    return new RaicError(code, `${this.displayUrl}: ${op} ${key}: ${why}`);
+  }
+
+  /** Latency, down state and before-call failures; returns a failure to report after the call. */
+  private async enter(op: ProviderOp, key: string): Promise<Failure | undefined> {
+    this.calls.push({ op, key });
+    for (const l of this.latencies) {
+      if (matches(l.filter, op, key)) await new Promise((r) => setTimeout(r, l.ms));
+    }
+    if (this.state === 'refuse') throw this.error('Transient', op, key, 'connection refused (injected)');
+    if (this.state === 'hang') {
+      await new Promise<void>((release) => this.hanging.push(release));
+      throw this.error('Transient', op, key, 'connection dropped (injected)');
+    }
+    const failure = this.takeFailure(op, key);
+    if (failure !== undefined && failure.afterCall !== true) throw this.error(failure.code, op, key, `injected ${failure.code}`);
+    return failure;
+  }
+
+  private async run<T>(op: ProviderOp, key: string, fn: () => Promise<T>): Promise<T> {
+    const after = await this.enter(op, key);
+    const result = await fn();
+    if (after !== undefined) throw this.error(after.code, op, key, `injected ${after.code} after the call`);
+    return result;
+  }
+
+  prepare(): Promise<void> {
+    return this.run('prepare', '', () => this.inner.prepare());
+  }
+
+  put(key: string, body: Uint8Array): Promise<void> {
+    return this.run('put', key, () => this.inner.put(key, body));
+  }
+
+  get(key: string, range?: ByteRange): Promise<Buffer> {
+    return this.run('get', key, async () => {
+      if (this.isLost(key)) throw this.error('NotFound', 'get', key, 'not found (lost, injected)');
+      const bytes = await this.inner.get(key, range);
+      if (bytes.length > 0 && this.corruptions.some((f) => matches(f, 'get', key))) {
+        const copy = Buffer.from(bytes);
+        const i = copy.length >> 1;
+        copy[i] = copy[i]! ^ 0xff;
+        return copy;
+      }
+      return bytes;
+    });
+  }
+
+  head(key: string): Promise<ObjectInfo> {
+    return this.run('head', key, async () => {
+      if (this.isLost(key)) throw this.error('NotFound', 'head', key, 'not found (lost, injected)');
+      return this.inner.head(key);
+    });
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    const after = await this.enter('list', prefix);
+    for await (const info of this.inner.list(prefix)) {
+      if (!this.isLost(info.key)) yield info;
+    }
+    if (after !== undefined) throw this.error(after.code, 'list', prefix, `injected ${after.code} after the call`);
+  }
+
+  delete(key: string): Promise<void> {
+    return this.run('delete', key, () => this.inner.delete(key));
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+export function createFaultyProvider(inner: Provider): FaultyProvider {
+  return new FaultyProvider(inner);
+}
