@@ -1,9 +1,15 @@
 /**
  * Fixed-size chunking for `raic put`: cuts a byte stream into chunks of exactly `size` bytes (the last
- * one shorter). Each chunk owns its ArrayBuffer, so it can be moved to a worker thread without a copy.
+ * one shorter). Each chunk is a view at offset 0 of its own ArrayBuffer (from `alloc`, which must return
+ * at least `size` bytes), so it can be moved to a worker thread without a copy and recycled after.
  */
-export async function* fixedChunks(source: AsyncIterable<Uint8Array>, size: number): AsyncGenerator<Buffer> {
-  let chunk = Buffer.allocUnsafeSlow(size);
+export async function* fixedChunks(
+  source: AsyncIterable<Uint8Array>,
+  size: number,
+  alloc: () => ArrayBuffer = () => new ArrayBuffer(size),
+): AsyncGenerator<Buffer> {
+  const fresh = (): Buffer => Buffer.from(alloc(), 0, size);
+  let chunk = fresh();
   let used = 0;
   for await (const piece of source) {
     let at = 0;
@@ -14,14 +20,10 @@ export async function* fixedChunks(source: AsyncIterable<Uint8Array>, size: numb
       at += take;
       if (used === size) {
         yield chunk;
-        chunk = Buffer.allocUnsafeSlow(size);
+        chunk = fresh();
         used = 0;
       }
     }
   }
-  if (used > 0) {
-    const last = Buffer.allocUnsafeSlow(used);
-    chunk.copy(last, 0, 0, used);
-    yield last;
-  }
+  if (used > 0) yield chunk.subarray(0, used);
 }

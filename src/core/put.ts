@@ -4,9 +4,11 @@
  * whatever the input size. Nothing is referenced before it is stored: packs, then index, then manifest.
  */
 import { RaicError } from '../errors.js';
-import { randomBytes } from '../crypto/index.js';
+import { AEAD_OVERHEAD, randomBytes } from '../crypto/index.js';
+import { shardLength } from '../erasure/index.js';
 import { fixedChunks } from '../chunk/index.js';
 import {
+  BufferPool,
   ManifestBuilder,
   PackWriter,
   formatCapability,
@@ -18,6 +20,7 @@ import {
   writeIndexSegment,
   type ChunkEntry,
   type ChunkRef,
+  type EncodedStripe,
   type RaicArray,
   type RepoKeys,
 } from '../store/index.js';
@@ -48,7 +51,7 @@ export async function putStream(array: RaicArray, keys: RepoKeys, source: AsyncI
   let unindexed: ChunkRef[] = [];
   let newChunks = 0;
 
-  const storeChunk = async (enc: Awaited<ReturnType<typeof array.pool.encode>>): Promise<ChunkEntry> => {
+  const storeChunk = async (enc: EncodedStripe): Promise<ChunkEntry> => {
     const idHex = Buffer.from(enc.id).toString('hex');
     let ref = known.get(idHex);
     if (!ref) {
@@ -65,17 +68,27 @@ export async function putStream(array: RaicArray, keys: RepoKeys, source: AsyncI
     }
     return { ...ref, key: Buffer.from(enc.key) };
   };
-  const encode = (plaintext: Uint8Array) => array.pool.encode({ plaintext, convergenceKey: keys.convergence, k, n });
-  const manifest = new ManifestBuilder(n, tuning.manifestPageEntries, async (page) => storeChunk(await encode(page)));
+  // Recycled buffers: plaintext chunks and stripes shuttle to the workers and back (bounded memory).
+  const chunkBuffers = new BufferPool(tuning.chunkBytes);
+  const stripeBuffers = new BufferPool(n * shardLength(tuning.chunkBytes + AEAD_OVERHEAD, k));
+  const encode = (plaintext: Uint8Array, pooled: boolean) =>
+    array.pool.encode({ plaintext, convergenceKey: keys.convergence, k, n, stripeBuffer: stripeBuffers.take() }, { movePlaintext: pooled });
+  const storeAndRecycle = async (enc: EncodedStripe): Promise<ChunkEntry> => {
+    const entry = await storeChunk(enc);
+    stripeBuffers.release(enc.stripe.buffer);
+    chunkBuffers.release(enc.plaintext.buffer);
+    return entry;
+  };
+  const manifest = new ManifestBuilder(n, tuning.manifestPageEntries, async (page) => storeAndRecycle(await encode(page, false)));
 
   let bytesRead = 0;
   const inFlight: ReturnType<typeof encode>[] = [];
-  const drainOne = async (): Promise<void> => manifest.add(await storeChunk(await inFlight.shift()!));
+  const drainOne = async (): Promise<void> => manifest.add(await storeAndRecycle(await inFlight.shift()!));
   try {
-    for await (const chunk of fixedChunks(source, tuning.chunkBytes)) {
+    for await (const chunk of fixedChunks(source, tuning.chunkBytes, () => chunkBuffers.take())) {
       if (opts.signal?.aborted) throw new RaicError('Cancelled', 'interrupted; nothing was committed');
       bytesRead += chunk.length;
-      inFlight.push(encode(chunk));
+      inFlight.push(encode(chunk, true));
       opts.onProgress?.(bytesRead);
       if (inFlight.length >= tuning.window) await drainOne();
     }

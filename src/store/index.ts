@@ -22,4 +22,6 @@ export { PackWriter, PACK_FOOTER_BYTES, PACK_MAGIC, TRAILER_MAGIC } from './pack
 export { getFromAny, listUnion, messageOf, putOnAll } from './replicated.js';
 export { ShareReader, type ShareProblem } from './share-reader.js';
 export { StripePool } from './stripe-pool.js';
+export type { EncodedStripe } from './stripe-codec.js';
+export { BufferPool } from './buffer-pool.js';
 export { defaultTuning, packTargetBytes, type Tuning } from './tuning.js';

@@ -37,6 +37,8 @@ export interface PackWriterStats {
 export class PackWriter {
   private group: PackGroup | null = null;
   private uploading: Promise<void> | null = null;
+  /** Buffer sets of uploaded groups, reused for the next group (no per-pack allocation). */
+  private readonly spare: Buffer[][] = [];
   readonly stats: PackWriterStats = { packs: 0, storedBytes: 0 };
 
   constructor(
@@ -56,7 +58,8 @@ export class PackWriter {
     }
     if (!g) {
       const cap = Math.max(this.capacityBytes, enc.shareLen);
-      g = { id: randomBytes(16), buffers: Array.from({ length: n }, () => Buffer.allocUnsafeSlow(cap)), used: 0, refs: [] };
+      const buffers = this.spare.pop() ?? Array.from({ length: n }, () => Buffer.allocUnsafeSlow(cap));
+      g = { id: randomBytes(16), buffers, used: 0, refs: [] };
       this.group = g;
     }
     for (let i = 0; i < n; i++) {
@@ -127,6 +130,7 @@ export class PackWriter {
     }
     this.stats.packs += 1;
     this.stats.storedBytes += total * g.buffers.length;
+    if (this.spare.length < 2) this.spare.push(g.buffers);
   }
 }
 

@@ -18,6 +18,8 @@ export interface EncodeTask {
   convergenceKey: Uint8Array;
   k: number;
   n: number;
+  /** Where to build the stripe (≥ n × shareLen bytes); a fresh buffer when absent. */
+  stripeBuffer?: ArrayBuffer;
 }
 
 export interface EncodedStripe {
@@ -29,6 +31,8 @@ export interface EncodedStripe {
   stripe: Uint8Array;
   /** n × 32-byte share hashes. */
   hashes: Uint8Array;
+  /** The task's plaintext, handed back so its buffer can be recycled. */
+  plaintext: Uint8Array;
 }
 
 export function chunkKeyAndId(convergenceKey: Uint8Array, plaintext: Uint8Array): { key: Buffer; id: Buffer } {
@@ -41,14 +45,15 @@ export async function encodeStripe(task: EncodeTask): Promise<EncodedStripe> {
   const { key, id } = chunkKeyAndId(task.convergenceKey, plaintext);
   const sealedLen = plaintext.length + AEAD_OVERHEAD;
   const shareLen = shardLength(sealedLen, k);
-  // Own ArrayBuffer (not the shared Buffer pool) so it can be transferred back without a copy.
-  const stripe = new Uint8Array(n * shareLen);
+  // Own ArrayBuffer (not Node's shared Buffer pool) so it can be transferred back without a copy.
+  const stripe = task.stripeBuffer ? new Uint8Array(task.stripeBuffer, 0, n * shareLen) : new Uint8Array(n * shareLen);
   seal(key, plaintext, undefined, stripe);
+  stripe.fill(0, sealedLen, k * shareLen); // padding of the last data shard (a recycled buffer holds old bytes)
   const codec = await loadErasureCodec(k, n);
   codec.encode(stripe, shareLen);
   const hashes = new Uint8Array(32 * n);
   for (let i = 0; i < n; i++) hashes.set(hash(stripe.subarray(i * shareLen, (i + 1) * shareLen)), 32 * i);
-  return { id, key, size: plaintext.length, shareLen, stripe, hashes };
+  return { id, key, size: plaintext.length, shareLen, stripe, hashes, plaintext };
 }
 
 export interface DecodeTask {
@@ -60,9 +65,12 @@ export interface DecodeTask {
   key: Uint8Array;
   k: number;
   n: number;
+  /** Scratch for the stripe (≥ n × shareLen) and room for the plaintext (≥ size); fresh when absent. */
+  stripeBuffer?: ArrayBuffer;
+  plaintextBuffer?: ArrayBuffer;
 }
 
-export type DecodeResult = { plaintext: Uint8Array } | { badShares: number[] };
+export type DecodeResult = { plaintext: Uint8Array; stripe: Uint8Array } | { badShares: number[] };
 
 /** Returns the plaintext, or the indexes of supplied shares whose hash is wrong (caller fetches others). */
 export async function decodeStripe(task: DecodeTask): Promise<DecodeResult> {
@@ -77,13 +85,13 @@ export async function decodeStripe(task: DecodeTask): Promise<DecodeResult> {
     else present[i] = true;
   }
   if (badShares.length > 0) return { badShares };
-  const stripe = new Uint8Array(n * shareLen);
+  const stripe = task.stripeBuffer ? new Uint8Array(task.stripeBuffer, 0, n * shareLen) : new Uint8Array(n * shareLen);
   for (let i = 0; i < n; i++) if (present[i]) stripe.set(shares[i]!, i * shareLen);
   let dataMissing = false;
   for (let i = 0; i < k; i++) if (!present[i]) dataMissing = true;
   if (dataMissing) (await loadErasureCodec(k, n)).reconstruct(stripe, shareLen, present);
   const sealed = stripe.subarray(0, task.size + AEAD_OVERHEAD);
-  const plaintext = new Uint8Array(task.size);
+  const plaintext = task.plaintextBuffer ? new Uint8Array(task.plaintextBuffer, 0, task.size) : new Uint8Array(task.size);
   open(task.key, sealed, undefined, plaintext);
-  return { plaintext };
+  return { plaintext, stripe };
 }

@@ -18,21 +18,29 @@ export class StripePool {
     });
   }
 
-  /** The plaintext buffer is transferred (detached here) when it owns its ArrayBuffer. */
-  encode(task: EncodeTask): Promise<EncodedStripe> {
+  /**
+   * `task.stripeBuffer` is moved to the worker and comes back as the result's stripe. With `movePlaintext`
+   * the plaintext's whole ArrayBuffer is moved too (the caller must not touch it until it comes back as
+   * `result.plaintext`); otherwise it is copied.
+   */
+  encode(task: EncodeTask, opts: { movePlaintext?: boolean } = {}): Promise<EncodedStripe> {
     const job: StripeJob = { op: 'encode', task };
-    return this.pool.run(job, { transferList: ownedBuffers([task.plaintext]) });
+    const transferList = [task.stripeBuffer, opts.movePlaintext ? task.plaintext.buffer : undefined].filter(isArrayBuffer);
+    return this.pool.run(job, { transferList });
   }
 
+  /** Shares that alone own their ArrayBuffer, and the scratch buffers, are moved to the worker. */
   decode(task: DecodeTask): Promise<DecodeResult> {
     const job: StripeJob = { op: 'decode', task };
-    return this.pool.run(job, { transferList: ownedBuffers(task.shares) });
+    return this.pool.run(job, { transferList: [...ownedBuffers(task.shares), task.stripeBuffer, task.plaintextBuffer].filter(isArrayBuffer) });
   }
 
   async close(): Promise<void> {
     await this.pool.destroy();
   }
 }
+
+const isArrayBuffer = (b: unknown): b is ArrayBuffer => b instanceof ArrayBuffer;
 
 /** Buffers that alone own their ArrayBuffer can be moved to a worker instead of copied. */
 function ownedBuffers(views: readonly (Uint8Array | null)[]): ArrayBuffer[] {

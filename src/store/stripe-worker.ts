@@ -7,13 +7,16 @@ export type StripeJob = { op: 'encode'; task: EncodeTask } | { op: 'decode'; tas
 export default async function runStripeJob(job: StripeJob): Promise<unknown> {
   if (job.op === 'encode') {
     const out = await encodeStripe(job.task);
-    return transferable(out, [out.stripe.buffer as ArrayBuffer]);
+    return transferable(out, [out.stripe.buffer, out.plaintext.buffer]);
   }
   const out = await decodeStripe(job.task);
-  return 'plaintext' in out ? transferable(out, [out.plaintext.buffer as ArrayBuffer]) : out;
+  if ('plaintext' in out) return transferable(out, [out.plaintext.buffer, out.stripe.buffer]);
+  return out;
 }
 
-function transferable<T extends object>(value: T, buffers: ArrayBuffer[]): unknown {
+/** Moves the distinct, whole ArrayBuffers behind `views` back to the main thread instead of copying. */
+function transferable<T extends object>(value: T, views: ArrayBufferLike[]): unknown {
+  const buffers = [...new Set(views)].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
   return Piscina.move({
     get [Piscina.transferableSymbol]() {
       return buffers;

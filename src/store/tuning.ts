@@ -25,7 +25,7 @@ export function defaultTuning(overrides: Partial<Tuning> = {}): Tuning {
     chunkBytes: 4 * 1024 * 1024,
     workers,
     window: 2 * workers + 2,
-    packBudgetBytes: 96 * 1024 * 1024,
+    packBudgetBytes: 64 * 1024 * 1024,
     manifestPageEntries: 4096,
     indexSegmentEntries: 16384,
     ...overrides,

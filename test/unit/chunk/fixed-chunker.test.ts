@@ -24,10 +24,20 @@ describe('fixedChunks', () => {
     });
   }
 
-  it('gives each chunk its own ArrayBuffer (so it can move to a worker)', async () => {
-    for await (const c of fixedChunks(pieces(randomBytes(2500), [100]), 1000)) {
+  it('gives each chunk its own ArrayBuffer from the allocator (so it can move to a worker and be recycled)', async () => {
+    const given = new Set<ArrayBuffer>();
+    const alloc = (): ArrayBuffer => {
+      const b = new ArrayBuffer(1000);
+      given.add(b);
+      return b;
+    };
+    const seen = new Set<ArrayBufferLike>();
+    for await (const c of fixedChunks(pieces(randomBytes(2500), [100]), 1000, alloc)) {
       assert.equal(c.byteOffset, 0);
-      assert.equal(c.byteLength, c.buffer.byteLength);
+      assert.ok(given.has(c.buffer as ArrayBuffer));
+      assert.ok(!seen.has(c.buffer));
+      seen.add(c.buffer);
     }
+    assert.equal(seen.size, 3);
   });
 });
