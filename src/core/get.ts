@@ -56,7 +56,7 @@ export async function loadManifest(array: RaicArray, cap: FileCapability): Promi
 
 /** Writes the file named by `cap` to `sink` in order; rejects if any chunk cannot be read. */
 export async function streamFile(array: RaicArray, root: ManifestRoot, sink: (bytes: Uint8Array) => Promise<void>, opts: GetOptions = {}): Promise<Omit<GetResult, 'seconds'>> {
-  const reader = new ShareReader(array.members, array.pool, array.k);
+  const reader = new ShareReader(array.members, array.pool, array.k, array.tuning.chunkBytes);
   const window = array.tuning.window;
   const inFlight: Promise<Uint8Array>[] = [];
   let written = 0;
@@ -65,6 +65,7 @@ export async function streamFile(array: RaicArray, root: ManifestRoot, sink: (by
     const bytes = await inFlight.shift()!;
     await sink(bytes);
     written += bytes.length;
+    reader.recycle(bytes);
     chunks += 1;
     opts.onProgress?.(written, root.header.size);
   };

@@ -9,6 +9,9 @@ import { packKey } from './layout.js';
 import type { Members } from './members.js';
 import { messageOf } from './replicated.js';
 import type { StripePool } from './stripe-pool.js';
+import { BufferPool } from './buffer-pool.js';
+import { AEAD_OVERHEAD } from '../crypto/index.js';
+import { shardLength } from '../erasure/index.js';
 
 export interface ShareProblem {
   member: number;
@@ -21,12 +24,26 @@ export class ShareReader {
   /** Every share problem met while reading (for reporting; repair will use it). */
   readonly problems: ShareProblem[] = [];
 
+  /** Recycled scratch buffers (see BufferPool); chunks larger than their capacity get fresh ones. */
+  private readonly stripes: BufferPool;
+  private readonly plaintexts: BufferPool;
+
   constructor(
     private readonly members: Members,
     private readonly pool: StripePool,
     private readonly k: number,
-  ) {}
+    maxChunkBytes = 0,
+  ) {
+    this.stripes = new BufferPool(members.n * shardLength(maxChunkBytes + AEAD_OVERHEAD, k));
+    this.plaintexts = new BufferPool(maxChunkBytes);
+  }
 
+  /** Gives back the buffer of a plaintext returned by read() once the caller is done with it. */
+  recycle(plaintext: Uint8Array): void {
+    this.plaintexts.release(plaintext.buffer);
+  }
+
+  /** The chunk's plaintext. Its buffer may be recycled: call recycle() when done, or keep it. */
   async read(entry: ChunkEntry): Promise<Uint8Array> {
     const n = this.members.n;
     const shares: (Uint8Array | null)[] = new Array<Uint8Array | null>(n).fill(null);
@@ -49,6 +66,7 @@ export class ShareReader {
         }),
       );
       if (shares.filter((s) => s !== null).length < this.k) continue;
+      const fits = entry.size <= this.plaintexts.capacity;
       const result = await this.pool.decode({
         shares: shares.map((s) => s),
         hashes: entry.hashes,
@@ -57,8 +75,12 @@ export class ShareReader {
         key: entry.key,
         k: this.k,
         n,
+        ...(fits ? { stripeBuffer: this.stripes.take(), plaintextBuffer: this.plaintexts.take() } : {}),
       });
-      if ('plaintext' in result) return result.plaintext;
+      if ('plaintext' in result) {
+        this.stripes.release(result.stripe.buffer);
+        return result.plaintext;
+      }
       for (const i of result.badShares) {
         this.problems.push({ member: i, pack: packHex, problem: 'corrupt', detail: 'share hash mismatch' });
         shares[i] = null;
