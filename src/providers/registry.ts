@@ -8,6 +8,11 @@ import type { Provider, ProviderFactory } from './types.js';
 const registry: Record<string, () => Promise<ProviderFactory>> = {
   file: async () => (await import('./file.js')).createFileProvider,
   s3: async () => (await import('./s3.js')).createS3Provider,
+  swift: async () => (await import('./swift.js')).createSwiftProvider,
+  azure: async () => (await import('./azure.js')).createAzureProvider,
+  sftp: async () => (await import('./sftp.js')).createSftpProvider,
+  webdav: async () => (await import('./webdav.js')).createWebdavProvider,
+  'webdav+http': async () => (await import('./webdav.js')).createWebdavProvider,
 };
 
 export function supportedSchemes(): string[] {

@@ -1,0 +1,248 @@
+/**
+ * OpenStack Swift through pkgcloud (the user's choice of SDK), for `swift://CONTAINER/PREFIX?auth=…`.
+ * URL parameters and credential variables are documented in swift-config.ts: credentials come from
+ * `SWIFT_USERNAME`/`SWIFT_PASSWORD` (or `OS_USERNAME`/`OS_PASSWORD`, or `ST_USER`/`ST_KEY`).
+ *
+ * pkgcloud 2.2.0 does auth (v1 tempauth/swauth, Keystone v2/v3 with service catalog), container
+ * creation, HEAD, listing, ranged download and delete. It is bypassed at two edges, each measured
+ * against Swift 2.30 (see test/providers/swift.test.ts):
+ * - put: pkgcloud's `upload` treats 412 as success (412 is not in its failCodes), so `If-None-Match: *`
+ *   create-once would silently "succeed" on an existing object. raic PUTs with fetch, using
+ *   pkgcloud's token and storage URL.
+ * - v1 auth: the token pkgcloud keeps has no expiry, so pkgcloud re-authenticates before *every*
+ *   request. The expiry Swift sends (`X-Auth-Token-Expires`) is copied onto pkgcloud's token.
+ * Also: a download of a missing object is not an error in pkgcloud's stream API (the 404 page arrives
+ * as data), so the response status is checked here; a 0-byte object lists with size `null`.
+ */
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { RaicError } from '../errors.js';
+import { classifyHttpStatus, networkCodeOf } from './http-status.js';
+import { parseSwiftUrl, pkgcloudOptions, type SwiftConfig } from './swift-config.js';
+import { checkKey, checkPrefix, checkRange } from './object-key.js';
+import type { ByteRange, ObjectInfo, Provider } from './types.js';
+
+/** Objects per listing request; Swift's own maximum is 10 000. */
+export const SWIFT_LIST_PAGE = 1000;
+
+/** The slice of pkgcloud's OpenStack storage client raic uses (pkgcloud ships no types). */
+interface PkgcloudFile {
+  name: string;
+  size: number | null;
+}
+type Callback<T> = (err: unknown, result?: T) => void;
+interface PkgcloudStream extends NodeJS.EventEmitter {
+  abort?: () => void;
+}
+interface PkgcloudStorageClient extends NodeJS.EventEmitter {
+  auth(cb: Callback<void>): void;
+  createContainer(opts: { name: string }, cb: Callback<unknown>): void;
+  getFile(container: string, name: string, cb: Callback<PkgcloudFile>): void;
+  getFiles(container: string, opts: { prefix?: string; marker?: string; limit: number }, cb: Callback<PkgcloudFile[]>): void;
+  removeFile(container: string, name: string, cb: Callback<boolean>): void;
+  download(opts: { container: string; remote: string; headers?: Record<string, string> }): PkgcloudStream;
+  /** Internals read at the edge described above: the token and the selected storage URL. */
+  _identity?: { token?: { id?: string; expires?: Date } };
+  _serviceUrl?: string | null;
+}
+interface Pkgcloud {
+  storage: { createClient(options: Record<string, unknown>): PkgcloudStorageClient };
+}
+
+/** `env` is where credentials are read (tests pass their own). */
+export async function createSwiftProvider(url: URL, env: Record<string, string | undefined> = process.env): Promise<Provider> {
+  const cfg = parseSwiftUrl(url, env);
+  // Loaded here, not at import, so `raic --help` does not pay for pkgcloud (226 packages).
+  const pkgcloud = createRequire(import.meta.url)('pkgcloud') as Pkgcloud;
+  return new SwiftProvider(cfg, pkgcloud.storage.createClient(pkgcloudOptions(cfg)));
+}
+
+class SwiftProvider implements Provider {
+  readonly displayUrl: string;
+  readonly capabilities = { conditionalPut: true };
+  private authorizing: Promise<void> | undefined;
+  private tokenLifetimeSeconds: number | undefined;
+
+  constructor(
+    private readonly cfg: SwiftConfig,
+    private readonly client: PkgcloudStorageClient,
+  ) {
+    this.displayUrl = cfg.displayUrl;
+    // pkgcloud re-emits its identity's trace events; the v1 auth response carries the token lifetime.
+    client.on('log::trace', (message: unknown, details: unknown) => {
+      if (message !== 'Provider Authentication Response') return;
+      const seconds = Number((details as { headers?: Record<string, string> })?.headers?.['x-auth-token-expires']);
+      if (Number.isFinite(seconds) && seconds > 0) this.tokenLifetimeSeconds = seconds;
+    });
+  }
+
+  async prepare(): Promise<void> {
+    await this.call('prepare', undefined, (cb) => this.client.createContainer({ name: this.cfg.container }, cb));
+  }
+
+  async put(key: string, body: Uint8Array): Promise<void> {
+    checkKey(key, this.displayUrl);
+    const { token, storageUrl } = await this.session('put', key);
+    let res: Response;
+    try {
+      res = await fetch(`${storageUrl}/${this.objectPath(key)}`, {
+        method: 'PUT',
+        headers: {
+          'X-Auth-Token': token,
+          'If-None-Match': '*',
+          // Swift checks the body against this and answers 422 on a mismatch.
+          ETag: createHash('md5').update(body).digest('hex'),
+          'Content-Type': 'application/octet-stream',
+        },
+        body,
+      });
+      await res.arrayBuffer();
+    } catch (err) {
+      throw this.translateError(err, 'put', key);
+    }
+    if (res.status === 412) throw new RaicError('Exists', `swift put ${this.where(key)}: already exists`);
+    if (res.status !== 201) throw this.translateError({ statusCode: res.status }, 'put', key);
+  }
+
+  async get(key: string, range?: ByteRange): Promise<Buffer> {
+    checkKey(key, this.displayUrl);
+    if (range) checkRange(range, this.displayUrl, key);
+    await this.session('get', key);
+    const headers: Record<string, string> = {};
+    if (range) headers.Range = `bytes=${range.offset}-${range.offset + range.length - 1}`;
+    return new Promise<Buffer>((resolve, reject) => {
+      const stream = this.client.download({ container: this.cfg.container, remote: this.cfg.prefix + key, headers });
+      const chunks: Buffer[] = [];
+      let status = 0;
+      stream.on('response', (res: { statusCode: number }) => (status = res.statusCode));
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('error', (err: unknown) => reject(this.translateError(err, 'get', key)));
+      stream.on('end', () => {
+        // A range that starts at or past the end: the object exists, and no bytes are there.
+        if (status === 416 && range) resolve(Buffer.alloc(0));
+        else if (status === 200 || status === 206) resolve(Buffer.concat(chunks));
+        else reject(this.translateError({ statusCode: status }, 'get', key));
+      });
+    });
+  }
+
+  async head(key: string): Promise<ObjectInfo> {
+    checkKey(key, this.displayUrl);
+    const file = await this.call('head', key, (cb: Callback<PkgcloudFile>) =>
+      this.client.getFile(this.cfg.container, this.cfg.prefix + key, cb),
+    );
+    return { key, size: file.size ?? 0 };
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    checkPrefix(prefix, this.displayUrl);
+    let marker: string | undefined;
+    for (;;) {
+      const opts = { prefix: this.cfg.prefix + prefix, limit: SWIFT_LIST_PAGE, ...(marker === undefined ? {} : { marker }) };
+      const page = await this.call(`list ${JSON.stringify(prefix)}`, undefined, (cb: Callback<PkgcloudFile[]>) =>
+        this.client.getFiles(this.cfg.container, opts, cb),
+      );
+      // pkgcloud turns `bytes: 0` into size null.
+      for (const f of page) yield { key: f.name.slice(this.cfg.prefix.length), size: f.size ?? 0 };
+      const last = page[page.length - 1];
+      if (page.length < SWIFT_LIST_PAGE || last === undefined) return;
+      marker = last.name;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    checkKey(key, this.displayUrl);
+    try {
+      await this.call('delete', key, (cb: Callback<boolean>) => this.client.removeFile(this.cfg.container, this.cfg.prefix + key, cb));
+    } catch (err) {
+      if (err instanceof RaicError && err.code === 'NotFound') return;
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    // pkgcloud's `request` uses no keep-alive agent: no socket stays open.
+    this.client.removeAllListeners();
+  }
+
+  /** Authenticates when needed, once for all concurrent callers, and returns what a raw request needs. */
+  private async session(op: string, key: string | undefined): Promise<{ token: string; storageUrl: string }> {
+    const token = () => this.client._identity?.token;
+    const current = token();
+    // pkgcloud's own rule: a token within 5 minutes of expiry is renewed.
+    const fresh = current?.id !== undefined && current.expires !== undefined && current.expires.getTime() - Date.now() > 5 * 60_000;
+    if (!fresh || !this.client._serviceUrl) {
+      this.authorizing ??= this.callback(op, key, (cb: Callback<void>) => this.client.auth(cb))
+        .then(() => {
+          const t = token();
+          if (t && t.expires === undefined && this.tokenLifetimeSeconds !== undefined) {
+            t.expires = new Date(Date.now() + this.tokenLifetimeSeconds * 1000);
+          }
+        })
+        .finally(() => (this.authorizing = undefined));
+      await this.authorizing;
+    }
+    const id = token()?.id;
+    const storageUrl = this.client._serviceUrl;
+    if (!id || !storageUrl) {
+      throw new RaicError('Auth', `swift ${op} ${this.where(key)}: auth at ${this.cfg.authUrl} gave no token or storage URL`);
+    }
+    return { token: id, storageUrl: storageUrl.replace(/\/+$/, '') };
+  }
+
+  /** One pkgcloud call, after auth. */
+  private async call<T>(op: string, key: string | undefined, fn: (cb: Callback<T>) => void): Promise<T> {
+    await this.session(op, key);
+    return this.callback(op, key, fn);
+  }
+
+  private callback<T>(op: string, key: string | undefined, fn: (cb: Callback<T>) => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      try {
+        fn((err, result) => (err ? reject(this.translateError(err, op, key)) : resolve(result as T)));
+      } catch (err) {
+        reject(this.translateError(err, op, key));
+      }
+    });
+  }
+
+  private objectPath(key: string): string {
+    return [this.cfg.container, ...(this.cfg.prefix + key).split('/')].map(encodeURIComponent).join('/');
+  }
+
+  private where(key: string | undefined): string {
+    return key === undefined ? this.displayUrl : `${key} on ${this.displayUrl}`;
+  }
+
+  /**
+   * The one place Swift/pkgcloud failures become RaicErrors. `key` is undefined for operations on the
+   * container itself, where a 404 means the container is missing: Permanent, retrying won't create it.
+   */
+  private translateError(err: unknown, op: string, key: string | undefined): RaicError {
+    if (err instanceof RaicError) return err;
+    const where = `swift ${op} ${this.where(key)}`;
+    const status = (err as { statusCode?: unknown } | null)?.statusCode;
+    if (typeof status === 'number') {
+      const code = classifyHttpStatus(status);
+      if (code === 'NotFound' && key === undefined) {
+        return new RaicError('Permanent', `${where}: container ${this.cfg.container} not found`, {
+          cause: err,
+          hint: 'run raic init to create it',
+        });
+      }
+      if (code === 'Auth') {
+        return new RaicError('Auth', `${where}: HTTP ${status}, credentials refused`, {
+          cause: err,
+          hint: 'check SWIFT_USERNAME / SWIFT_PASSWORD and the auth URL',
+        });
+      }
+      return new RaicError(code, `${where}: HTTP ${status}`, { cause: err });
+    }
+    const net = networkCodeOf(err);
+    if (net !== undefined) return new RaicError('Transient', `${where}: ${net}`, { cause: err });
+    const message = err instanceof Error ? err.message : String((err as { message?: unknown } | null)?.message ?? err);
+    // pkgcloud's error when a Keystone request lacks a user, password or scope.
+    if (/unable to authorize/i.test(message)) return new RaicError('Auth', `${where}: ${message}`, { cause: err });
+    return new RaicError('Permanent', `${where}: ${message}`, { cause: err });
+  }
+}

@@ -1,0 +1,222 @@
+/**
+ * WebDAV through the `webdav` client, for `webdav://HOST/PATH` (https) and `webdav+http://HOST/PATH`.
+ * Credentials: `WEBDAV_USERNAME`/`WEBDAV_PASSWORD` (webdav-config.ts).
+ *
+ * - Create-once is `If-None-Match: *` on PUT; a server that honours it answers 412, which the client
+ *   reports as `false`, not as an error. A server that ignores the header overwrites: the capability
+ *   claims what lighttpd and Apache mod_dav do, not what every server does.
+ * - PUT into a missing collection answers 409: the collections are made (MKCOL, deepest first, then
+ *   up on 409) and the PUT repeated, so existing directories cost nothing.
+ * - list() asks for `Depth: infinity` once; servers that refuse it (403, RFC 4918 §9.1) are walked
+ *   one `Depth: 1` level at a time.
+ * - Whether the server stores a PUT atomically is the server's business (lighttpd and Apache write a
+ *   temporary file and rename it).
+ */
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { posix } from 'node:path';
+import type { FileStat, ResponseDataDetailed, WebDAVClient } from 'webdav';
+import { RaicError } from '../errors.js';
+import { classifyHttpStatus, networkCodeOf } from './http-status.js';
+import { checkKey, checkPrefix, checkRange } from './object-key.js';
+import type { ByteRange, ObjectInfo, Provider } from './types.js';
+import { parseWebdavUrl, type WebdavConfig } from './webdav-config.js';
+
+/** `env` is where credentials are read (tests pass their own). */
+export async function createWebdavProvider(url: URL, env: Record<string, string | undefined> = process.env): Promise<Provider> {
+  const cfg = parseWebdavUrl(url, env);
+  // Loaded here, not at import, so `raic --help` does not pay for the client.
+  const { createClient } = await import('webdav');
+  // Keep-alive: without it every request opens a new connection (and TLS handshake).
+  const agent = cfg.origin.startsWith('https:') ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
+  const client = createClient(cfg.origin, {
+    username: cfg.username,
+    password: cfg.password,
+    ...(agent instanceof HttpsAgent ? { httpsAgent: agent } : { httpAgent: agent }),
+  });
+  return new WebdavProvider(cfg, client, agent);
+}
+
+class WebdavProvider implements Provider {
+  readonly displayUrl: string;
+  readonly capabilities = { conditionalPut: true };
+
+  constructor(
+    private readonly cfg: WebdavConfig,
+    private readonly client: WebDAVClient,
+    private readonly agent: HttpAgent,
+  ) {
+    this.displayUrl = cfg.displayUrl;
+  }
+
+  async prepare(): Promise<void> {
+    if (this.cfg.root === '/') return;
+    try {
+      await this.mkcol(this.cfg.root.replace(/\/$/, ''));
+    } catch (err) {
+      throw this.translateError(err, 'prepare', undefined);
+    }
+  }
+
+  async put(key: string, body: Uint8Array): Promise<void> {
+    checkKey(key, this.displayUrl);
+    const path = this.path(key);
+    const data = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    const once = () => this.client.putFileContents(path, data, { overwrite: false, contentLength: data.length });
+    let stored: boolean;
+    try {
+      try {
+        stored = await once();
+      } catch (err) {
+        if (statusOf(err) !== 409) throw err;
+        await this.mkcol(posix.dirname(path));
+        stored = await once();
+      }
+    } catch (err) {
+      throw this.translateError(err, 'put', key);
+    }
+    if (!stored) throw new RaicError('Exists', `webdav put ${key} on ${this.displayUrl}: already exists`);
+  }
+
+  async get(key: string, range?: ByteRange): Promise<Buffer> {
+    checkKey(key, this.displayUrl);
+    if (range) checkRange(range, this.displayUrl, key);
+    const headers: Record<string, string> = range ? { Range: `bytes=${range.offset}-${range.offset + range.length - 1}` } : {};
+    try {
+      const res = (await this.client.getFileContents(this.path(key), { format: 'binary', details: true, headers })) as ResponseDataDetailed<Buffer>;
+      // A server may ignore Range and send the whole object: cut the range out here.
+      if (range && res.status === 200) return res.data.subarray(range.offset, range.offset + range.length);
+      return res.data;
+    } catch (err) {
+      // A range that starts at or past the end of an existing object: no bytes there.
+      if (range && statusOf(err) === 416) return Buffer.alloc(0);
+      throw this.translateError(err, 'get', key);
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo> {
+    checkKey(key, this.displayUrl);
+    try {
+      const st = (await this.client.stat(this.path(key))) as FileStat;
+      if (st.type !== 'file') throw Object.assign(new Error('a collection, not an object'), { status: 404 });
+      return { key, size: st.size };
+    } catch (err) {
+      throw this.translateError(err, 'head', key);
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    checkPrefix(prefix, this.displayUrl);
+    const op = `list ${JSON.stringify(prefix)}`;
+    // Start at the deepest collection the prefix names completely; filter names by the rest.
+    const start = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+    let stats: FileStat[];
+    try {
+      stats = await this.deepListing(this.cfg.root + start);
+    } catch (err) {
+      throw this.translateError(err, op, undefined);
+    }
+    for (const st of stats) {
+      if (st.type !== 'file' || !st.filename.startsWith(this.cfg.root)) continue;
+      const key = st.filename.slice(this.cfg.root.length);
+      if (key.startsWith(prefix)) yield { key, size: st.size };
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    checkKey(key, this.displayUrl);
+    try {
+      await this.client.deleteFile(this.path(key));
+    } catch (err) {
+      if (statusOf(err) === 404) return;
+      throw this.translateError(err, 'delete', key);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.agent.destroy();
+  }
+
+  private path(key: string): string {
+    return this.cfg.root + key;
+  }
+
+  /** Every file under `dir` (a server path ending in '/'); [] if `dir` does not exist. */
+  private async deepListing(dir: string): Promise<FileStat[]> {
+    try {
+      return (await this.client.getDirectoryContents(dir, { deep: true })) as FileStat[];
+    } catch (err) {
+      if (statusOf(err) === 404) return [];
+      if (statusOf(err) !== 403) throw err;
+    }
+    // Depth: infinity refused: one level at a time.
+    const files: FileStat[] = [];
+    const pending = [dir];
+    while (pending.length > 0) {
+      const level = pending.splice(0, 8);
+      const results = await Promise.all(
+        level.map(async (d) => {
+          try {
+            return (await this.client.getDirectoryContents(d)) as FileStat[];
+          } catch (err) {
+            if (statusOf(err) === 404) return [];
+            throw err;
+          }
+        }),
+      );
+      for (const st of results.flat()) {
+        if (st.type === 'directory') pending.push(`${st.filename}/`);
+        else files.push(st);
+      }
+    }
+    return files;
+  }
+
+  /** MKCOL `dir`, making missing parents first; an existing collection (405) is fine. */
+  private async mkcol(dir: string): Promise<void> {
+    if (dir === '/' || dir === '' || dir === '.') return;
+    try {
+      await this.client.createDirectory(dir);
+    } catch (err) {
+      const status = statusOf(err);
+      if (status === 405) return; // already there (perhaps made a moment ago by a concurrent put)
+      if (status !== 409) throw err;
+      await this.mkcol(posix.dirname(dir));
+      try {
+        await this.client.createDirectory(dir);
+      } catch (again) {
+        if (statusOf(again) !== 405) throw again;
+      }
+    }
+  }
+
+  /**
+   * The one place WebDAV failures become RaicErrors. `key` is undefined for operations on the member's
+   * collection, where 404/409 mean it is missing: Permanent, since retrying won't create it.
+   */
+  private translateError(err: unknown, op: string, key: string | undefined): RaicError {
+    if (err instanceof RaicError) return err;
+    const where = `webdav ${op} ${key === undefined ? this.displayUrl : `${key} on ${this.displayUrl}`}`;
+    const status = statusOf(err);
+    if (status !== undefined) {
+      const code = classifyHttpStatus(status);
+      if (key === undefined && (status === 404 || status === 409)) {
+        return new RaicError('Permanent', `${where}: HTTP ${status}, collection ${this.cfg.root} not found`, { cause: err, hint: 'run raic init to create it' });
+      }
+      if (code === 'Auth') {
+        return new RaicError('Auth', `${where}: HTTP ${status}, credentials refused`, { cause: err, hint: 'check WEBDAV_USERNAME / WEBDAV_PASSWORD' });
+      }
+      // 507 Insufficient Storage will not heal by retrying.
+      return new RaicError(status === 507 ? 'Permanent' : code, `${where}: HTTP ${status}`, { cause: err });
+    }
+    const net = networkCodeOf(err);
+    if (net !== undefined) return new RaicError('Transient', `${where}: ${net}`, { cause: err });
+    const message = err instanceof Error ? err.message : String(err);
+    return new RaicError('Permanent', `${where}: ${message}`, { cause: err });
+  }
+}
+
+function statusOf(err: unknown): number | undefined {
+  const s = (err as { status?: unknown } | null)?.status;
+  return typeof s === 'number' ? s : undefined;
+}
