@@ -25,7 +25,8 @@ import {
   messageOf,
   packKey,
   shareHash,
-  walkManifestAll,
+  streamOf,
+  walkStreamAll,
   type ChunkRef,
   type FileCapability,
   type RaicArray,
@@ -76,7 +77,7 @@ export async function checkFile(array: RaicArray, cap: FileCapability, readData:
     const b = await reader.read(page);
     return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
   };
-  for await (const [entry] of walkManifestAll(root, load)) addRef(expected, entry);
+  for await (const [entry] of walkStreamAll(streamOf(root), load)) addRef(expected, entry);
   return runCheck(array, expected, readData, 'file');
 }
 

@@ -15,7 +15,8 @@ import {
   getFromAny,
   manifestKey,
   openManifest,
-  walkManifest,
+  streamOf,
+  walkStream,
   type FileCapability,
   type ManifestRoot,
   type RaicArray,
@@ -43,7 +44,9 @@ export async function loadManifest(array: RaicArray, cap: FileCapability): Promi
     });
   }
   try {
-    return await getFromAny(array.members, manifestKey(cap.manifestId), 'manifest', (bytes) => openManifest(cap.manifestId, bytes, cap.key));
+    const root = await getFromAny(array.members, manifestKey(cap.manifestId), 'manifest', (bytes) => openManifest(cap.manifestId, bytes, cap.key));
+    if (root.header.kind !== cap.kind) throw new RaicError('Integrity', `the manifest is a ${root.header.kind}, the capability says ${cap.kind}`);
+    return root;
   } catch (err) {
     if (isRaicError(err, 'NotFound')) {
       throw new RaicError('NotFound', `no member holds the file this capability names (manifest ${cap.manifestId.slice(0, 16)}…)`, {
@@ -70,7 +73,7 @@ export async function streamFile(array: RaicArray, root: ManifestRoot, sink: (by
     opts.onProgress?.(written, root.header.size);
   };
   try {
-    for await (const entry of walkManifest(root, (page) => reader.read(page).then((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength)))) {
+    for await (const entry of walkStream(streamOf(root), (page) => reader.read(page).then((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength)))) {
       if (opts.signal?.aborted) throw new RaicError('Cancelled', 'interrupted');
       const p = reader.read(entry);
       p.catch(() => undefined); // observed when drained; avoid unhandled rejection meanwhile
@@ -86,8 +89,15 @@ export async function streamFile(array: RaicArray, root: ManifestRoot, sink: (by
   return { size: written, chunks, shareProblems: reader.problems.length };
 }
 
+function requireFileCapability(cap: FileCapability): void {
+  if (cap.kind !== 'file') {
+    throw new RaicError('Usage', 'this capability names a snapshot, not a file', { hint: 'use raic restore CAPABILITY --target DIR' });
+  }
+}
+
 export async function getToFile(array: RaicArray, cap: FileCapability, target: string, opts: GetOptions = {}): Promise<GetResult> {
   const started = performance.now();
+  requireFileCapability(cap);
   if (!opts.overwrite && (await pathExists(target))) {
     throw new RaicError('Usage', `${target} already exists`, { hint: 'choose another path, or pass --overwrite to replace it' });
   }
@@ -120,6 +130,7 @@ export async function getToFile(array: RaicArray, cap: FileCapability, target: s
 
 export async function getToStream(array: RaicArray, cap: FileCapability, out: Writable, opts: GetOptions = {}): Promise<GetResult> {
   const started = performance.now();
+  requireFileCapability(cap);
   const root = await loadManifest(array, cap);
   const result = await streamFile(array, root, (bytes) => writeWithBackpressure(out, bytes), opts);
   return { ...result, seconds: (performance.now() - started) / 1000 };

@@ -9,18 +9,35 @@
  */
 export { RaicArray, verifyMembers, type ArrayShape } from './array.js';
 export { newArrayConfig, encodeArrayConfig, parseArrayConfig, type ArrayConfig } from './array-config.js';
-export { formatCapability, parseCapability, arrayTagOf, type FileCapability } from './capability.js';
+export { formatCapability, parseCapability, arrayTagOf, type CapabilityKind, type FileCapability } from './capability.js';
 export type { ChunkEntry, ChunkRef } from './chunk-ref.js';
 export { shareHash } from './chunk-ref.js';
 export { loadIndex, writeIndexSegment } from './index-store.js';
 export { newKeyObject, newMasterKey, repoKeys, unlockMaster, type RepoKeys } from './keyring.js';
 export * from './layout.js';
-export { ManifestBuilder, openManifest, sealManifest, walkManifest, walkManifestAll, type ManifestRoot } from './manifest.js';
+export { acquireLock, describeLock, listLocks, lockQuorum, removeLocks, type Lock, type LockInfo, type LockOptions } from './locks.js';
+export {
+  ManifestBuilder,
+  manifestRoot,
+  openManifest,
+  sealManifest,
+  streamOf,
+  streamRefFromJson,
+  streamRefToJson,
+  walkStream,
+  walkStreamAll,
+  type ManifestKind,
+  type ManifestRoot,
+  type StreamRef,
+  type StreamRefJson,
+} from './manifest.js';
+export { ChunkSink, type SinkStats, type StreamWriter } from './chunk-sink.js';
 export { readMemberList, writeMemberList } from './member-list.js';
 export { Members, type MemberSlot } from './members.js';
 export { PackWriter, PACK_FOOTER_BYTES, PACK_MAGIC, TRAILER_MAGIC } from './pack-writer.js';
 export { getFromAny, listUnion, messageOf, putOnAll } from './replicated.js';
 export { ShareReader, type ShareProblem } from './share-reader.js';
+export { pageLoader, readStreamBytes } from './stream-reader.js';
 export { StripePool } from './stripe-pool.js';
 export type { EncodedStripe } from './stripe-codec.js';
 export { BufferPool } from './buffer-pool.js';

@@ -16,6 +16,10 @@ export interface RepoKeys {
   index: Buffer;
   /** Encrypts the member list. */
   members: Buffer;
+  /** Seals lock objects (locks.ts). */
+  locks: Buffer;
+  /** Encrypts catalog records (snapshots and put files). */
+  catalog: Buffer;
 }
 
 interface KeyObject {
@@ -31,6 +35,8 @@ export function repoKeys(master: Buffer): RepoKeys {
     convergence: deriveSubkey(master, 'chunk-key'),
     index: deriveSubkey(master, 'index'),
     members: deriveSubkey(master, 'members'),
+    catalog: deriveSubkey(master, 'catalog'),
+    locks: deriveSubkey(master, 'locks'),
   };
 }
 

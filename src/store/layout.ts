@@ -7,6 +7,7 @@
  *   packs/<id[0:2]>/<id>      pack: this member's shares of many stripes + encrypted trailer
  *   index/<id[0:2]>/<id>      encrypted index segment: chunk id → where its shares are
  *   manifests/<id[0:2]>/<id>  encrypted manifest (root of a file or tree); id = hash of its bytes
+ *   snapshots/<id>            encrypted catalog record of a snapshot or put file (id = its manifest id)
  */
 export const CONFIG_KEY = 'config';
 export const KEYS_PREFIX = 'keys/';
@@ -14,6 +15,8 @@ export const MEMBERS_PREFIX = 'members/';
 export const PACKS_PREFIX = 'packs/';
 export const INDEX_PREFIX = 'index/';
 export const MANIFESTS_PREFIX = 'manifests/';
+export const SNAPSHOTS_PREFIX = 'snapshots/';
+export const LOCKS_PREFIX = 'locks/'; // locks/<random id>: sealed lock objects (locks.ts)
 
 function sharded(prefix: string, idHex: string): string {
   return `${prefix}${idHex.slice(0, 2)}/${idHex}`;
@@ -24,6 +27,7 @@ export const indexKey = (idHex: string): string => sharded(INDEX_PREFIX, idHex);
 export const manifestKey = (idHex: string): string => sharded(MANIFESTS_PREFIX, idHex);
 export const keyObjectKey = (idHex: string): string => `${KEYS_PREFIX}${idHex}`;
 export const membersKey = (idHex: string): string => `${MEMBERS_PREFIX}${idHex}`;
+export const snapshotKey = (idHex: string): string => `${SNAPSHOTS_PREFIX}${idHex}`;
 
 /** The id (last path segment) of a sharded key. */
 export function idOfKey(key: string): string {

@@ -16,13 +16,24 @@ const ROOT_MAGIC = 'RAICMAN1';
 const PAGE_MAGIC = 'RAICPAG1';
 const ROOT_AD = Buffer.from('raic manifest v1');
 
-export interface ManifestHeader {
-  kind: 'file';
+/** A byte stream stored as chunks: the top of its page tree. File contents and tree blobs are StreamRefs. */
+export interface StreamRef {
   /** Plaintext bytes described. */
   size: number;
   /** Data chunks described. */
   chunks: number;
-  /** 0: root entries are data chunks; d > 0: they are pages of level d − 1. */
+  /** 0: entries are data chunks; d > 0: they are pages of level d − 1. */
+  depth: number;
+  entries: ChunkEntry[];
+}
+
+/** What a manifest names: one file (`raic put`) or a snapshot's root tree (`raic backup`). */
+export type ManifestKind = 'file' | 'tree';
+
+export interface ManifestHeader {
+  kind: ManifestKind;
+  size: number;
+  chunks: number;
   depth: number;
   createdAt: string;
 }
@@ -30,6 +41,14 @@ export interface ManifestHeader {
 export interface ManifestRoot {
   header: ManifestHeader;
   entries: ChunkEntry[];
+}
+
+export function manifestRoot(kind: ManifestKind, stream: StreamRef, createdAt: string): ManifestRoot {
+  return { header: { kind, size: stream.size, chunks: stream.chunks, depth: stream.depth, createdAt }, entries: stream.entries };
+}
+
+export function streamOf(root: ManifestRoot): StreamRef {
+  return { size: root.header.size, chunks: root.header.chunks, depth: root.header.depth, entries: root.entries };
 }
 
 /** Stores a page (plaintext bytes) as a chunk and returns its entry. */
@@ -62,8 +81,8 @@ export class ManifestBuilder {
     }
   }
 
-  /** Flushes partial pages upward until one level remains: the root's entries. */
-  async finish(createdAt: string): Promise<ManifestRoot> {
+  /** Flushes partial pages upward until one level remains: the stream's top entries. */
+  async finish(): Promise<StreamRef> {
     let depth = 0;
     while (depth < this.levels.length - 1) {
       const list = this.levels[depth]!;
@@ -73,7 +92,7 @@ export class ManifestBuilder {
       }
       depth += 1;
     }
-    return { header: { kind: 'file', size: this.size, chunks: this.chunks, depth, createdAt }, entries: this.levels[depth]! };
+    return { size: this.size, chunks: this.chunks, depth, entries: this.levels[depth]! };
   }
 }
 
@@ -118,9 +137,9 @@ export function openManifest(idHex: string, sealed: Buffer, capKey: Uint8Array):
   return { header, entries: refs };
 }
 
-/** Every data chunk entry in file order; `loadPage` fetches and decrypts one page chunk. */
-export async function* walkManifest(root: ManifestRoot, loadPage: (entry: ChunkEntry) => Promise<Buffer>): AsyncGenerator<ChunkEntry> {
-  yield* walkLevel(root.entries, root.header.depth, loadPage);
+/** Every data chunk entry of a stream in order; `loadPage` fetches and decrypts one page chunk. */
+export async function* walkStream(stream: StreamRef, loadPage: (entry: ChunkEntry) => Promise<Buffer>): AsyncGenerator<ChunkEntry> {
+  yield* walkLevel(stream.entries, stream.depth, loadPage);
 }
 
 async function* walkLevel(entries: ChunkEntry[], depth: number, loadPage: (entry: ChunkEntry) => Promise<Buffer>): AsyncGenerator<ChunkEntry> {
@@ -130,13 +149,32 @@ async function* walkLevel(entries: ChunkEntry[], depth: number, loadPage: (entry
   }
 }
 
-/** Every entry of the tree including pages themselves (for check): yields [entry, isPage]. */
-export async function* walkManifestAll(root: ManifestRoot, loadPage: (entry: ChunkEntry) => Promise<Buffer>): AsyncGenerator<[ChunkEntry, boolean]> {
+/** Every entry of a stream's page tree including the pages themselves: yields [entry, isPage]. */
+export async function* walkStreamAll(stream: StreamRef, loadPage: (entry: ChunkEntry) => Promise<Buffer>): AsyncGenerator<[ChunkEntry, boolean]> {
   async function* level(entries: ChunkEntry[], depth: number): AsyncGenerator<[ChunkEntry, boolean]> {
     for (const entry of entries) {
       yield [entry, depth > 0];
       if (depth > 0) yield* level(decodePage(await loadPage(entry)), depth - 1);
     }
   }
-  yield* level(root.entries, root.header.depth);
+  yield* level(stream.entries, stream.depth);
+}
+
+/** StreamRef as JSON-safe text (used inside tree blobs): entries are the binary entry list in base64. */
+export interface StreamRefJson {
+  s: number;
+  c: number;
+  d: number;
+  e: string;
+}
+
+export function streamRefToJson(ref: StreamRef, n: number): StreamRefJson {
+  return { s: ref.size, c: ref.chunks, d: ref.depth, e: encodePage(n, ref.entries).toString('base64') };
+}
+
+export function streamRefFromJson(j: StreamRefJson): StreamRef {
+  if (typeof j?.s !== 'number' || typeof j.c !== 'number' || typeof j.d !== 'number' || typeof j.e !== 'string') {
+    throw new RaicError('Integrity', 'damaged stream reference in a tree');
+  }
+  return { size: j.s, chunks: j.c, depth: j.d, entries: decodePage(Buffer.from(j.e, 'base64')) };
 }

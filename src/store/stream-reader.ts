@@ -1,0 +1,26 @@
+/** Reading a stored stream back: whole (small blobs: trees, records) — file contents go through windowed readers. */
+import { RaicError } from '../errors.js';
+import { walkStream, type StreamRef } from './manifest.js';
+import type { ShareReader } from './share-reader.js';
+
+const asBuffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+
+export function pageLoader(reader: ShareReader): (page: Parameters<ShareReader['read']>[0]) => Promise<Buffer> {
+  return async (page) => asBuffer(await reader.read(page));
+}
+
+/** The whole stream in memory; refuses streams larger than `maxBytes` (a damaged or hostile ref). */
+export async function readStreamBytes(reader: ShareReader, ref: StreamRef, maxBytes = 256 * 1024 * 1024): Promise<Buffer> {
+  if (ref.size > maxBytes) throw new RaicError('Integrity', `a ${ref.size}-byte blob is larger than expected (${maxBytes})`);
+  const out = Buffer.allocUnsafe(ref.size);
+  let at = 0;
+  for await (const entry of walkStream(ref, pageLoader(reader))) {
+    const bytes = await reader.read(entry);
+    if (at + bytes.length > out.length) throw new RaicError('Integrity', 'a stream is longer than its reference says');
+    out.set(bytes, at);
+    at += bytes.length;
+    reader.recycle(bytes);
+  }
+  if (at !== ref.size) throw new RaicError('Integrity', `a stream has ${at} bytes, its reference says ${ref.size}`);
+  return out;
+}
