@@ -1,0 +1,327 @@
+/**
+ * backup: walk the given paths, store every file's content (content-defined chunks, dedup across
+ * files, snapshots and hosts), one tree blob per directory, then the snapshot's manifest and, last,
+ * its catalog record (the commit point). Files unchanged since the parent snapshot (same host and
+ * paths; type, size, mtime, inode equal) are not read: their content reference is reused.
+ *
+ * Unreadable or vanishing files are named in `errors` and left out; the snapshot still commits.
+ */
+import { createReadStream } from 'node:fs';
+import { lstat, open, readdir, readlink, stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { dirname, resolve, sep } from 'node:path';
+import { RaicError } from '../errors.js';
+import { randomBytes } from '../crypto/index.js';
+import { cdcChunks, DEFAULT_CDC } from '../chunk/index.js';
+import {
+  ChunkSink,
+  ShareReader,
+  formatCapability,
+  manifestKey,
+  manifestRoot,
+  putOnAll,
+  readStreamBytes,
+  sealManifest,
+  streamOf,
+  type RaicArray,
+  type RepoKeys,
+  type StreamRef,
+} from '../store/index.js';
+import { decodeTree, encodeTree, makeExcluder, nodeFromStat, nodeType, unchanged, type Excluder, type TreeNode } from '../tree/index.js';
+import { findParent, writeCatalogRecord, type CatalogRecord } from './catalog.js';
+import { loadManifest } from './get.js';
+import { parseCapability } from '../store/index.js';
+
+export interface BackupOptions {
+  paths: string[];
+  excludes?: string[];
+  tags?: string[];
+  host?: string | undefined;
+  signal?: AbortSignal;
+  onProgress?: (p: BackupProgress) => void;
+}
+
+export interface BackupProgress {
+  files: number;
+  bytesSeen: number;
+  bytesRead: number;
+  path: string;
+}
+
+export interface SourceError {
+  path: string;
+  message: string;
+}
+
+export interface BackupResult {
+  snapshotId: string;
+  capability: string;
+  parent: string | null;
+  time: string;
+  host: string;
+  paths: string[];
+  files: number;
+  dirs: number;
+  /** Files whose content was reused from the parent snapshot without reading them. */
+  unchangedFiles: number;
+  /** Plaintext bytes of all files in the snapshot. */
+  bytes: number;
+  /** Plaintext bytes read from disk. */
+  bytesRead: number;
+  /** Plaintext bytes new to the array, and bytes uploaded (summed over members). */
+  newBytes: number;
+  storedBytes: number;
+  newChunks: number;
+  errors: SourceError[];
+  seconds: number;
+}
+
+/** Parent snapshot tree, opened lazily one directory at a time. */
+type ParentDir = Map<string, TreeNode> | undefined;
+
+/** A node whose file content may still be on its way to the members (reading moves on meanwhile). */
+interface PendingNode {
+  node: TreeNode;
+  content?: Promise<StreamRef>;
+}
+
+async function settle(pending: PendingNode[]): Promise<TreeNode[]> {
+  const out: TreeNode[] = [];
+  for (const p of pending) {
+    if (p.content) p.node.content = await p.content;
+    out.push(p.node);
+  }
+  return out;
+}
+
+class BackupRun {
+  readonly errors: SourceError[] = [];
+  files = 0;
+  dirs = 0;
+  unchangedFiles = 0;
+  bytes = 0;
+  bytesRead = 0;
+  private lastProgress = 0;
+
+  constructor(
+    private readonly array: RaicArray,
+    private readonly sink: ChunkSink,
+    private readonly parentReader: ShareReader | null,
+    private readonly exclude: Excluder,
+    private readonly opts: BackupOptions,
+  ) {}
+
+  async parentChildren(node: TreeNode | undefined): Promise<ParentDir> {
+    if (!node?.subtree || !this.parentReader) return undefined;
+    try {
+      return new Map(decodeTree(await readStreamBytes(this.parentReader, node.subtree)).map((c) => [c.name, c]));
+    } catch {
+      return undefined; // a damaged parent only costs re-reading
+    }
+  }
+
+  private fail(path: string, err: unknown): void {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOENT' ? 'vanished during the backup' : (err as Error).message;
+    this.errors.push({ path, message: why });
+  }
+
+  private progress(path: string): void {
+    const now = Date.now();
+    if (now - this.lastProgress < 100) return;
+    this.lastProgress = now;
+    this.opts.onProgress?.({ files: this.files, bytesSeen: this.bytes, bytesRead: this.bytesRead, path });
+  }
+
+  /** Backs up one filesystem entry; null when it cannot be read or is of a kind not backed up. */
+  async entry(absPath: string, name: string, before: TreeNode | undefined): Promise<PendingNode | null> {
+    if (this.opts.signal?.aborted) throw new RaicError('Cancelled', 'interrupted; nothing was committed');
+    let st;
+    try {
+      st = await lstat(absPath, { bigint: true });
+    } catch (err) {
+      this.fail(absPath, err);
+      return null;
+    }
+    const type = nodeType(st);
+    if (!type) return null;
+    const node = nodeFromStat(name, type, st);
+    if (type === 'symlink') {
+      try {
+        node.target = await readlink(absPath);
+      } catch (err) {
+        this.fail(absPath, err);
+        return null;
+      }
+      return { node };
+    }
+    if (type === 'dir') {
+      node.subtree = await this.dir(absPath, await this.parentChildren(before));
+      return { node };
+    }
+    this.files += 1;
+    this.bytes += node.size;
+    if (unchanged(node, before)) {
+      this.unchangedFiles += 1;
+      node.content = before.content;
+      this.progress(absPath);
+      return { node };
+    }
+    const read = await this.file(absPath);
+    if (!read) return null;
+    read.stored.catch(() => undefined); // awaited by the directory; a failure is the sink's and is rethrown there
+    return { node, content: read.stored };
+  }
+
+  /** Reads a file into the sink; resolves once its chunks are handed over, with `stored` for when they are stored. */
+  private async file(absPath: string): Promise<{ stored: Promise<StreamRef> } | null> {
+    let fh;
+    try {
+      fh = await open(absPath, 'r');
+    } catch (err) {
+      this.fail(absPath, err);
+      return null;
+    }
+    const stream = this.sink.openStream();
+    try {
+      const source = createReadStream('', { fd: fh, highWaterMark: 1024 * 1024, autoClose: true });
+      for await (const chunk of cdcChunks(source, DEFAULT_CDC, () => this.sink.allocChunk())) {
+        this.bytesRead += chunk.length;
+        await stream.write(chunk);
+        this.progress(absPath);
+      }
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      if (err instanceof RaicError) throw err;
+      this.fail(absPath, err);
+      return null;
+    }
+    return { stored: stream.end() };
+  }
+
+  /** A directory: its children (sorted), then its tree blob. */
+  async dir(absPath: string, before: ParentDir): Promise<StreamRef> {
+    this.dirs += 1;
+    let names: string[] = [];
+    try {
+      names = (await readdir(absPath)).sort();
+    } catch (err) {
+      this.fail(absPath, err);
+    }
+    const pending: PendingNode[] = [];
+    for (const name of names) {
+      const child = absPath === sep ? `${sep}${name}` : `${absPath}${sep}${name}`;
+      if (this.exclude(child)) continue;
+      const p = await this.entry(child, name, before?.get(name));
+      if (p) pending.push(p);
+    }
+    return this.sink.storeBytes(encodeTree(await settle(pending), this.array.n));
+  }
+
+  /**
+   * The snapshot root: the given paths nested under their parent directories (as restic does), the
+   * intermediate directories carrying their real metadata.
+   */
+  async root(paths: string[], parentRoot: ParentDir): Promise<StreamRef> {
+    type Level = { children: Map<string, Level>; given: string | null };
+    const top: Level = { children: new Map(), given: null };
+    for (const p of paths) {
+      let level = top;
+      for (const part of p.split(sep).filter(Boolean)) {
+        let next = level.children.get(part);
+        if (!next) level.children.set(part, (next = { children: new Map(), given: null }));
+        level = next;
+      }
+      level.given = p;
+    }
+    const build = async (level: Level, absDir: string, before: ParentDir): Promise<StreamRef> => {
+      const pending: PendingNode[] = [];
+      for (const [name, child] of [...level.children].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+        const abs = `${absDir === sep ? '' : absDir}${sep}${name}`;
+        if (child.given) {
+          const p = await this.entry(abs, name, before?.get(name));
+          if (p) pending.push(p);
+          continue;
+        }
+        const node = nodeFromStat(name, 'dir', await lstat(abs, { bigint: true }));
+        node.subtree = await build(child, abs, await this.parentChildren(before?.get(name)));
+        pending.push({ node });
+      }
+      return this.sink.storeBytes(encodeTree(await settle(pending), this.array.n));
+    };
+    return build(top, sep, parentRoot);
+  }
+}
+
+export async function backup(array: RaicArray, keys: RepoKeys, catalog: readonly CatalogRecord[], opts: BackupOptions): Promise<BackupResult> {
+  const started = performance.now();
+  if (opts.paths.length === 0) throw new RaicError('Usage', 'nothing to back up: give at least one path');
+  const paths = [...new Set(opts.paths.map((p) => resolve(p)))].sort();
+  for (const p of paths) {
+    try {
+      await stat(dirname(p));
+      await lstat(p);
+    } catch (err) {
+      throw new RaicError('Usage', `cannot back up ${p}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
+    }
+  }
+  const nested = paths.filter((p) => paths.some((q) => q !== p && p.startsWith(`${q === sep ? '' : q}${sep}`)));
+  if (nested.length > 0) throw new RaicError('Usage', `${nested[0]} is inside another given path; give each tree once`);
+  array.members.requireUp(array.n, 'cannot back up (every member must be reachable to write)');
+  const host = opts.host ?? hostname();
+
+  const parent = findParent(catalog, host, paths);
+  let parentRoot: ParentDir;
+  let parentReader: ShareReader | null = null;
+  if (parent) {
+    try {
+      parentReader = new ShareReader(array.members, array.pool, array.k, DEFAULT_CDC.maxSize);
+      const root = await loadManifest(array, parseCapability(parent.capability));
+      parentRoot = new Map(decodeTree(await readStreamBytes(parentReader, streamOf(root))).map((c) => [c.name, c]));
+    } catch {
+      parentRoot = undefined; // an unreadable parent only costs re-reading everything
+    }
+  }
+
+  const sink = await ChunkSink.open(array, keys, DEFAULT_CDC.maxSize);
+  const run = new BackupRun(array, sink, parentReader, makeExcluder(opts.excludes ?? []), opts);
+  const rootRef = await run.root(paths, parentRoot);
+  await sink.finish();
+
+  const time = new Date().toISOString();
+  const capKey = randomBytes(32);
+  const { id, sealed } = sealManifest(manifestRoot('tree', rootRef, time), array.n, capKey);
+  await putOnAll(array.members, manifestKey(id), sealed, 'snapshot manifest');
+  const capability = formatCapability(array.shape.arrayId, id, capKey, 'tree');
+  await writeCatalogRecord(array, keys, {
+    kind: 'tree',
+    manifestId: id,
+    capability,
+    time,
+    host,
+    paths,
+    tags: opts.tags ?? [],
+    stats: { files: run.files, dirs: run.dirs, bytes: run.bytes, newBytes: sink.stats.newBytes },
+    ...(parent ? { parent: parent.manifestId } : {}),
+  });
+  return {
+    snapshotId: id,
+    capability,
+    parent: parent?.manifestId ?? null,
+    time,
+    host,
+    paths,
+    files: run.files,
+    dirs: run.dirs,
+    unchangedFiles: run.unchangedFiles,
+    bytes: run.bytes,
+    bytesRead: run.bytesRead,
+    newBytes: sink.stats.newBytes,
+    storedBytes: sink.stats.storedBytes,
+    newChunks: sink.stats.newChunks,
+    errors: run.errors,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+export const shortId = (id: string): string => id.slice(0, 8);

@@ -1,0 +1,54 @@
+/** Between the filesystem and tree nodes: reading metadata for backup, applying it on restore. */
+import { lchown, lutimes, chmod, utimes, chown } from 'node:fs/promises';
+import type { BigIntStats } from 'node:fs';
+import type { NodeType, TreeNode } from './node.js';
+
+export function nodeType(st: BigIntStats): NodeType | null {
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'dir';
+  if (st.isSymbolicLink()) return 'symlink';
+  return null; // sockets, fifos, devices: not backed up
+}
+
+export function nodeFromStat(name: string, type: NodeType, st: BigIntStats): TreeNode {
+  return {
+    name,
+    type,
+    mode: Number(st.mode & 0o7777n),
+    mtimeNs: st.mtimeNs.toString(),
+    size: type === 'file' ? Number(st.size) : 0,
+    uid: Number(st.uid),
+    gid: Number(st.gid),
+    ...(type === 'file' ? { ino: st.ino.toString(), dev: st.dev.toString() } : {}),
+  };
+}
+
+/** Same file as in the parent snapshot (restic's rule: type, size, mtime, inode): its content is reused unread. */
+export function unchanged(now: TreeNode, before: TreeNode | undefined): before is TreeNode & { content: NonNullable<TreeNode['content']> } {
+  return (
+    before !== undefined &&
+    before.type === 'file' &&
+    now.type === 'file' &&
+    before.content !== undefined &&
+    before.size === now.size &&
+    before.mtimeNs === now.mtimeNs &&
+    before.ino === now.ino &&
+    before.dev === now.dev
+  );
+}
+
+const seconds = (ns: string): number => Number(BigInt(ns) / 1000n) / 1e6;
+const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+/** Mode, owner (when root) and mtime of a restored file or directory; for symlinks only owner and mtime. */
+export async function applyMetadata(path: string, node: TreeNode): Promise<void> {
+  const t = seconds(node.mtimeNs);
+  if (node.type === 'symlink') {
+    if (asRoot) await lchown(path, node.uid, node.gid).catch(() => undefined);
+    await lutimes(path, t, t);
+    return;
+  }
+  if (asRoot) await chown(path, node.uid, node.gid).catch(() => undefined);
+  await chmod(path, node.mode);
+  await utimes(path, t, t);
+}

@@ -1,0 +1,63 @@
+/**
+ * Tree nodes and tree blobs. A tree blob is one directory's listing — its entries sorted by name —
+ * serialised as JSON and stored like file content (a stream of chunks), so an unchanged directory
+ * produces identical bytes, the same chunk id, and is stored once.
+ */
+import { RaicError } from '../errors.js';
+import { streamRefFromJson, streamRefToJson, type StreamRef, type StreamRefJson } from '../store/index.js';
+
+export type NodeType = 'file' | 'dir' | 'symlink';
+
+export interface TreeNode {
+  name: string;
+  type: NodeType;
+  /** Permission bits (mode & 0o7777). */
+  mode: number;
+  /** Modification time in nanoseconds since the epoch (decimal string: exceeds 2^53). */
+  mtimeNs: string;
+  /** File size in bytes (0 for directories and symlinks). */
+  size: number;
+  uid: number;
+  gid: number;
+  /** Inode and device (decimal strings), for change detection against the parent snapshot. */
+  ino?: string;
+  dev?: string;
+  /** Symlink target. */
+  target?: string;
+  /** File content. */
+  content?: StreamRef;
+  /** Directory listing (its tree blob). */
+  subtree?: StreamRef;
+}
+
+interface NodeJson extends Omit<TreeNode, 'content' | 'subtree'> {
+  content?: StreamRefJson;
+  subtree?: StreamRefJson;
+}
+
+const byName = (a: TreeNode, b: TreeNode): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+export function encodeTree(nodes: TreeNode[], n: number): Buffer {
+  const sorted = [...nodes].sort(byName);
+  const json: NodeJson[] = sorted.map(({ content, subtree, ...meta }) => ({
+    ...meta,
+    ...(content ? { content: streamRefToJson(content, n) } : {}),
+    ...(subtree ? { subtree: streamRefToJson(subtree, n) } : {}),
+  }));
+  return Buffer.from(JSON.stringify({ v: 1, nodes: json }));
+}
+
+export function decodeTree(bytes: Uint8Array): TreeNode[] {
+  let parsed: { v?: number; nodes?: NodeJson[] };
+  try {
+    parsed = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as typeof parsed;
+  } catch {
+    throw new RaicError('Integrity', 'a tree blob is not valid JSON');
+  }
+  if (parsed.v !== 1 || !Array.isArray(parsed.nodes)) throw new RaicError('Integrity', 'not a raic tree blob');
+  return parsed.nodes.map(({ content, subtree, ...meta }) => ({
+    ...meta,
+    ...(content ? { content: streamRefFromJson(content) } : {}),
+    ...(subtree ? { subtree: streamRefFromJson(subtree) } : {}),
+  }));
+}
