@@ -66,3 +66,8 @@ export function exitCodeFor(err: unknown): number {
       return ExitCode.failed;
   }
 }
+
+/** The error to throw when `signal` aborted: its reason if that is a RaicError (e.g. a lost lock), else Cancelled. */
+export function abortError(signal: AbortSignal): RaicError {
+  return signal.reason instanceof RaicError ? signal.reason : new RaicError('Cancelled', 'interrupted; nothing was committed');
+}

@@ -1,3 +1,5 @@
+import type { PruneResult } from '../core/prune.js';
+
 /** Human-readable figures for command output. */
 export function formatBytes(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -15,4 +17,9 @@ export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+export function describePrune(p: PruneResult): string {
+  const verb = p.dryRun ? 'would delete' : 'deleted';
+  return `prune: ${verb} ${p.packsDeleted} of ${p.packsTotal} packs (${formatBytes(p.bytesFreed)} over all members), ${p.manifestsDeleted} orphan manifests; ${p.partlyUsedPacks} packs kept that are partly unused (${formatBytes(p.unusedBytesInKeptPacks)})`;
 }

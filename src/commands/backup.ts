@@ -4,6 +4,8 @@ import { formatBytes } from '../cli/format.js';
 import { backup, type BackupResult } from '../core/backup.js';
 import { readCatalog } from '../core/catalog.js';
 import { openConfiguredArray, unlockArray } from '../core/open-array.js';
+import { withLock } from '../core/with-lock.js';
+import { createProgress } from '../cli/progress.js';
 import { ExitCode } from '../errors.js';
 import { readExcludeFile } from '../tree/index.js';
 
@@ -34,12 +36,21 @@ Exit codes: 0 all good; 1 failed, nothing committed; 3 snapshot committed but so
     let result: BackupResult;
     try {
       const keys = await unlockArray(array, await this.passphrase(false));
-      result = await backup(array, keys, await readCatalog(array, keys), {
-        paths: this.positional,
-        excludes,
-        tags: this.flags.tag,
-        host: this.flags.host,
-      });
+      const progress = createProgress({ quiet: this.flags.quiet, json: this.jsonEnabled(), label: 'backup' });
+      try {
+        result = await withLock(array, keys, { exclusive: false, command: 'backup' }, async (lock) =>
+          backup(array, keys, await readCatalog(array, keys), {
+            paths: this.positional,
+            excludes,
+            tags: this.flags.tag,
+            host: this.flags.host,
+            signal: lock.signal,
+            onProgress: (p) => progress.update({ bytes: p.bytesSeen, files: p.files }),
+          }),
+        );
+      } finally {
+        progress.stop();
+      }
     } finally {
       await array.close();
     }

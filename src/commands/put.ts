@@ -3,6 +3,8 @@ import { BaseCommand, peakRssMB } from '../cli/base-command.js';
 import { openInput } from '../cli/input.js';
 import { openConfiguredArray, unlockArray } from '../core/open-array.js';
 import { putStream, type PutResult } from '../core/put.js';
+import { withLock } from '../core/with-lock.js';
+import { resolve } from 'node:path';
 
 export default class Put extends BaseCommand<typeof Put> {
   static override summary = 'Store one file (or stdin) and print its capability.';
@@ -15,7 +17,9 @@ export default class Put extends BaseCommand<typeof Put> {
     const array = await openConfiguredArray({ configPath: this.configPath() });
     try {
       const keys = await unlockArray(array, await this.passphrase(false));
-      const result = await putStream(array, keys, input);
+      const result = await withLock(array, keys, { exclusive: false, command: 'put' }, (lock) =>
+        putStream(array, keys, input, { signal: lock.signal, label: this.args.path === '-' ? '-' : resolve(this.args.path) }),
+      );
       this.log(result.capability);
       return { ...result, peakRssMB: peakRssMB() };
     } finally {

@@ -10,7 +10,7 @@ import { createReadStream } from 'node:fs';
 import { lstat, open, readdir, readlink, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, resolve, sep } from 'node:path';
-import { RaicError } from '../errors.js';
+import { RaicError, abortError } from '../errors.js';
 import { randomBytes } from '../crypto/index.js';
 import { cdcChunks, DEFAULT_CDC } from '../chunk/index.js';
 import {
@@ -135,7 +135,7 @@ class BackupRun {
 
   /** Backs up one filesystem entry; null when it cannot be read or is of a kind not backed up. */
   async entry(absPath: string, name: string, before: TreeNode | undefined): Promise<PendingNode | null> {
-    if (this.opts.signal?.aborted) throw new RaicError('Cancelled', 'interrupted; nothing was committed');
+    if (this.opts.signal?.aborted) throw abortError(this.opts.signal);
     let st;
     try {
       st = await lstat(absPath, { bigint: true });

@@ -3,7 +3,7 @@
  * member, index) → manifest (the commit point) → catalog record → capability. Memory is bounded by
  * the tuning window and pack budget, whatever the input size.
  */
-import { RaicError } from '../errors.js';
+import { RaicError, abortError } from '../errors.js';
 import { randomBytes } from '../crypto/index.js';
 import { fixedChunks } from '../chunk/index.js';
 import { ChunkSink, formatCapability, manifestKey, manifestRoot, putOnAll, sealManifest, type RaicArray, type RepoKeys } from '../store/index.js';
@@ -35,7 +35,7 @@ export async function putStream(array: RaicArray, keys: RepoKeys, source: AsyncI
   const stream = sink.openStream();
   let bytesRead = 0;
   for await (const chunk of fixedChunks(source, array.tuning.chunkBytes, () => sink.allocChunk())) {
-    if (opts.signal?.aborted) throw new RaicError('Cancelled', 'interrupted; nothing was committed');
+    if (opts.signal?.aborted) throw abortError(opts.signal);
     bytesRead += chunk.length;
     await stream.write(chunk);
     opts.onProgress?.(bytesRead);

@@ -13,6 +13,7 @@ import { loadIndex, writeIndexSegment } from './index-store.js';
 import type { RepoKeys } from './keyring.js';
 import { ManifestBuilder, type StreamRef } from './manifest.js';
 import { PackWriter } from './pack-writer.js';
+import { listPacks, unindexedPackRefs } from './pack-trailer.js';
 import type { RaicArray } from './array.js';
 import type { EncodedStripe } from './stripe-codec.js';
 import { packTargetBytes } from './tuning.js';
@@ -26,6 +27,8 @@ export interface SinkStats {
   newBytes: number;
   /** Bytes uploaded in packs, summed over members. */
   storedBytes: number;
+  /** Chunks of unindexed packs (left by an interrupted session) adopted at open. */
+  adoptedChunks: number;
 }
 
 export interface StreamWriter {
@@ -37,7 +40,7 @@ export interface StreamWriter {
 }
 
 export class ChunkSink {
-  readonly stats: SinkStats = { chunks: 0, newChunks: 0, newBytes: 0, storedBytes: 0 };
+  readonly stats: SinkStats = { chunks: 0, newChunks: 0, newBytes: 0, storedBytes: 0, adoptedChunks: 0 };
   private readonly packs: PackWriter;
   private readonly chunkBuffers: BufferPool;
   private readonly stripeBuffers: BufferPool;
@@ -61,9 +64,23 @@ export class ChunkSink {
     this.stripeBuffers = new BufferPool(n * shardLength(maxChunkBytes + AEAD_OVERHEAD, k));
   }
 
-  /** Loads the index (for dedup) and opens a sink; chunks may be up to `maxChunkBytes`. */
+  /**
+   * Loads the index (for dedup) and opens a sink; chunks may be up to `maxChunkBytes`. Packs that an
+   * interrupted session stored but never indexed are adopted from their trailers (and indexed by this
+   * session), so the work of a killed backup is reused, not uploaded again.
+   */
   static async open(array: RaicArray, keys: RepoKeys, maxChunkBytes: number): Promise<ChunkSink> {
-    return new ChunkSink(array, keys, await loadIndex(array.members, keys.index), maxChunkBytes);
+    const known = await loadIndex(array.members, keys.index);
+    const indexedPacks = new Set([...known.values()].map((r) => r.pack.toString('hex')));
+    const orphans = await unindexedPackRefs(array.members, await listPacks(array.members), indexedPacks, keys.index);
+    const sink = new ChunkSink(array, keys, known, maxChunkBytes);
+    for (const ref of orphans) {
+      const idHex = ref.id.toString('hex');
+      if (!known.has(idHex)) known.set(idHex, ref);
+      sink.unindexed.push(ref);
+    }
+    sink.stats.adoptedChunks = orphans.length;
+    return sink;
   }
 
   /** A recycled buffer of `maxChunkBytes` for a chunker to fill. */

@@ -38,6 +38,7 @@ export { PackWriter, PACK_FOOTER_BYTES, PACK_MAGIC, TRAILER_MAGIC } from './pack
 export { getFromAny, listUnion, messageOf, putOnAll } from './replicated.js';
 export { ShareReader, type ShareProblem } from './share-reader.js';
 export { pageLoader, readStreamBytes } from './stream-reader.js';
+export { listPacks, readPackTrailer, unindexedPackRefs } from './pack-trailer.js';
 export { StripePool } from './stripe-pool.js';
 export type { EncodedStripe } from './stripe-codec.js';
 export { BufferPool } from './buffer-pool.js';

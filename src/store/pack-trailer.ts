@@ -1,0 +1,57 @@
+/**
+ * Reading a pack's own description back: its footer names the trailer, the trailer (sealed under the
+ * index key, bound to the pack id) lists the ChunkRefs of every stripe in it. Lets a session adopt
+ * packs that a crashed session stored but never indexed, and lets the index be rebuilt from packs.
+ */
+import { RaicError } from '../errors.js';
+import { open } from '../crypto/index.js';
+import { decodeRefList, type ChunkRef } from './chunk-ref.js';
+import { idOfKey, packKey } from './layout.js';
+import type { Members } from './members.js';
+import { PACK_FOOTER_BYTES, PACK_MAGIC, TRAILER_MAGIC } from './pack-writer.js';
+
+/** The refs a pack describes, read from member `member` (whose copy is `size` bytes). */
+export async function readPackTrailer(members: Members, member: number, packHex: string, size: number, indexKey: Uint8Array): Promise<ChunkRef[]> {
+  const key = packKey(packHex);
+  if (size < PACK_FOOTER_BYTES) throw new RaicError('Integrity', `pack ${packHex} is truncated`);
+  const footer = await members.call(member, (p) => p.get(key, { offset: size - PACK_FOOTER_BYTES, length: PACK_FOOTER_BYTES }));
+  if (footer.length !== PACK_FOOTER_BYTES || footer.toString('latin1', 4) !== PACK_MAGIC) throw new RaicError('Integrity', `pack ${packHex} has no valid footer`);
+  const trailerLen = footer.readUInt32BE(0);
+  const start = size - PACK_FOOTER_BYTES - trailerLen;
+  if (start < 0) throw new RaicError('Integrity', `pack ${packHex} footer is damaged`);
+  const sealed = await members.call(member, (p) => p.get(key, { offset: start, length: trailerLen }));
+  let plain: Uint8Array;
+  try {
+    plain = open(indexKey, sealed, Buffer.from(packHex, 'hex'));
+  } catch {
+    throw new RaicError('Integrity', `pack ${packHex} trailer does not authenticate`);
+  }
+  return decodeRefList(TRAILER_MAGIC, Buffer.from(plain)).refs;
+}
+
+/** Refs of packs present on the members but absent from `known` (by pack id), read from any member that has them. */
+export async function unindexedPackRefs(members: Members, packs: Map<string, { member: number; size: number }>, indexedPacks: Set<string>, indexKey: Uint8Array): Promise<ChunkRef[]> {
+  const out: ChunkRef[] = [];
+  for (const [packHex, where] of packs) {
+    if (indexedPacks.has(packHex)) continue;
+    try {
+      out.push(...(await readPackTrailer(members, where.member, packHex, where.size, indexKey)));
+    } catch {
+      // A damaged orphan is simply not adopted; prune removes it.
+    }
+  }
+  return out;
+}
+
+/** Every pack on the up members: id → one member holding it and the size of that copy. */
+export async function listPacks(members: Members): Promise<Map<string, { member: number; size: number }>> {
+  const packs = new Map<string, { member: number; size: number }>();
+  await Promise.all(
+    members.up().map((slot) =>
+      members.call(slot.index, async (p) => {
+        for await (const o of p.list('packs/')) if (!packs.has(idOfKey(o.key))) packs.set(idOfKey(o.key), { member: slot.index, size: o.size });
+      }),
+    ),
+  );
+  return packs;
+}
