@@ -10,6 +10,7 @@ import { mkdir, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
+import { buildTree } from '../test/support/big-tree.js';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
 const raicBin = join(root, 'bin', 'run.js');
@@ -133,15 +134,46 @@ async function main(): Promise<void> {
       process.stderr.write('restic is not installed (apt-get install restic): no comparison this run\n');
     }
 
+    // Tree: 4000 files, ~1.5 GB (3990 × ~100 KiB + 10 × 110 MiB), first and unchanged backup, restore.
+    if (process.env.RAIC_BENCH_TREE !== '0') {
+      const tree = join(dir, 'tree');
+      process.stderr.write('building a 4000-file tree…\n');
+      const built = await buildTree(tree, { smallFiles: 3990, smallBytes: 100 * 1024, largeFiles: 10, largeBytes: 110 * MiB, seed: 'bench' });
+      const tenv = { RAIC_CONFIG: join(dir, 'tree-config.json'), RAIC_PASSWORD: 'bench' };
+      const tmembers = Array.from({ length: 6 }, (_, i) => join(dir, `tmember-${i}`));
+      for (const m of tmembers) await mkdir(m);
+      const tinit = spawnSync(process.execPath, raic(['init', '--k', '4', ...tmembers.map((m) => `file://${m}`)]), { env: { ...process.env, ...tenv } });
+      if (tinit.status !== 0) throw new Error(`raic init failed: ${tinit.stderr.toString()}`);
+      results.push(await measure('raic backup tree (first)', built.bytes, process.execPath, raic(['backup', tree, '--json']), tenv));
+      results.push(await measure('raic backup tree (unchanged)', built.bytes, process.execPath, raic(['backup', tree, '--json']), tenv));
+      results.push(await measure('raic restore tree', built.bytes, process.execPath, raic(['restore', 'latest', '--target', join(dir, 'tree-restore'), '--json']), tenv));
+      await rm(join(dir, 'tree-restore'), { recursive: true, force: true });
+      for (const m of tmembers) await rm(m, { recursive: true, force: true });
+      if (spawnSync('restic', ['version']).status === 0) {
+        const renv = { RESTIC_REPOSITORY: join(dir, 'restic-tree-repo'), RESTIC_PASSWORD: 'bench' };
+        spawnSync('restic', ['init', '--quiet'], { env: { ...process.env, ...renv } });
+        results.push(await measure('restic backup tree (first)', built.bytes, 'restic', ['backup', '--quiet', tree], renv));
+        results.push(await measure('restic backup tree (unchanged)', built.bytes, 'restic', ['backup', '--quiet', tree], renv));
+        results.push(await measure('restic restore tree', built.bytes, 'restic', ['restore', 'latest', '--target', join(dir, 'restic-tree-restore'), '--quiet'], renv));
+      }
+    }
+
     console.log(`\nraic bench — ${sizeMiB} MiB random file, local members, ${new Date().toISOString()}`);
     for (const m of results) console.log(row(m));
     const by = (name: string): Measured | undefined => results.find((m) => m.name.startsWith(name));
-    const rb = by('restic backup');
-    const rr = by('restic restore');
-    if (rb && rr) {
-      console.log(`\nthroughput ratio raic ÷ restic: put/backup ${(rb.seconds / by('raic put')!.seconds).toFixed(2)}×, get/restore ${(rr.seconds / by('raic get')!.seconds).toFixed(2)}× (>1 means raic is faster)`);
+    const ratio = (restic: string, ours: string): string => {
+      const r = by(restic);
+      const o = by(ours);
+      return r && o ? `${(r.seconds / o.seconds).toFixed(2)}×` : 'n/a';
+    };
+    if (by('restic backup')) {
+      console.log('\nspeed ratio raic ÷ restic (>1 means raic is faster):');
+      console.log(`  file: put vs backup ${ratio('restic backup', 'raic put')}, get vs restore ${ratio('restic restore', 'raic get')}`);
+      console.log(
+        `  tree: first backup ${ratio('restic backup tree (first)', 'raic backup tree (first)')}, unchanged ${ratio('restic backup tree (unchanged)', 'raic backup tree (unchanged)')}, restore ${ratio('restic restore tree', 'raic restore tree')}`,
+      );
     }
-    const stored = await Promise.all(members.map(async (m) => (await import('node:fs/promises')).readdir(m, { recursive: true }).then(async (names) => {
+    const stored = await Promise.all(members.filter((m) => !m.includes('tmember')).map(async (m) => (await import('node:fs/promises')).readdir(m, { recursive: true }).then(async (names) => {
       let total = 0;
       for (const n of names) total += (await stat(join(m, String(n)))).isFile() ? (await stat(join(m, String(n)))).size : 0;
       return total;
