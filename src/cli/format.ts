@@ -1,3 +1,4 @@
+import { RaicError } from '../errors.js';
 import type { PruneResult } from '../core/prune.js';
 
 /** Human-readable figures for command output. */
@@ -22,4 +23,12 @@ export function table(header: string[], rows: string[][]): string {
 export function describePrune(p: PruneResult): string {
   const verb = p.dryRun ? 'would delete' : 'deleted';
   return `prune: ${verb} ${p.packsDeleted} of ${p.packsTotal} packs (${formatBytes(p.bytesFreed)} over all members), ${p.manifestsDeleted} orphan manifests; ${p.partlyUsedPacks} packs kept that are partly unused (${formatBytes(p.unusedBytesInKeptPacks)})`;
+}
+
+/** "500M", "2G", "1.5GiB", "1000" → bytes (K/M/G/T are powers of 1024). Throws Usage otherwise. */
+export function parseSize(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?$/i.exec(text.trim());
+  if (!m) throw new RaicError('Usage', `not a size: "${text}" (examples: 500M, 2G, 1048576)`);
+  const power = ' kmgt'.indexOf((m[2] ?? '').toLowerCase() || ' ');
+  return Math.floor(Number(m[1]) * 1024 ** power);
 }

@@ -10,6 +10,7 @@
  */
 import { AEAD_OVERHEAD, hash, keyedHash, open, seal } from '../crypto/index.js';
 import { loadErasureCodec, shardLength } from '../erasure/index.js';
+import { RaicError } from '../errors.js';
 
 const CHUNK_ID_LABEL = Buffer.from('raic chunk id v1');
 
@@ -94,4 +95,38 @@ export async function decodeStripe(task: DecodeTask): Promise<DecodeResult> {
   const plaintext = task.plaintextBuffer ? new Uint8Array(task.plaintextBuffer, 0, task.size) : new Uint8Array(task.size);
   open(task.key, sealed, undefined, plaintext);
   return { plaintext, stripe };
+}
+
+export interface RebuildTask {
+  shares: (Uint8Array | null)[];
+  hashes: Uint8Array;
+  shareLen: number;
+  k: number;
+  n: number;
+}
+
+/**
+ * Every share of a stripe from any k valid ones (repair): verifies the supplied shares, reconstructs the
+ * missing data and parity shards, and checks each rebuilt share against its recorded hash.
+ */
+export async function rebuildStripe(task: RebuildTask): Promise<{ stripe: Uint8Array } | { badShares: number[] }> {
+  const { shares, shareLen, k, n } = task;
+  const badShares: number[] = [];
+  const present: boolean[] = new Array<boolean>(n).fill(false);
+  for (let i = 0; i < n; i++) {
+    const share = shares[i];
+    if (!share) continue;
+    if (share.length !== shareLen || !hash(share).equals(task.hashes.subarray(32 * i, 32 * i + 32))) badShares.push(i);
+    else present[i] = true;
+  }
+  if (badShares.length > 0) return { badShares };
+  const stripe = new Uint8Array(n * shareLen);
+  for (let i = 0; i < n; i++) if (present[i]) stripe.set(shares[i]!, i * shareLen);
+  if (present.some((p) => !p)) (await loadErasureCodec(k, n)).reconstruct(stripe, shareLen, present, { restoreParity: true });
+  for (let i = 0; i < n; i++) {
+    if (!hash(stripe.subarray(i * shareLen, (i + 1) * shareLen)).equals(task.hashes.subarray(32 * i, 32 * i + 32))) {
+      throw new RaicError('Integrity', `rebuilt share ${i} does not match its recorded hash`);
+    }
+  }
+  return { stripe };
 }

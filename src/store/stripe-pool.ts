@@ -3,7 +3,7 @@
  * coding use every core while the main thread does I/O.
  */
 import { Piscina } from 'piscina';
-import type { DecodeResult, DecodeTask, EncodedStripe, EncodeTask } from './stripe-codec.js';
+import type { DecodeResult, DecodeTask, EncodedStripe, EncodeTask, RebuildTask } from './stripe-codec.js';
 import type { StripeJob } from './stripe-worker.js';
 
 export class StripePool {
@@ -33,6 +33,12 @@ export class StripePool {
   decode(task: DecodeTask): Promise<DecodeResult> {
     const job: StripeJob = { op: 'decode', task };
     return this.pool.run(job, { transferList: [...ownedBuffers(task.shares), task.stripeBuffer, task.plaintextBuffer].filter(isArrayBuffer) });
+  }
+
+  /** All n shares of a stripe from any k valid ones (see rebuildStripe). */
+  rebuild(task: RebuildTask): Promise<{ stripe: Uint8Array } | { badShares: number[] }> {
+    const job: StripeJob = { op: 'rebuild', task };
+    return this.pool.run(job, { transferList: ownedBuffers(task.shares) });
   }
 
   async close(): Promise<void> {

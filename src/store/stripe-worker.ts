@@ -1,13 +1,17 @@
 /** Worker-thread entry for the stripe pool: runs encode/decode off the main thread, moving buffers back. */
 import { Piscina } from 'piscina';
-import { decodeStripe, encodeStripe, type DecodeTask, type EncodeTask } from './stripe-codec.js';
+import { decodeStripe, encodeStripe, rebuildStripe, type DecodeTask, type EncodeTask, type RebuildTask } from './stripe-codec.js';
 
-export type StripeJob = { op: 'encode'; task: EncodeTask } | { op: 'decode'; task: DecodeTask };
+export type StripeJob = { op: 'encode'; task: EncodeTask } | { op: 'decode'; task: DecodeTask } | { op: 'rebuild'; task: RebuildTask };
 
 export default async function runStripeJob(job: StripeJob): Promise<unknown> {
   if (job.op === 'encode') {
     const out = await encodeStripe(job.task);
     return transferable(out, [out.stripe.buffer, out.plaintext.buffer]);
+  }
+  if (job.op === 'rebuild') {
+    const out = await rebuildStripe(job.task);
+    return 'stripe' in out ? transferable(out, [out.stripe.buffer]) : out;
   }
   const out = await decodeStripe(job.task);
   if ('plaintext' in out) return transferable(out, [out.plaintext.buffer, out.stripe.buffer]);

@@ -1,0 +1,67 @@
+/**
+ * member replace: a member gone for good is replaced by an empty one at the same share index. The new
+ * member gets the public config, the key objects and the new member list (which every member gets too);
+ * the local config is rewritten. Its shares are then rebuilt by `raic repair`. The old member is never
+ * contacted.
+ */
+import { RaicError, isRaicError } from '../errors.js';
+import { withRetry, openProvider, type Provider } from '../providers/index.js';
+import {
+  CONFIG_KEY,
+  KEYS_PREFIX,
+  Members,
+  encodeArrayConfig,
+  getFromAny,
+  listUnion,
+  newArrayConfig,
+  parseArrayConfig,
+  writeMemberList,
+  type RaicArray,
+  type RepoKeys,
+} from '../store/index.js';
+import { readLocalConfig, writeLocalConfig } from './local-config.js';
+
+export interface ReplaceResult {
+  member: number;
+  oldUrl: string;
+  newUrl: string;
+}
+
+export async function replaceMember(array: RaicArray, keys: RepoKeys, configPath: string, oldUrl: string, newUrl: string): Promise<ReplaceResult> {
+  const local = await readLocalConfig(configPath);
+  const index = local.members.indexOf(oldUrl);
+  if (index < 0) throw new RaicError('Usage', `${oldUrl} is not a member of this array`, { hint: `members: ${local.members.join(' ')}` });
+  if (local.members.includes(newUrl)) throw new RaicError('Usage', `${newUrl} is already a member`);
+  const fresh = withRetry(await openProvider(newUrl));
+  try {
+    await fresh.prepare();
+    try {
+      const existing = parseArrayConfig(await fresh.get(CONFIG_KEY), newUrl);
+      throw new RaicError('Usage', `${newUrl} already holds an array (${existing.arrayId}); a replacement must be empty`);
+    } catch (err) {
+      if (!isRaicError(err, 'NotFound')) throw err;
+    }
+    // Everything but the new member: any k of them must answer for the copy of the keys.
+    array.members.markDown(index, 'being replaced');
+    array.members.requireUp(array.k, 'cannot replace a member');
+    for (const key of (await listUnion(array.members, KEYS_PREFIX)).keys()) {
+      await fresh.put(key, await getFromAny(array.members, key, 'key object', (b) => b));
+    }
+    const urls = [...local.members];
+    urls[index] = newUrl;
+    // The new member list goes to every member that answers, the new one included.
+    const config = await getFromAny(array.members, CONFIG_KEY, 'array config', (b) => parseArrayConfig(b, 'a member'));
+    await fresh.put(CONFIG_KEY, encodeArrayConfig(newArrayConfig(array.shape.arrayId, array.k, array.n, index, config.createdAt)));
+    await writeMemberListTolerant(array, keys, urls, fresh);
+    await writeLocalConfig(configPath, { ...local, members: urls });
+    return { member: index, oldUrl, newUrl };
+  } finally {
+    await fresh.close();
+  }
+}
+
+/** The member list on every reachable member and on the new one; a member that is down gets it from repair. */
+async function writeMemberListTolerant(array: RaicArray, keys: RepoKeys, urls: string[], fresh: Provider): Promise<void> {
+  const targets = [...array.members.up().map((s) => s.provider!), fresh];
+  await writeMemberList(Members.fromProviders(targets), keys.members, array.shape.arrayId, urls);
+}
