@@ -15,6 +15,8 @@ import {
   KEYS_PREFIX,
   MANIFESTS_PREFIX,
   MEMBERS_PREFIX,
+  SNAPSHOTS_PREFIX,
+  snapshotKey,
   PACK_FOOTER_BYTES,
   PACK_MAGIC,
   ShareReader,
@@ -33,6 +35,10 @@ import {
   type RepoKeys,
 } from '../store/index.js';
 import { loadManifest } from './get.js';
+import { readCatalog } from './catalog.js';
+import { forEachReachable, forEachReachableFrom } from './reachable.js';
+import { DEFAULT_CDC } from '../chunk/index.js';
+import { RaicError } from '../errors.js';
 
 export type ObjectProblem = 'missing' | 'corrupt';
 
@@ -59,7 +65,46 @@ export interface CheckReport {
   readData: boolean;
   /** Objects expected per member. */
   objects: number;
+  /** Packs whose data was read (all with --read-data, a slice with --read-data-subset). */
+  packsRead: number;
   members: MemberReport[];
+  /** Whole-array checks: how many members each snapshot could lose, as things stand. */
+  snapshots?: SnapshotHealth[];
+}
+
+/**
+ * Which packs have their data read: none (structure only: presence and size, by listing), all, or a
+ * deterministic slice — slice N of M (packs whose id, as a number, is N−1 modulo M: M nightly runs cover
+ * every pack exactly once) or a percentage (packs whose id falls in the first P% of the id space).
+ */
+export type DataSelection = boolean | { slice: number; of: number } | { percent: number };
+
+export function parseDataSubset(text: string): DataSelection {
+  const frac = /^(\d+)\/(\d+)$/.exec(text.trim());
+  if (frac) {
+    const slice = Number(frac[1]);
+    const of = Number(frac[2]);
+    if (of >= 1 && slice >= 1 && slice <= of) return { slice, of };
+  }
+  const pct = /^(\d+(?:\.\d+)?)%$/.exec(text.trim());
+  if (pct && Number(pct[1]) > 0 && Number(pct[1]) <= 100) return { percent: Number(pct[1]) };
+  throw new RaicError('Usage', `--read-data-subset takes N/M (1 ≤ N ≤ M) or P% (0 < P ≤ 100), not "${text}"`);
+}
+
+export function selectsPack(sel: DataSelection, packHex: string): boolean {
+  if (typeof sel === 'boolean') return sel;
+  const v = Buffer.from(packHex.slice(0, 12), 'hex').readUIntBE(0, 6);
+  if ('slice' in sel) return v % sel.of === sel.slice - 1;
+  return v / 2 ** 48 < sel.percent / 100;
+}
+
+export interface SnapshotHealth {
+  id: string;
+  kind: 'file' | 'tree';
+  time: string;
+  paths: string[];
+  /** Members that could be lost now without losing this snapshot (negative: it is already unreadable). */
+  survives: number;
 }
 
 interface Expected {
@@ -69,24 +114,43 @@ interface Expected {
   whole: Map<string, string | null>;
 }
 
-export async function checkFile(array: RaicArray, cap: FileCapability, readData: boolean): Promise<CheckReport> {
+export async function checkFile(array: RaicArray, cap: FileCapability, readData: DataSelection): Promise<CheckReport> {
   const root = await loadManifest(array, cap);
   const expected: Expected = { packs: new Map(), whole: new Map([[manifestKey(cap.manifestId), cap.manifestId]]) };
-  const reader = new ShareReader(array.members, array.pool, array.k);
-  const load = async (page: ChunkRef & { key: Buffer }): Promise<Buffer> => {
-    const b = await reader.read(page);
-    return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-  };
-  for await (const [entry] of walkStreamAll(streamOf(root), load)) addRef(expected, entry);
+  // Everything the capability reaches: for a snapshot, every tree blob and file content too.
+  await forEachReachableFrom(new ShareReader(array.members, array.pool, array.k, DEFAULT_CDC.maxSize), root, (entry) => addRef(expected, entry));
   return runCheck(array, expected, readData, 'file');
 }
 
-export async function checkArray(array: RaicArray, keys: RepoKeys, readData: boolean): Promise<CheckReport> {
+export async function checkArray(array: RaicArray, keys: RepoKeys, readData: DataSelection): Promise<CheckReport> {
   const expected: Expected = { packs: new Map(), whole: new Map([[CONFIG_KEY, null]]) };
   for (const ref of (await loadIndex(array.members, keys.index)).values()) addRef(expected, ref);
-  for (const prefix of [KEYS_PREFIX, MEMBERS_PREFIX]) for (const key of (await listUnion(array.members, prefix)).keys()) expected.whole.set(key, null);
+  for (const prefix of [KEYS_PREFIX, MEMBERS_PREFIX, SNAPSHOTS_PREFIX]) for (const key of (await listUnion(array.members, prefix)).keys()) expected.whole.set(key, null);
   for (const prefix of [INDEX_PREFIX, MANIFESTS_PREFIX]) for (const key of (await listUnion(array.members, prefix)).keys()) expected.whole.set(key, idOfKey(key));
-  return runCheck(array, expected, readData, 'array');
+  const report = await runCheck(array, expected, readData, 'array');
+  report.snapshots = await snapshotHealth(array, keys, report);
+  return report;
+}
+
+/** For each catalog record: min over what it needs of (intact copies − copies needed). */
+async function snapshotHealth(array: RaicArray, keys: RepoKeys, report: CheckReport): Promise<SnapshotHealth[]> {
+  const usable = report.members.filter((m) => m.unreachable === null);
+  const damagedOn = usable.map((m) => new Set(m.damaged.map((d) => d.key)));
+  const intact = (key: string): number => damagedOn.filter((d) => !d.has(key)).length;
+  const reader = new ShareReader(array.members, array.pool, array.k, DEFAULT_CDC.maxSize);
+  const out: SnapshotHealth[] = [];
+  for (const record of await readCatalog(array, keys)) {
+    let survives = Math.min(intact(manifestKey(record.manifestId)) - 1, intact(snapshotKey(record.manifestId)) - 1);
+    const packs = new Set<string>();
+    try {
+      await forEachReachable(array, reader, record, (entry) => packs.add(entry.pack.toString('hex')));
+      for (const p of packs) survives = Math.min(survives, intact(packKey(p)) - array.k);
+    } catch {
+      survives = -1; // cannot even be walked now
+    }
+    out.push({ id: record.manifestId, kind: record.kind, time: record.time, paths: record.paths, survives });
+  }
+  return out;
 }
 
 function addRef(expected: Expected, ref: ChunkRef): void {
@@ -96,14 +160,15 @@ function addRef(expected: Expected, ref: ChunkRef): void {
   else expected.packs.set(hex, [ref]);
 }
 
-async function runCheck(array: RaicArray, expected: Expected, readData: boolean, scope: 'file' | 'array'): Promise<CheckReport> {
+async function runCheck(array: RaicArray, expected: Expected, readData: DataSelection, scope: 'file' | 'array'): Promise<CheckReport> {
   const objects = expected.packs.size + expected.whole.size;
   const reports = await Promise.all(array.members.slots.map((slot) => checkMember(array, slot.index, expected, readData)));
   const ok = reports.every((r) => r.unreachable === null && r.missing === 0 && r.corrupt === 0);
-  return { ok, scope, readData, objects, members: reports };
+  const packsRead = [...expected.packs.keys()].filter((p) => selectsPack(readData, p)).length;
+  return { ok, scope, readData: readData !== false, objects, packsRead, members: reports };
 }
 
-async function checkMember(array: RaicArray, member: number, expected: Expected, readData: boolean): Promise<MemberReport> {
+async function checkMember(array: RaicArray, member: number, expected: Expected, readData: DataSelection): Promise<MemberReport> {
   const slot = array.members.slots[member]!;
   const report: MemberReport = { member, url: slot.url, unreachable: slot.downReason, present: 0, missing: 0, corrupt: 0, damaged: [] };
   if (slot.downReason !== null) return report;
@@ -118,7 +183,7 @@ async function checkMember(array: RaicArray, member: number, expected: Expected,
       ...[...expected.whole].map(([key, idHex]) =>
         limit(async () => {
           try {
-            if (readData || idHex === null) {
+            if (readData !== false || idHex === null) {
               const bytes = await call((p) => p.get(key));
               if (idHex !== null && !hash(bytes).equals(Buffer.from(idHex, 'hex'))) return damage(key, 'corrupt', 'content does not match its hash');
             } else await call((p) => p.head(key));
@@ -133,7 +198,7 @@ async function checkMember(array: RaicArray, member: number, expected: Expected,
         limit(async () => {
           const key = packKey(packHex);
           try {
-            const problem = readData ? verifyPackData(member, refs, await call((p) => p.get(key))) : verifyPackSize(refs, (await call((p) => p.head(key))).size);
+            const problem = selectsPack(readData, packHex) ? verifyPackData(member, refs, await call((p) => p.get(key))) : verifyPackSize(refs, (await call((p) => p.head(key))).size);
             if (problem) damage(key, 'corrupt', problem);
             else report.present += 1;
           } catch (err) {

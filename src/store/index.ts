@@ -13,6 +13,7 @@ export { formatCapability, parseCapability, arrayTagOf, type CapabilityKind, typ
 export type { ChunkEntry, ChunkRef } from './chunk-ref.js';
 export { shareHash } from './chunk-ref.js';
 export { loadIndex, writeIndexSegment } from './index-store.js';
+export { ForwardRecord, ForwardTable, encodeForwardRecord, writeForwardRecord, type ChunkLocation, type ForwardMove } from './forwarding.js';
 export { newKeyObject, newMasterKey, repoKeys, unlockMaster, type RepoKeys } from './keyring.js';
 export * from './layout.js';
 export { acquireLock, describeLock, listLocks, lockQuorum, removeLocks, type Lock, type LockInfo, type LockOptions } from './locks.js';
@@ -38,7 +39,7 @@ export { PackWriter, PACK_FOOTER_BYTES, PACK_MAGIC, TRAILER_MAGIC } from './pack
 export { getFromAny, listUnion, messageOf, putOnAll } from './replicated.js';
 export { ShareReader, type ShareProblem } from './share-reader.js';
 export { pageLoader, readStreamBytes } from './stream-reader.js';
-export { listPacks, readPackTrailer, unindexedPackRefs } from './pack-trailer.js';
+export { listPacks, readPackTrailer, unindexedPackRefs, type PackCopies } from './pack-trailer.js';
 export { StripePool } from './stripe-pool.js';
 export type { EncodedStripe } from './stripe-codec.js';
 export { BufferPool } from './buffer-pool.js';

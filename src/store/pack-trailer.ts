@@ -29,11 +29,16 @@ export async function readPackTrailer(members: Members, member: number, packHex:
   return decodeRefList(TRAILER_MAGIC, Buffer.from(plain)).refs;
 }
 
-/** Refs of packs present on the members but absent from `known` (by pack id), read from any member that has them. */
-export async function unindexedPackRefs(members: Members, packs: Map<string, { member: number; size: number }>, indexedPacks: Set<string>, indexKey: Uint8Array): Promise<ChunkRef[]> {
+/**
+ * Refs of packs that no index names, read from their trailers — only packs stored whole on every member
+ * (same size everywhere): a pack an interrupted session stored on some members only is left to prune, so
+ * adopting it can never commit a snapshot that is missing shares.
+ */
+export async function unindexedPackRefs(members: Members, packs: Map<string, PackCopies>, indexedPacks: Set<string>, indexKey: Uint8Array): Promise<ChunkRef[]> {
   const out: ChunkRef[] = [];
   for (const [packHex, where] of packs) {
     if (indexedPacks.has(packHex)) continue;
+    if (where.holders !== members.n || !where.sameSize) continue;
     try {
       out.push(...(await readPackTrailer(members, where.member, packHex, where.size, indexKey)));
     } catch {
@@ -43,13 +48,30 @@ export async function unindexedPackRefs(members: Members, packs: Map<string, { m
   return out;
 }
 
-/** Every pack on the up members: id → one member holding it and the size of that copy. */
-export async function listPacks(members: Members): Promise<Map<string, { member: number; size: number }>> {
-  const packs = new Map<string, { member: number; size: number }>();
+export interface PackCopies {
+  /** One member holding the pack, and the size of its copy. */
+  member: number;
+  size: number;
+  /** How many up members hold a copy, and whether all copies have the same size. */
+  holders: number;
+  sameSize: boolean;
+}
+
+/** Every pack on the up members. */
+export async function listPacks(members: Members): Promise<Map<string, PackCopies>> {
+  const packs = new Map<string, PackCopies>();
   await Promise.all(
     members.up().map((slot) =>
       members.call(slot.index, async (p) => {
-        for await (const o of p.list('packs/')) if (!packs.has(idOfKey(o.key))) packs.set(idOfKey(o.key), { member: slot.index, size: o.size });
+        for await (const o of p.list('packs/')) {
+          const id = idOfKey(o.key);
+          const seen = packs.get(id);
+          if (!seen) packs.set(id, { member: slot.index, size: o.size, holders: 1, sameSize: true });
+          else {
+            seen.holders += 1;
+            seen.sameSize &&= seen.size === o.size;
+          }
+        }
       }),
     ),
   );
