@@ -32,3 +32,9 @@ export function parseSize(text: string): number {
   const power = ' kmgt'.indexOf((m[2] ?? '').toLowerCase() || ' ');
   return Math.floor(Number(m[1]) * 1024 ** power);
 }
+
+/** The degraded-write summary line, or null when every member got everything. */
+export function describeDegraded(degraded: readonly { member: number; url: string }[], n: number): string | null {
+  if (degraded.length === 0) return null;
+  return `stored on ${n - degraded.length} of ${n} members — run raic repair (missed: ${degraded.map((d) => d.url).join(', ')})`;
+}

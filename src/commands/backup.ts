@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand, peakRssMB } from '../cli/base-command.js';
-import { formatBytes } from '../cli/format.js';
+import { describeDegraded, formatBytes } from '../cli/format.js';
 import { backup, type BackupResult } from '../core/backup.js';
 import { readCatalog } from '../core/catalog.js';
 import { openConfiguredArray, unlockArray } from '../core/open-array.js';
@@ -14,7 +14,8 @@ export default class Backup extends BaseCommand<typeof Backup> {
   static override description = `Only changes are uploaded: files unchanged since the last snapshot of the same host and paths are not read,
 and identical data is stored once across files, snapshots and hosts. Prints the snapshot id and its capability.
 
-Exit codes: 0 all good; 1 failed, nothing committed; 3 snapshot committed but some files could not be read (each named on stderr).`;
+Exit codes: 0 all good; 1 failed, nothing committed; 3 snapshot committed but some files could not be read (each named on stderr);
+4 snapshot committed degraded — some members missed some shares (the write quorum, --min-members at init, held): run raic repair.`;
   static override examples = [
     '<%= config.bin %> backup ~/Documents ~/Projects',
     '<%= config.bin %> backup /srv --exclude "*.tmp" --exclude /srv/cache --tag nightly --quiet',
@@ -33,6 +34,7 @@ Exit codes: 0 all good; 1 failed, nothing committed; 3 snapshot committed but so
     const excludes = [...this.flags.exclude];
     for (const file of this.flags['exclude-file']) excludes.push(...(await readExcludeFile(file)));
     const array = await openConfiguredArray({ configPath: this.configPath() });
+    const n = array.n;
     let result: BackupResult;
     try {
       const keys = await unlockArray(array, await this.passphrase(false));
@@ -60,10 +62,12 @@ Exit codes: 0 all good; 1 failed, nothing committed; 3 snapshot committed but so
         `${result.unchangedFiles} unchanged, ${formatBytes(result.newBytes)} new, ${formatBytes(result.storedBytes)} stored over all members, ${result.seconds.toFixed(1)} s`,
     );
     this.log(`capability: ${result.capability}`);
+    const degraded = describeDegraded(result.degraded, n);
+    if (degraded) this.log(degraded);
     if (result.errors.length > 0) {
       this.log(`${result.errors.length} file(s) could not be read and are not in the snapshot (listed on stderr)`);
       process.exitCode = ExitCode.unreadableSources;
-    }
+    } else if (degraded) process.exitCode = ExitCode.degraded;
     return { ...result, peakRssMB: peakRssMB() };
   }
 }

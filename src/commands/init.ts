@@ -13,10 +13,13 @@ When the members already hold an array, init attaches to it instead, after check
   ];
   static override strict = false;
   static override args = { urls: Args.string({ description: 'member URLs (file:///abs/dir, s3://bucket/prefix?endpoint=…)', required: true }) };
-  static override flags = { k: Flags.integer({ description: 'members needed to read (data shares per stripe)', required: true }) };
+  static override flags = {
+    k: Flags.integer({ description: 'members needed to read (data shares per stripe)', required: true }),
+    'min-members': Flags.integer({ description: 'write quorum: members that must store every object for a backup or put to commit (default k+1, at most n); the others are filled later by raic repair' }),
+  };
 
   async run(): Promise<InitResult> {
-    const result = await initArray({ k: this.flags.k, urls: this.positional, configPath: this.configPath(), passphrase: (confirm) => this.passphrase(confirm) });
+    const result = await initArray({ k: this.flags.k, urls: this.positional, configPath: this.configPath(), minMembers: this.flags['min-members'], passphrase: (confirm) => this.passphrase(confirm) });
     this.log(
       `${result.attached ? 'attached to' : 'created'} array ${result.arrayId}: any ${result.k} of ${result.n} members restore everything\nconfig written to ${result.configPath}`,
     );

@@ -1,5 +1,7 @@
 import { Args } from '@oclif/core';
 import { BaseCommand, peakRssMB } from '../cli/base-command.js';
+import { describeDegraded } from '../cli/format.js';
+import { ExitCode } from '../errors.js';
 import { openInput } from '../cli/input.js';
 import { openConfiguredArray, unlockArray } from '../core/open-array.js';
 import { putStream, type PutResult } from '../core/put.js';
@@ -21,6 +23,11 @@ export default class Put extends BaseCommand<typeof Put> {
         putStream(array, keys, input, { signal: lock.signal, label: this.args.path === '-' ? '-' : resolve(this.args.path) }),
       );
       this.log(result.capability);
+      const degraded = describeDegraded(result.degraded, array.n);
+      if (degraded) {
+        process.stderr.write(`raic: ${degraded}\n`);
+        process.exitCode = ExitCode.degraded;
+      }
       return { ...result, peakRssMB: peakRssMB() };
     } finally {
       await array.close();

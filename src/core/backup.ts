@@ -72,6 +72,8 @@ export interface BackupResult {
   newBytes: number;
   storedBytes: number;
   newChunks: number;
+  /** Members that missed some objects (the write still met its quorum): run `raic repair`. */
+  degraded: { member: number; url: string; missedObjects: number }[];
   errors: SourceError[];
   seconds: number;
 }
@@ -299,7 +301,7 @@ export async function backup(array: RaicArray, keys: RepoKeys, catalog: readonly
   }
   const nested = paths.filter((p) => paths.some((q) => q !== p && p.startsWith(`${q === sep ? '' : q}${sep}`)));
   if (nested.length > 0) throw new RaicError('Usage', `${nested[0]} is inside another given path; give each tree once`);
-  array.members.requireUp(array.n, 'cannot back up (every member must be reachable to write)');
+  array.members.requireUp(array.writeQuorum, 'cannot back up (the write quorum is not reachable)');
   const host = opts.host ?? hostname();
 
   const parent = findParent(catalog, host, paths);
@@ -323,7 +325,7 @@ export async function backup(array: RaicArray, keys: RepoKeys, catalog: readonly
   const time = new Date().toISOString();
   const capKey = randomBytes(32);
   const { id, sealed } = sealManifest(manifestRoot('tree', rootRef, time), array.n, capKey);
-  await putOnAll(array.members, manifestKey(id), sealed, 'snapshot manifest');
+  await putOnAll(array.members, manifestKey(id), sealed, 'snapshot manifest', array.writeQuorum);
   const capability = formatCapability(array.shape.arrayId, id, capKey, 'tree');
   await writeCatalogRecord(array, keys, {
     kind: 'tree',
@@ -351,6 +353,7 @@ export async function backup(array: RaicArray, keys: RepoKeys, catalog: readonly
     newBytes: sink.stats.newBytes,
     storedBytes: sink.stats.storedBytes,
     newChunks: sink.stats.newChunks,
+    degraded: array.members.degraded(),
     errors: run.errors,
     seconds: (performance.now() - started) / 1000,
   };

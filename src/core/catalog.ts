@@ -35,7 +35,7 @@ const AD = Buffer.from('raic catalog v1');
 
 export async function writeCatalogRecord(array: RaicArray, keys: RepoKeys, rec: Omit<CatalogRecord, 'host'> & { host?: string | undefined }): Promise<CatalogRecord> {
   const full: CatalogRecord = { ...rec, host: rec.host ?? hostname() };
-  await putOnAll(array.members, snapshotKey(full.manifestId), seal(keys.catalog, Buffer.from(JSON.stringify(full)), AD), 'snapshot record');
+  await putOnAll(array.members, snapshotKey(full.manifestId), seal(keys.catalog, Buffer.from(JSON.stringify(full)), AD), 'snapshot record', array.writeQuorum);
   return full;
 }
 

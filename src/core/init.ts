@@ -28,6 +28,8 @@ export interface InitOptions {
   k: number;
   urls: string[];
   configPath: string;
+  /** Write quorum (default k+1, at most n). */
+  minMembers?: number | undefined;
   /** Asks for the passphrase; `confirm` when creating (a typo there would lock the user out). */
   passphrase: (confirm: boolean) => Promise<string>;
   wrap?: (p: Provider) => Provider;
@@ -55,6 +57,9 @@ export function validateShape(k: number, n: number): void {
 export async function initArray(opts: InitOptions): Promise<InitResult> {
   const n = opts.urls.length;
   validateShape(opts.k, n);
+  if (opts.minMembers !== undefined && (!Number.isInteger(opts.minMembers) || opts.minMembers < opts.k || opts.minMembers > n)) {
+    throw new RaicError('Usage', `--min-members must be between k=${opts.k} and n=${n} (got ${opts.minMembers})`);
+  }
   if (new Set(opts.urls).size !== n) throw new RaicError('Usage', 'the same member URL is given twice');
   if (await exists(opts.configPath)) {
     throw new RaicError('Usage', `a raic config already exists at ${opts.configPath}`, {
@@ -74,6 +79,7 @@ export async function initArray(opts: InitOptions): Promise<InitResult> {
       k: result.k,
       n: result.n,
       members: result.members,
+      ...(opts.minMembers !== undefined ? { minMembers: opts.minMembers } : {}),
     } satisfies LocalConfig);
     return { ...result, configPath: opts.configPath };
   } finally {

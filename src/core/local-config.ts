@@ -15,6 +15,8 @@ export interface LocalConfig {
   n: number;
   /** Member URLs; index i holds share i. */
   members: string[];
+  /** Write quorum (default k+1, at most n): see RaicArray.writeQuorum. */
+  minMembers?: number;
 }
 
 export function defaultConfigPath(env: NodeJS.ProcessEnv = process.env): string {

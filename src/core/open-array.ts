@@ -14,7 +14,7 @@ export interface OpenOptions {
 
 export async function openConfiguredArray(opts: OpenOptions): Promise<RaicArray> {
   const config = await readLocalConfig(opts.configPath);
-  return RaicArray.open({ arrayId: config.arrayId, k: config.k, n: config.n }, config.members, {
+  return RaicArray.open({ arrayId: config.arrayId, k: config.k, n: config.n, ...(config.minMembers !== undefined ? { minMembers: config.minMembers } : {}) }, config.members, {
     ...(opts.tuning ? { tuning: opts.tuning } : {}),
     ...(opts.wrap ? { wrap: opts.wrap } : {}),
     ...(opts.need !== undefined ? { need: opts.need } : {}),

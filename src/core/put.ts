@@ -17,6 +17,8 @@ export interface PutResult {
   newChunks: number;
   /** Bytes written to providers, summed over members (packs only). */
   storedBytes: number;
+  /** Members that missed some objects (the write still met its quorum): run `raic repair`. */
+  degraded: { member: number; url: string; missedObjects: number }[];
   seconds: number;
 }
 
@@ -30,7 +32,7 @@ export interface PutOptions {
 
 export async function putStream(array: RaicArray, keys: RepoKeys, source: AsyncIterable<Uint8Array>, opts: PutOptions = {}): Promise<PutResult> {
   const started = performance.now();
-  array.members.requireUp(array.n, 'cannot store (every member must be reachable to write)');
+  array.members.requireUp(array.writeQuorum, 'cannot store (the write quorum is not reachable)');
   const sink = await ChunkSink.open(array, keys, array.tuning.chunkBytes);
   const stream = sink.openStream();
   let bytesRead = 0;
@@ -45,7 +47,7 @@ export async function putStream(array: RaicArray, keys: RepoKeys, source: AsyncI
   const createdAt = new Date().toISOString();
   const capKey = randomBytes(32);
   const { id, sealed } = sealManifest(manifestRoot('file', ref, createdAt), array.n, capKey);
-  await putOnAll(array.members, manifestKey(id), sealed, 'manifest');
+  await putOnAll(array.members, manifestKey(id), sealed, 'manifest', array.writeQuorum);
   const capability = formatCapability(array.shape.arrayId, id, capKey);
   await writeCatalogRecord(array, keys, { kind: 'file', manifestId: id, capability, time: createdAt, host: opts.host, paths: [opts.label ?? '-'], tags: [], stats: { files: 1, bytes: ref.size, newBytes: sink.stats.newBytes } });
   return {
@@ -54,6 +56,7 @@ export async function putStream(array: RaicArray, keys: RepoKeys, source: AsyncI
     chunks: ref.chunks,
     newChunks: sink.stats.newChunks,
     storedBytes: sink.stats.storedBytes,
+    degraded: array.members.degraded(),
     seconds: (performance.now() - started) / 1000,
   };
 }

@@ -16,6 +16,13 @@ export interface ArrayShape {
   arrayId: string;
   k: number;
   n: number;
+  /** Write quorum: members that must store every object for a write to commit (k ≤ minMembers ≤ n). */
+  minMembers?: number;
+}
+
+/** Default write quorum: one member of slack beyond k (so a just-written stripe survives one loss), at most n. */
+export function defaultMinMembers(k: number, n: number): number {
+  return Math.min(n, k + 1);
 }
 
 export class RaicArray {
@@ -33,6 +40,11 @@ export class RaicArray {
 
   get n(): number {
     return this.shape.n;
+  }
+
+  /** Members that must store each object for a write to commit; the rest is repair debt. */
+  get writeQuorum(): number {
+    return Math.max(this.shape.k, Math.min(this.shape.n, this.shape.minMembers ?? defaultMinMembers(this.shape.k, this.shape.n)));
   }
 
   get pool(): StripePool {

@@ -59,7 +59,7 @@ export class ChunkSink {
   ) {
     const { k, n, tuning } = array;
     const target = packTargetBytes(tuning, n);
-    this.packs = new PackWriter(array.members, keys.index, target, target + Math.ceil((maxChunkBytes + 64) / k) + 64 * 1024);
+    this.packs = new PackWriter(array.members, keys.index, target, target + Math.ceil((maxChunkBytes + 64) / k) + 64 * 1024, array.writeQuorum);
     this.chunkBuffers = new BufferPool(maxChunkBytes);
     this.stripeBuffers = new BufferPool(n * shardLength(maxChunkBytes + AEAD_OVERHEAD, k));
   }
@@ -122,7 +122,7 @@ export class ChunkSink {
     await this.storing;
     if (this.failure) throw this.failure;
     await this.packs.finish();
-    if (this.unindexed.length > 0) await writeIndexSegment(this.array.members, this.keys.index, this.unindexed);
+    if (this.unindexed.length > 0) await writeIndexSegment(this.array.members, this.keys.index, this.unindexed, this.array.writeQuorum);
     this.unindexed = [];
     this.stats.storedBytes = this.packs.stats.storedBytes;
   }
@@ -172,7 +172,7 @@ export class ChunkSink {
       if (this.unindexed.length >= this.array.tuning.indexSegmentEntries) {
         // An index segment may only name packs that are already stored.
         await this.packs.finish();
-        await writeIndexSegment(this.array.members, this.keys.index, this.unindexed);
+        await writeIndexSegment(this.array.members, this.keys.index, this.unindexed, this.array.writeQuorum);
         this.unindexed = [];
       }
     }

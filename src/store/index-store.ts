@@ -13,10 +13,10 @@ import { getFromAny, listUnion, putOnAll } from './replicated.js';
 const INDEX_MAGIC = 'RAICIDX1';
 const INDEX_AD = Buffer.from('raic index v1');
 
-export async function writeIndexSegment(members: Members, key: Uint8Array, refs: readonly ChunkRef[]): Promise<string> {
+export async function writeIndexSegment(members: Members, key: Uint8Array, refs: readonly ChunkRef[], need = members.n): Promise<string> {
   const sealed = seal(key, encodeRefList(INDEX_MAGIC, members.n, refs), INDEX_AD);
   const id = hash(sealed).toString('hex');
-  await putOnAll(members, indexKey(id), sealed, 'index');
+  await putOnAll(members, indexKey(id), sealed, 'index', need);
   return id;
 }
 

@@ -16,6 +16,8 @@ export interface MemberSlot {
 
 export class Members {
   readonly slots: MemberSlot[];
+  /** Objects each member missed in this run while the write quorum still held (repair debt). */
+  readonly missedWrites = new Map<number, number>();
 
   private constructor(slots: MemberSlot[]) {
     this.slots = slots;
@@ -77,6 +79,15 @@ export class Members {
       if (isRaicError(err, 'Transient') || isRaicError(err, 'Auth')) this.markDown(index, reasonOf(err, slot.provider.displayUrl));
       throw err;
     }
+  }
+
+  recordMissedWrite(index: number): void {
+    this.missedWrites.set(index, (this.missedWrites.get(index) ?? 0) + 1);
+  }
+
+  /** Members that missed writes in this run: what `raic repair` will fill. */
+  degraded(): { member: number; url: string; missedObjects: number }[] {
+    return [...this.missedWrites].sort(([a], [b]) => a - b).map(([member, missedObjects]) => ({ member, url: this.slots[member]!.url, missedObjects }));
   }
 
   /** One line naming each member that is down and why. */

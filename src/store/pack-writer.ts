@@ -46,6 +46,8 @@ export class PackWriter {
     private readonly indexKey: Uint8Array,
     private readonly targetBytes: number,
     private readonly capacityBytes: number,
+    /** Members that must store each pack (the write quorum); the others' shares become repair debt. */
+    private readonly need: number = members.n,
   ) {}
 
   /** Appends a stripe's shares; returns where they will live. May wait for an earlier upload (backpressure). */
@@ -120,18 +122,26 @@ export class PackWriter {
       g.buffers.map((buf, i) => this.members.call(i, (p) => p.put(key, buf.subarray(0, total)))),
     );
     const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ i, err: r.reason as unknown }] : []));
-    if (failed.length > 0) {
+    const stored = results.length - failed.length;
+    if (stored < this.need) {
       const first = failed[0]!;
-      const names = failed.map(({ i, err }) => `${this.members.slots[i]!.url} (${err instanceof Error ? err.message : String(err)})`);
-      throw new RaicError('Quorum', `could not store a pack on ${failed.length} of ${this.members.n} members: ${names.join('; ')}`, {
+      const names = failed.map(({ i, err }) => `${this.members.slots[i]!.url} (${reasonText(err, this.members.slots[i]!.provider?.displayUrl)})`);
+      throw new RaicError('Quorum', `could not store a pack on enough members (${stored} of ${this.members.n}, ${this.need} needed): ${names.join('; ')}`, {
         cause: first.err,
         hint: 'nothing was committed; fix the member(s) and run the command again',
       });
     }
+    for (const { i } of failed) this.members.recordMissedWrite(i);
     this.stats.packs += 1;
-    this.stats.storedBytes += total * g.buffers.length;
+    this.stats.storedBytes += total * stored;
     if (this.spare.length < 2) this.spare.push(g.buffers);
   }
+}
+
+/** An error's message without the member's own name in front (the caller names the member). */
+function reasonText(err: unknown, displayUrl: string | undefined): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return displayUrl && msg.startsWith(`${displayUrl}: `) ? msg.slice(displayUrl.length + 2) : msg;
 }
 
 function ensureCapacity(g: PackGroup, i: number, bytes: number): Buffer {

@@ -5,8 +5,12 @@
 import { RaicError, isRaicError } from '../errors.js';
 import type { Members } from './members.js';
 
-/** Puts `body` under `key` on every up member; rejects `Quorum` naming the members that failed. */
-export async function putOnAll(members: Members, key: string, body: Uint8Array, what: string): Promise<void> {
+/**
+ * Puts `body` under `key` on every up member. Succeeds when at least `need` members (default: all n)
+ * stored it; members that missed it are recorded as repair debt. Otherwise rejects `Quorum`, naming the
+ * members that failed or were down.
+ */
+export async function putOnAll(members: Members, key: string, body: Uint8Array, what: string, need = members.n): Promise<void> {
   const up = members.up();
   const results = await Promise.allSettled(
     up.map((s) =>
@@ -21,12 +25,14 @@ export async function putOnAll(members: Members, key: string, body: Uint8Array, 
     ),
   );
   const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${up[i]!.url} (${messageOf(r.reason)})`] : []));
-  if (failed.length > 0 || up.length < members.n) {
+  const stored = results.filter((r) => r.status === 'fulfilled').length;
+  if (stored < need) {
     const down = members.describeDown();
-    throw new RaicError('Quorum', `could not store the ${what} on every member: ${[...failed, ...(down && failed.length === 0 ? [down] : [])].join('; ')}`, {
+    throw new RaicError('Quorum', `could not store the ${what} on enough members (${stored} of ${members.n}, ${need} needed): ${[...failed, ...(down && failed.length === 0 ? [down] : [])].join('; ')}`, {
       hint: 'nothing was committed; fix the member(s) and run the command again',
     });
   }
+  for (const s of members.slots) if (!up.includes(s) || results[up.indexOf(s)]?.status === 'rejected') members.recordMissedWrite(s.index);
 }
 
 /**
