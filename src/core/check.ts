@@ -65,8 +65,9 @@ export interface CheckReport {
   readData: boolean;
   /** Objects expected per member. */
   objects: number;
-  /** Packs whose data was read (all with --read-data, a slice with --read-data-subset). */
+  /** Packs whose data was read (all with --read-data, a slice with --read-data-subset): count and ids. */
   packsRead: number;
+  readPacks: string[];
   members: MemberReport[];
   /** Whole-array checks: how many members each snapshot could lose, as things stand. */
   snapshots?: SnapshotHealth[];
@@ -164,8 +165,8 @@ async function runCheck(array: RaicArray, expected: Expected, readData: DataSele
   const objects = expected.packs.size + expected.whole.size;
   const reports = await Promise.all(array.members.slots.map((slot) => checkMember(array, slot.index, expected, readData)));
   const ok = reports.every((r) => r.unreachable === null && r.missing === 0 && r.corrupt === 0);
-  const packsRead = [...expected.packs.keys()].filter((p) => selectsPack(readData, p)).length;
-  return { ok, scope, readData: readData !== false, objects, packsRead, members: reports };
+  const readPacks = [...expected.packs.keys()].filter((p) => selectsPack(readData, p)).sort();
+  return { ok, scope, readData: readData !== false, objects, packsRead: readPacks.length, readPacks, members: reports };
 }
 
 async function checkMember(array: RaicArray, member: number, expected: Expected, readData: DataSelection): Promise<MemberReport> {
