@@ -18,6 +18,8 @@ export class Members {
   readonly slots: MemberSlot[];
   /** Objects each member missed in this run while the write quorum still held (repair debt). */
   readonly missedWrites = new Map<number, number>();
+  /** Recent read latency per member (ms, exponentially weighted), to ask the fastest first. */
+  private readonly latency = new Map<number, number>();
 
   private constructor(slots: MemberSlot[]) {
     this.slots = slots;
@@ -79,6 +81,24 @@ export class Members {
       if (isRaicError(err, 'Transient') || isRaicError(err, 'Auth')) this.markDown(index, reasonOf(err, slot.provider.displayUrl));
       throw err;
     }
+  }
+
+  /** Records how long a read from member `index` took. */
+  observeLatency(index: number, ms: number): void {
+    const before = this.latency.get(index);
+    this.latency.set(index, before === undefined ? ms : 0.7 * before + 0.3 * ms);
+  }
+
+  /** Expected read latency (ms); 0 while unknown, so untried members get tried. */
+  expectedLatency(index: number): number {
+    return this.latency.get(index) ?? 0;
+  }
+
+  /** How long to wait for an answer before asking another member: a few times the typical latency. */
+  hedgeDelayMs(): number {
+    const known = [...this.latency.values()].sort((a, b) => a - b);
+    const median = known.length > 0 ? known[Math.floor(known.length / 2)]! : 0;
+    return Math.min(2000, Math.max(40, 3 * median));
   }
 
   recordMissedWrite(index: number): void {
