@@ -21,8 +21,14 @@ export function table(header: string[], rows: string[][]): string {
 }
 
 export function describePrune(p: PruneResult): string {
-  const verb = p.dryRun ? 'would delete' : 'deleted';
-  return `prune: ${verb} ${p.packsDeleted} of ${p.packsTotal} packs (${formatBytes(p.bytesFreed)} over all members), ${p.manifestsDeleted} orphan manifests; ${p.partlyUsedPacks} packs kept that are partly unused (${formatBytes(p.unusedBytesInKeptPacks)})`;
+  const verb = p.dryRun ? 'would' : '';
+  const lines = [
+    `prune: ${verb ? 'would delete' : 'deleted'} ${p.packsDeleted} of ${p.packsTotal} packs (${formatBytes(p.bytesFreed)} over all members), ${p.manifestsDeleted} orphan manifests`,
+    `       ${verb ? 'would repack' : 'repacked'} ${p.packsRepacked} mostly-unused packs (${p.chunksMoved} live chunks moved, ${formatBytes(p.bytesWritten)} written, ${p.forwardRecordsWritten} forwarding records); ${p.partlyUsedPacks} partly-used packs kept (${formatBytes(p.unusedBytesInKeptPacks)} unused)`,
+  ];
+  for (const s of p.repackSkipped) lines.push(`       kept ${s.pack.slice(0, 16)}: ${s.reason}`);
+  if (p.liveChunksMissing > 0) lines.push(`       WARNING: ${p.liveChunksMissing} live chunks were not found in any pack (run raic check)`);
+  return lines.join('\n');
 }
 
 /** "500M", "2G", "1.5GiB", "1000" → bytes (K/M/G/T are powers of 1024). Throws Usage otherwise. */

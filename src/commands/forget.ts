@@ -42,9 +42,9 @@ to free the space. Files stored with raic put are not snapshots and are never fo
     let result: ForgetResult & { prune?: PruneResult };
     try {
       const keys = await unlockArray(array, await this.passphrase(false));
-      result = await withLock(array, keys, { exclusive: true, command: 'forget' }, async () => {
-        const decided = await forget(array, keys, policy, { dryRun: f['dry-run'], host: f.host });
-        return f.prune ? { ...decided, prune: await prune(array, keys, { dryRun: f['dry-run'] }) } : decided;
+      result = await withLock(array, keys, { exclusive: true, command: 'forget' }, async (lock) => {
+        const decided = await forget(array, keys, policy, { dryRun: f['dry-run'] ?? false, host: f.host });
+        return f.prune ? { ...decided, prune: await prune(array, keys, { dryRun: f['dry-run'] ?? false, signal: lock.signal }) } : decided;
       });
     } finally {
       await array.close();

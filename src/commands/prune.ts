@@ -10,14 +10,23 @@ export default class Prune extends BaseCommand<typeof Prune> {
   static override description = `Takes the exclusive lock (waits for no backup: fails with exit 11 if one is running) and needs every member
 reachable: it never deletes while a member cannot be listed. If any snapshot cannot be read, nothing is deleted.`;
   static override examples = ['<%= config.bin %> prune', '<%= config.bin %> prune --dry-run'];
-  static override flags = { 'dry-run': Flags.boolean({ char: 'n', description: 'show what would be deleted, delete nothing' }) };
+  static override flags = {
+    'dry-run': Flags.boolean({ char: 'n', description: 'show what would be deleted, delete nothing' }),
+    'repack-threshold': Flags.integer({ description: 'repack packs at least this % unused (default 50; 100 turns repacking off)', min: 1, max: 100 }),
+  };
 
   async run(): Promise<PruneResult> {
     const array = await openConfiguredArray({ configPath: this.configPath() });
     let result: PruneResult;
     try {
       const keys = await unlockArray(array, await this.passphrase(false));
-      result = await withLock(array, keys, { exclusive: true, command: 'prune' }, () => prune(array, keys, { dryRun: this.flags['dry-run'] }));
+      result = await withLock(array, keys, { exclusive: true, command: 'prune' }, (lock) =>
+        prune(array, keys, {
+          dryRun: this.flags['dry-run'] ?? false,
+          signal: lock.signal,
+          ...(this.flags['repack-threshold'] !== undefined ? { repackThreshold: this.flags['repack-threshold'] / 100 } : {}),
+        }),
+      );
     } finally {
       await array.close();
     }

@@ -11,6 +11,7 @@ import { hash } from '../crypto/index.js';
 import { isRaicError } from '../errors.js';
 import {
   CONFIG_KEY,
+  FORWARD_PREFIX,
   INDEX_PREFIX,
   KEYS_PREFIX,
   MANIFESTS_PREFIX,
@@ -29,6 +30,7 @@ import {
   shareHash,
   streamOf,
   walkStreamAll,
+  type ChunkEntry,
   type ChunkRef,
   type FileCapability,
   type RaicArray,
@@ -119,14 +121,19 @@ export async function checkFile(array: RaicArray, cap: FileCapability, readData:
   const root = await loadManifest(array, cap);
   const expected: Expected = { packs: new Map(), whole: new Map([[manifestKey(cap.manifestId), cap.manifestId]]) };
   // Everything the capability reaches: for a snapshot, every tree blob and file content too.
-  await forEachReachableFrom(new ShareReader(array.members, array.pool, array.k, DEFAULT_CDC.maxSize), root, (entry) => addRef(expected, entry));
+  const reader = new ShareReader(array.members, array.pool, array.k, DEFAULT_CDC.maxSize);
+  const entries: ChunkEntry[] = [];
+  await forEachReachableFrom(reader, root, (entry) => entries.push(entry));
+  // A chunk that prune moved is checked where it is now (its old pack is gone), and so is the record that says so.
+  for (const entry of entries) addRef(expected, await reader.locate(entry));
+  for (const key of reader.forwardRecordKeys()) expected.whole.set(key, null);
   return runCheck(array, expected, readData, 'file');
 }
 
 export async function checkArray(array: RaicArray, keys: RepoKeys, readData: DataSelection): Promise<CheckReport> {
   const expected: Expected = { packs: new Map(), whole: new Map([[CONFIG_KEY, null]]) };
   for (const ref of (await loadIndex(array.members, keys.index)).values()) addRef(expected, ref);
-  for (const prefix of [KEYS_PREFIX, MEMBERS_PREFIX, SNAPSHOTS_PREFIX]) for (const key of (await listUnion(array.members, prefix)).keys()) expected.whole.set(key, null);
+  for (const prefix of [KEYS_PREFIX, MEMBERS_PREFIX, SNAPSHOTS_PREFIX, FORWARD_PREFIX]) for (const key of (await listUnion(array.members, prefix)).keys()) expected.whole.set(key, null);
   for (const prefix of [INDEX_PREFIX, MANIFESTS_PREFIX]) for (const key of (await listUnion(array.members, prefix)).keys()) expected.whole.set(key, idOfKey(key));
   const report = await runCheck(array, expected, readData, 'array');
   report.snapshots = await snapshotHealth(array, keys, report);
@@ -144,7 +151,9 @@ async function snapshotHealth(array: RaicArray, keys: RepoKeys, report: CheckRep
     let survives = Math.min(intact(manifestKey(record.manifestId)) - 1, intact(snapshotKey(record.manifestId)) - 1);
     const packs = new Set<string>();
     try {
-      await forEachReachable(array, reader, record, (entry) => packs.add(entry.pack.toString('hex')));
+      const entries: ChunkEntry[] = [];
+      await forEachReachable(array, reader, record, (entry) => entries.push(entry));
+      for (const entry of entries) packs.add((await reader.locate(entry)).pack.toString('hex')); // where moved chunks are now
       for (const p of packs) survives = Math.min(survives, intact(packKey(p)) - array.k);
     } catch {
       survives = -1; // cannot even be walked now

@@ -1,45 +1,95 @@
 /**
- * prune: delete what no catalog record needs. Runs under the exclusive lock, so no backup or put is
- * appending meanwhile (they hold shared locks); refuses to start unless every member is up and can be
- * listed — a member that cannot be listed could hold objects whose fate we cannot judge.
+ * prune: delete what no catalog record needs, and repack packs that are mostly garbage. Runs under the
+ * exclusive lock, so no backup or put is appending meanwhile (they hold shared locks); refuses to start
+ * unless every member is up and can be listed — a member that cannot be listed could hold objects whose
+ * fate we cannot judge.
  *
- * Live = every chunk reachable from a record: for a snapshot, every tree blob and file content (and
- * their pages); for a put file, its content. If any record cannot be read, nothing is deleted.
- * Order (crash-safe at every step): new index segments naming only live packs → old index segments
- * deleted → dead packs deleted → orphan manifests (from interrupted runs) deleted.
- * Packs that still hold some live chunk are kept whole (see DESIGN.md: no repacking yet).
+ * Live = every chunk entry reachable from a record: for a snapshot, every tree blob and file content (and
+ * their pages); for a put file, its content. If any record cannot be read, nothing is deleted. An entry
+ * names the pack its chunk was written to; following forwarding records (store/forwarding.ts) from there
+ * gives the pack that holds it now. A pack in which no live entry (nor the index ref of a live chunk) ends
+ * is dead. A pack of which at least `repackThreshold` (default 50%) of the bytes are not live shares is
+ * repacked: its live shares are copied, bytes and hashes unchanged, into new packs (every member's copy
+ * must be present and pass its hashes, else the pack is kept whole and reported), and a forwarding record
+ * tells whoever holds a chunk's key where it went — manifests and trees are never rewritten.
+ *
+ * Order (crash-safe at every step): new packs → new index segments (live chunks where they are now) →
+ * forwarding records → old index segments deleted → dead and repacked packs deleted → forwarding records
+ * that no live entry passes through deleted → orphan manifests deleted. A crash leaves at worst duplicate
+ * copies or records, which the next prune removes.
  */
-import { RaicError } from '../errors.js';
+import { RaicError, abortError } from '../errors.js';
+import { hash } from '../crypto/index.js';
 import { DEFAULT_CDC } from '../chunk/index.js';
 import {
+  FORWARD_PREFIX,
+  ForwardRecord,
+  ForwardTable,
   INDEX_PREFIX,
   MANIFESTS_PREFIX,
+  PackWriter,
   ShareReader,
+  getFromAny,
   idOfKey,
   indexKey,
-  listPacks,
   loadIndex,
+  messageOf,
   packKey,
-  pageLoader,
-  parseCapability,
-  streamOf,
-  walkStreamAll,
+  packTargetBytes,
+  shareHash,
+  writeForwardRecord,
   writeIndexSegment,
+  type ChunkEntry,
   type ChunkRef,
+  type ForwardMove,
   type RaicArray,
   type RepoKeys,
-  type StreamRef,
 } from '../store/index.js';
 import { readCatalog } from './catalog.js';
-import { loadManifest } from './get.js';
-import { walkTree } from './tree-walk.js';
+import { forEachReachable } from './reachable.js';
+
+/** Repack a pack once half its bytes are garbage: each repack at least halves the space of what it moves. */
+export const DEFAULT_REPACK_THRESHOLD = 0.5;
+/** Live shares closer than this are fetched in one ranged read (the gap is downloaded and dropped). */
+const RUN_GAP_BYTES = 256 * 1024;
+const RUN_MAX_BYTES = 16 * 1024 * 1024;
+const MAX_FORWARD_HOPS = 64;
+
+export interface PruneOptions {
+  dryRun: boolean;
+  /** Repack a pack when at least this fraction of its bytes is not live (0 < t ≤ 1; 1 never repacks). */
+  repackThreshold?: number;
+  /** Stops before anything is deleted when aborted (e.g. the exclusive lock was lost). */
+  signal?: AbortSignal;
+}
+
+export interface RepackSkip {
+  pack: string;
+  reason: string;
+}
 
 export interface PruneResult {
   dryRun: boolean;
   packsTotal: number;
+  /** Packs deleted: those with no live chunk and those repacked. */
   packsDeleted: number;
   /** Bytes of deleted packs, summed over members. */
   bytesFreed: number;
+  /** Packs whose live shares were moved into new packs (then deleted), and how many chunks moved. */
+  packsRepacked: number;
+  chunksMoved: number;
+  /** New packs and their bytes summed over members (a dry run estimates the bytes from the shares to move). */
+  packsWritten: number;
+  bytesWritten: number;
+  /** Packs over the threshold that were kept whole, and why (a member's copy missing or damaged, …). */
+  repackSkipped: RepackSkip[];
+  forwardRecordsWritten: number;
+  /** Records no live entry passes through any more. */
+  forwardRecordsDeleted: number;
+  /** Needed records found missing on some member and copied there from another. */
+  forwardRecordsRepaired: number;
+  /** Live chunks that no member holds at any place their entries lead to (data loss: run raic check). */
+  liveChunksMissing: number;
   /** Kept packs that also hold unreferenced chunks, and those chunks' plaintext bytes. */
   partlyUsedPacks: number;
   unusedBytesInKeptPacks: number;
@@ -47,100 +97,307 @@ export interface PruneResult {
   indexSegmentsReplaced: number;
 }
 
-async function liveChunks(array: RaicArray, keys: RepoKeys): Promise<Set<string>> {
-  const live = new Set<string>();
+/** A live chunk: one of its entries (key, sizes, hashes) and every place (pack hex → offset) entries name. */
+interface LiveChunk {
+  entry: ChunkEntry;
+  named: Map<string, number>;
+}
+
+async function liveChunks(array: RaicArray, keys: RepoKeys): Promise<Map<string, LiveChunk>> {
+  const live = new Map<string, LiveChunk>();
   const reader = new ShareReader(array.members, array.pool, array.k, DEFAULT_CDC.maxSize);
-  const mark = async (stream: StreamRef): Promise<void> => {
-    for await (const [entry] of walkStreamAll(stream, pageLoader(reader))) live.add(entry.id.toString('hex'));
-  };
   for (const record of await readCatalog(array, keys)) {
-    const root = await loadManifest(array, parseCapability(record.capability));
-    const stream = streamOf(root);
-    await mark(stream);
-    if (root.header.kind !== 'tree') continue;
-    for await (const ev of walkTree(reader, stream)) {
-      if (ev.kind === 'leave') continue;
-      if (ev.node.subtree) await mark(ev.node.subtree);
-      if (ev.node.content) await mark(ev.node.content);
-    }
+    await forEachReachable(array, reader, record, (entry) => {
+      const id = entry.id.toString('hex');
+      let chunk = live.get(id);
+      if (!chunk) live.set(id, (chunk = { entry, named: new Map() }));
+      chunk.named.set(entry.pack.toString('hex'), entry.offset);
+    });
   }
   return live;
 }
 
-export async function prune(array: RaicArray, keys: RepoKeys, opts: { dryRun: boolean }): Promise<PruneResult> {
-  array.members.requireUp(array.n, 'prune needs every member (it never deletes while a member cannot be listed)');
-  const packs = await listPacks(array.members);
-  array.members.requireUp(array.n, 'prune needs every member (it never deletes while a member cannot be listed)');
+interface Placement {
+  /** Existing pack → the live chunks it must keep (id hex → offset). */
+  needed: Map<string, Map<string, number>>;
+  /** Packs whose forwarding record some live chunk passes through: the record must stay. */
+  onChain: Set<string>;
+  /** Live chunks found in no existing pack. */
+  missing: number;
+}
+
+/** Where each live chunk is now: from every place its entries (and the index) name, follow its moves. */
+async function placeLiveChunks(
+  live: Map<string, LiveChunk>,
+  index: Map<string, ChunkRef>,
+  packs: Map<string, number>,
+  forwarded: Set<string>,
+  forwards: ForwardTable,
+): Promise<Placement> {
+  const placement: Placement = { needed: new Map(), onChain: new Set(), missing: 0 };
+  for (const [idHex, chunk] of live) {
+    const starts = new Map(chunk.named);
+    const indexed = index.get(idHex);
+    if (indexed) starts.set(indexed.pack.toString('hex'), indexed.offset);
+    let found = false;
+    for (let [pack, offset] of starts) {
+      for (let hop = 0; hop < MAX_FORWARD_HOPS && forwarded.has(pack); hop++) {
+        const next = await forwards.lookup(pack, chunk.entry);
+        if (!next) break;
+        placement.onChain.add(pack);
+        pack = next.pack.toString('hex');
+        offset = next.offset;
+      }
+      if (!packs.has(pack)) continue;
+      found = true;
+      const need = placement.needed.get(pack) ?? placement.needed.set(pack, new Map()).get(pack)!;
+      need.set(idHex, offset);
+    }
+    if (!found) placement.missing += 1;
+  }
+  return placement;
+}
+
+export async function prune(array: RaicArray, keys: RepoKeys, opts: PruneOptions): Promise<PruneResult> {
+  const threshold = opts.repackThreshold ?? DEFAULT_REPACK_THRESHOLD;
+  if (!(threshold > 0 && threshold <= 1)) throw new RaicError('Usage', `the repack threshold must be a fraction in (0, 1], got ${threshold}`);
+  const everyMember = 'prune needs every member (it never deletes while a member cannot be listed)';
+  array.members.requireUp(array.n, everyMember);
+  const sizes = await Promise.all(array.members.slots.map((s) => listSizes(array, s.index, 'packs/')));
+  array.members.requireUp(array.n, everyMember);
+  /** Every pack on any member → its largest copy's size. */
+  const packs = new Map<string, number>();
+  for (const m of sizes) for (const [p, size] of m) packs.set(p, Math.max(size, packs.get(p) ?? 0));
   const index = await loadIndex(array.members, keys.index);
-  let live: Set<string>;
+  const forwardCopies = await listPerMember(array, FORWARD_PREFIX);
+  const forwarded = new Set([...forwardCopies.keys()].map(idOfKey));
+  let live: Map<string, LiveChunk>;
   try {
     live = await liveChunks(array, keys);
   } catch (err) {
-    throw new RaicError('Integrity', `prune stopped before deleting anything: a snapshot could not be read (${(err as Error).message})`, {
+    throw new RaicError('Integrity', `prune stopped before deleting anything: a snapshot could not be read (${messageOf(err)})`, {
       cause: err,
       hint: 'run raic check; repair the array first',
     });
   }
-  const livePacks = new Set<string>();
-  for (const [id, ref] of index) if (live.has(id)) livePacks.add(ref.pack.toString('hex'));
-  const byPack = new Map<string, ChunkRef[]>();
-  for (const ref of index.values()) {
-    const hex = ref.pack.toString('hex');
-    (byPack.get(hex) ?? byPack.set(hex, []).get(hex)!).push(ref);
-  }
-  const deadPacks = [...packs.keys()].filter((p) => !livePacks.has(p));
-  let partlyUsedPacks = 0;
-  let unusedBytesInKeptPacks = 0;
-  for (const p of livePacks) {
-    const dead = (byPack.get(p) ?? []).filter((r) => !live.has(r.id.toString('hex')));
-    if (dead.length > 0) partlyUsedPacks += 1;
-    unusedBytesInKeptPacks += dead.reduce((s, r) => s + r.size, 0);
-  }
-  const sizes = await Promise.all(array.members.slots.map((s) => listSizes(array, s.index)));
-  const bytesFreed = deadPacks.reduce((sum, p) => sum + sizes.reduce((s, m) => s + (m.get(p) ?? 0), 0), 0);
 
-  const manifestKeys = [...(await listAll(array, MANIFESTS_PREFIX))];
-  const recordIds = new Set((await readCatalog(array, keys)).map((r) => r.manifestId));
-  const orphanManifests = manifestKeys.filter((k) => !recordIds.has(idOfKey(k)));
-  const oldSegments = [...(await listAll(array, INDEX_PREFIX))];
+  let placement: Placement;
+  try {
+    placement = await placeLiveChunks(live, index, packs, forwarded, new ForwardTable(array.members));
+  } catch (err) {
+    throw new RaicError('Integrity', `prune stopped before deleting anything: a forwarding record could not be read (${messageOf(err)})`, { cause: err });
+  }
+  const { needed, onChain, missing: liveChunksMissing } = placement;
+  const placed = (idHex: string, offset: number): ChunkEntry => ({ ...live.get(idHex)!.entry, offset });
 
-  if (!opts.dryRun) {
-    const keptRefs = [...index.values()].filter((r) => livePacks.has(r.pack.toString('hex')));
-    const written = new Set<string>();
-    for (let at = 0; at < keptRefs.length; at += array.tuning.indexSegmentEntries) {
-      written.add(indexKey(await writeIndexSegment(array.members, keys.index, keptRefs.slice(at, at + array.tuning.indexSegmentEntries))));
+  const dead: string[] = [];
+  const candidates: string[] = [];
+  const repackSkipped: RepackSkip[] = [];
+  for (const [p, size] of packs) {
+    const need = needed.get(p);
+    if (!need || need.size === 0) {
+      dead.push(p);
+      continue;
     }
-    // A segment rewritten with identical content has the identical (content-hash) name: keep it.
-    await deleteEverywhere(array, oldSegments.filter((k) => !written.has(k)));
-    await deleteEverywhere(array, deadPacks.map(packKey));
-    await deleteEverywhere(array, orphanManifests);
+    let liveBytes = 0;
+    for (const [idHex] of need) liveBytes += live.get(idHex)!.entry.shareLen;
+    if (size - liveBytes < threshold * size) continue;
+    // An interrupted prune already forwarded some of this pack; its record cannot be replaced (create-once).
+    if (forwarded.has(p)) repackSkipped.push({ pack: p, reason: 'it already has a forwarding record (an earlier prune was interrupted); kept whole' });
+    else candidates.push(p);
   }
-  return {
+
+  const result: PruneResult = {
     dryRun: opts.dryRun,
     packsTotal: packs.size,
-    packsDeleted: deadPacks.length,
-    bytesFreed,
-    partlyUsedPacks,
-    unusedBytesInKeptPacks,
-    manifestsDeleted: orphanManifests.length,
-    indexSegmentsReplaced: oldSegments.length,
+    packsDeleted: 0,
+    bytesFreed: 0,
+    packsRepacked: 0,
+    chunksMoved: 0,
+    packsWritten: 0,
+    bytesWritten: 0,
+    repackSkipped,
+    forwardRecordsWritten: 0,
+    forwardRecordsDeleted: 0,
+    forwardRecordsRepaired: 0,
+    liveChunksMissing,
+    partlyUsedPacks: 0,
+    unusedBytesInKeptPacks: 0,
+    manifestsDeleted: 0,
+    indexSegmentsReplaced: 0,
   };
+
+  // Repack: copy each candidate's live shares into new packs (the same stripes on every member, in order).
+  const repacked: string[] = [];
+  const moves = new Map<string, ForwardMove[]>();
+  const movedTo = new Map<string, ChunkRef>();
+  // A live chunk of a candidate that also has a copy in a pack that stays (a duplicate stored by concurrent
+  // sessions) is forwarded to that copy: nothing to copy.
+  const candidateSet = new Set(candidates);
+  const candidateIds = new Set(candidates.flatMap((p) => [...needed.get(p)!.keys()]));
+  const keptCopies = new Map<string, ChunkRef>();
+  for (const [p, need] of needed) {
+    if (candidateSet.has(p)) continue;
+    for (const [idHex, offset] of need) if (candidateIds.has(idHex)) keptCopies.set(idHex, { ...live.get(idHex)!.entry, pack: Buffer.from(p, 'hex'), offset });
+  }
+  if (opts.dryRun) {
+    repacked.push(...candidates);
+    const toMove = [...candidateIds].filter((id) => !keptCopies.has(id));
+    const bytes = toMove.reduce((sum, id) => sum + live.get(id)!.entry.shareLen, 0);
+    result.packsWritten = Math.ceil(bytes / packTargetBytes(array.tuning, array.n));
+    result.bytesWritten = bytes * array.n;
+    result.chunksMoved = toMove.length;
+  } else if (candidates.length > 0) {
+    const target = packTargetBytes(array.tuning, array.n);
+    const maxShare = [...candidateIds].reduce((max, id) => Math.max(max, live.get(id)!.entry.shareLen), 0);
+    const writer = new PackWriter(array.members, keys.index, target, target + maxShare + 64 * 1024);
+    for (const p of candidates) {
+      if (opts.signal?.aborted) throw abortError(opts.signal);
+      const chunks = [...needed.get(p)!].map(([idHex, offset]) => placed(idHex, offset)).sort((a, b) => a.offset - b.offset);
+      let shares: Buffer[][];
+      try {
+        shares = await readVerifiedShares(array, p, chunks);
+      } catch (err) {
+        repackSkipped.push({ pack: p, reason: messageOf(err) });
+        continue;
+      }
+      const list: ForwardMove[] = [];
+      for (const [j, c] of chunks.entries()) {
+        const idHex = c.id.toString('hex');
+        let ref = movedTo.get(idHex) ?? keptCopies.get(idHex);
+        if (!ref) {
+          const stripe = Buffer.concat(shares[j]!);
+          ref = await writer.add({ id: c.id, key: c.key, size: c.size, shareLen: c.shareLen, stripe, hashes: c.hashes, plaintext: new Uint8Array(0) });
+          movedTo.set(idHex, ref);
+          result.chunksMoved += 1;
+        }
+        list.push({ id: c.id, key: c.key, to: { pack: ref.pack, offset: ref.offset } });
+      }
+      moves.set(p, list);
+      repacked.push(p);
+    }
+    await writer.finish();
+    result.packsWritten = writer.stats.packs;
+    result.bytesWritten = writer.stats.storedBytes;
+  }
+  result.packsRepacked = repacked.length;
+
+  // The index after prune: refs of kept packs, live chunks where they are now, moved chunks at their new place.
+  const gone = new Set([...dead, ...repacked]);
+  const kept = new Set([...packs.keys()].filter((p) => !gone.has(p)));
+  const newIndex = new Map<string, ChunkRef>();
+  for (const [idHex, ref] of index) if (kept.has(ref.pack.toString('hex'))) newIndex.set(idHex, ref);
+  for (const p of kept) {
+    for (const [idHex, offset] of needed.get(p) ?? []) if (!newIndex.has(idHex)) newIndex.set(idHex, { ...placed(idHex, offset), pack: Buffer.from(p, 'hex') });
+  }
+  for (const [idHex, ref] of movedTo) if (!newIndex.has(idHex)) newIndex.set(idHex, ref);
+  const indexChanged = gone.size > 0 || [...index.values()].some((r) => !packs.has(r.pack.toString('hex'))) || newIndex.size !== index.size;
+
+  const partlyUsed = new Set<string>();
+  for (const [idHex, ref] of index) {
+    const p = ref.pack.toString('hex');
+    if (!kept.has(p) || needed.get(p)?.has(idHex)) continue;
+    partlyUsed.add(p);
+    result.unusedBytesInKeptPacks += ref.size;
+  }
+  result.partlyUsedPacks = partlyUsed.size;
+  result.packsDeleted = gone.size;
+  result.bytesFreed = [...gone].reduce((sum, p) => sum + sizes.reduce((s, m) => s + (m.get(p) ?? 0), 0), 0);
+
+  const garbageForwards = [...forwardCopies.keys()].filter((key) => !onChain.has(idOfKey(key)));
+  const unreplicated = [...forwardCopies].filter(([key, on]) => onChain.has(idOfKey(key)) && on.size < array.n);
+  result.forwardRecordsDeleted = garbageForwards.length;
+  result.forwardRecordsWritten = opts.dryRun ? candidates.length : moves.size;
+  result.forwardRecordsRepaired = unreplicated.length;
+
+  const manifestKeys = [...(await listPerMember(array, MANIFESTS_PREFIX)).keys()];
+  const recordIds = new Set((await readCatalog(array, keys)).map((r) => r.manifestId));
+  const orphanManifests = manifestKeys.filter((k) => !recordIds.has(idOfKey(k)));
+  result.manifestsDeleted = orphanManifests.length;
+  const oldSegments = indexChanged ? [...(await listPerMember(array, INDEX_PREFIX)).keys()] : [];
+  result.indexSegmentsReplaced = oldSegments.length;
+
+  if (opts.dryRun) return result;
+
+  const written = new Set<string>();
+  if (indexChanged) {
+    const refs = [...newIndex.values()];
+    for (let at = 0; at < refs.length; at += array.tuning.indexSegmentEntries) {
+      written.add(indexKey(await writeIndexSegment(array.members, keys.index, refs.slice(at, at + array.tuning.indexSegmentEntries))));
+    }
+  }
+  for (const [p, list] of moves) await writeForwardRecord(array.members, Buffer.from(p, 'hex'), list);
+  for (const [key, on] of unreplicated) await repairRecord(array, key, on);
+  if (opts.signal?.aborted) throw abortError(opts.signal);
+  await deleteEverywhere(array, oldSegments.filter((k) => !written.has(k)));
+  await deleteEverywhere(array, [...gone].map(packKey));
+  await deleteEverywhere(array, garbageForwards);
+  await deleteEverywhere(array, orphanManifests);
+  return result;
 }
 
-async function listAll(array: RaicArray, prefix: string): Promise<Set<string>> {
-  const keys = new Set<string>();
+/**
+ * The shares of `chunks` (sorted by offset) in pack `packHex` from every member, each checked against its
+ * hash: result[j][i] is chunk j's share i. Rejects naming the first member whose copy is missing, short,
+ * unreachable or damaged — then the pack is not repacked (regenerating a share is repair's job).
+ */
+async function readVerifiedShares(array: RaicArray, packHex: string, chunks: readonly ChunkEntry[]): Promise<Buffer[][]> {
+  const runs: { start: number; end: number; first: number; last: number }[] = [];
+  for (const [j, c] of chunks.entries()) {
+    const run = runs.at(-1);
+    if (run && c.offset - run.end <= RUN_GAP_BYTES && c.offset + c.shareLen - run.start <= RUN_MAX_BYTES && c.offset >= run.end) {
+      run.end = c.offset + c.shareLen;
+      run.last = j;
+    } else runs.push({ start: c.offset, end: c.offset + c.shareLen, first: j, last: j });
+  }
+  const out: Buffer[][] = chunks.map(() => new Array<Buffer>(array.n));
+  await Promise.all(
+    array.members.slots.map(async (slot) => {
+      for (const run of runs) {
+        const what = `${slot.url}: pack ${packHex.slice(0, 16)}`;
+        let bytes: Buffer;
+        try {
+          bytes = await array.members.call(slot.index, (p) => p.get(packKey(packHex), { offset: run.start, length: run.end - run.start }));
+        } catch (err) {
+          throw new RaicError('Integrity', `${what} could not be read (${messageOf(err)}); kept whole`, { cause: err });
+        }
+        if (bytes.length !== run.end - run.start) throw new RaicError('Integrity', `${what} is truncated; kept whole`);
+        for (let j = run.first; j <= run.last; j++) {
+          const c = chunks[j]!;
+          const share = bytes.subarray(c.offset - run.start, c.offset - run.start + c.shareLen);
+          if (!hash(share).equals(shareHash(c, slot.index))) throw new RaicError('Integrity', `${what}: a share fails its hash (offset ${c.offset}); kept whole`);
+          out[j]![slot.index] = share;
+        }
+      }
+    }),
+  );
+  return out;
+}
+
+/** Copies a forwarding record to the members that lack it, from a member whose copy is sound. */
+async function repairRecord(array: RaicArray, key: string, on: Set<number>): Promise<void> {
+  const bytes = await getFromAny(array.members, key, 'forwarding record', (b) => {
+    ForwardRecord.decode(Buffer.from(idOfKey(key), 'hex'), b);
+    return b;
+  });
+  for (const slot of array.members.slots) if (!on.has(slot.index)) await array.members.call(slot.index, (p) => p.put(key, bytes));
+}
+
+/** Every key under `prefix` on any member → the members holding it. Rejects if a member cannot be listed. */
+async function listPerMember(array: RaicArray, prefix: string): Promise<Map<string, Set<number>>> {
+  const keys = new Map<string, Set<number>>();
   for (const slot of array.members.slots) {
     await array.members.call(slot.index, async (p) => {
-      for await (const o of p.list(prefix)) keys.add(o.key);
+      for await (const o of p.list(prefix)) (keys.get(o.key) ?? keys.set(o.key, new Set()).get(o.key)!).add(slot.index);
     });
   }
   return keys;
 }
 
-async function listSizes(array: RaicArray, member: number): Promise<Map<string, number>> {
+async function listSizes(array: RaicArray, member: number, prefix: string): Promise<Map<string, number>> {
   const sizes = new Map<string, number>();
   await array.members.call(member, async (p) => {
-    for await (const o of p.list('packs/')) sizes.set(idOfKey(o.key), o.size);
+    for await (const o of p.list(prefix)) sizes.set(idOfKey(o.key), o.size);
   });
   return sizes;
 }

@@ -2,9 +2,15 @@
  * ShareReader: fetches k valid shares of a chunk and decodes it. Asks data shares first (no decoding
  * needed when they all answer), then parity; a share that is missing, unreachable, short or fails its
  * hash is replaced by another member's, so any n−k members may be lost or corrupt.
+ *
+ * A share whose pack is gone (NotFound) is looked for where prune moved it: the pack's forwarding record
+ * (forwarding.ts, fetched once per pack per reader) names the chunk's new pack and offset, and chains of
+ * moves are followed. Only when no record names the chunk is the share counted missing. The entry's share
+ * hashes stay the judge of the bytes, wherever they were read.
  */
 import { RaicError, isRaicError } from '../errors.js';
 import type { ChunkEntry } from './chunk-ref.js';
+import { ForwardTable, type ChunkLocation } from './forwarding.js';
 import { packKey } from './layout.js';
 import type { Members } from './members.js';
 import { messageOf } from './replicated.js';
@@ -20,6 +26,9 @@ export interface ShareProblem {
   detail: string;
 }
 
+/** Moves followed for one chunk before giving up (prune never builds loops; a bound keeps a bug finite). */
+const MAX_FORWARD_HOPS = 64;
+
 export class ShareReader {
   /** Every share problem met while reading (for reporting; repair will use it). */
   readonly problems: ShareProblem[] = [];
@@ -27,6 +36,8 @@ export class ShareReader {
   /** Recycled scratch buffers (see BufferPool); chunks larger than their capacity get fresh ones. */
   private readonly stripes: BufferPool;
   private readonly plaintexts: BufferPool;
+  private readonly forwards: ForwardTable;
+  private readonly presence = new Map<string, Promise<boolean>>();
 
   constructor(
     private readonly members: Members,
@@ -36,6 +47,29 @@ export class ShareReader {
   ) {
     this.stripes = new BufferPool(members.n * shardLength(maxChunkBytes + AEAD_OVERHEAD, k));
     this.plaintexts = new BufferPool(maxChunkBytes);
+    this.forwards = new ForwardTable(members);
+  }
+
+  /**
+   * Where the entry's shares are now: the entry itself, or — when its pack is gone from the first up
+   * member and a forwarding record names the chunk — the entry at its new pack and offset (moves chained).
+   * For checks, which must look at the pack that really holds the shares. Rejects like ForwardTable.lookup.
+   */
+  async locate(entry: ChunkEntry): Promise<ChunkEntry> {
+    let at: ChunkEntry = entry;
+    for (let hop = 0; hop < MAX_FORWARD_HOPS; hop++) {
+      const packHex = at.pack.toString('hex');
+      if (!this.forwards.has(packHex) && (await this.packPresent(packHex))) return at;
+      const next = await this.forwards.lookup(packHex, entry);
+      if (!next) return at;
+      at = { ...at, pack: next.pack, offset: next.offset };
+    }
+    return at;
+  }
+
+  /** Object keys of the forwarding records this reader followed (checks verify them on every member). */
+  forwardRecordKeys(): string[] {
+    return this.forwards.keys();
   }
 
   /** Gives back the buffer of a plaintext returned by read() once the caller is done with it. */
@@ -49,12 +83,15 @@ export class ShareReader {
     const shares: (Uint8Array | null)[] = new Array<Uint8Array | null>(n).fill(null);
     const tried = new Set<number>();
     const packHex = entry.pack.toString('hex');
+    const visited = new Set<string>([packHex]);
+    /** The pack each member's share was read from (moves may differ per member, e.g. mid-prune). */
+    const source: string[] = new Array<string>(n).fill(packHex);
     for (;;) {
       const have = shares.filter((s) => s !== null).length;
       const candidates = [...Array(n).keys()].filter((i) => !tried.has(i) && this.members.isUp(i));
       const want = this.k - have;
       if (want > candidates.length) {
-        throw new RaicError('Quorum', `cannot read chunk ${entry.id.toString('hex').slice(0, 16)}: ${have + candidates.length} of ${n} shares obtainable, ${this.k} needed; ${this.describe(packHex)}`, {
+        throw new RaicError('Quorum', `cannot read chunk ${entry.id.toString('hex').slice(0, 16)}: ${have + candidates.length} of ${n} shares obtainable, ${this.k} needed; ${this.describe(visited)}`, {
           hint: 'bring the unreachable members back, then retry',
         });
       }
@@ -62,7 +99,7 @@ export class ShareReader {
       await Promise.all(
         batch.map(async (i) => {
           tried.add(i);
-          shares[i] = await this.fetchShare(i, entry, packHex);
+          shares[i] = await this.fetchShare(i, entry, visited, source);
         }),
       );
       if (shares.filter((s) => s !== null).length < this.k) continue;
@@ -82,7 +119,7 @@ export class ShareReader {
         return result.plaintext;
       }
       for (const i of result.badShares) {
-        this.problems.push({ member: i, pack: packHex, problem: 'corrupt', detail: 'share hash mismatch' });
+        this.problems.push({ member: i, pack: source[i]!, problem: 'corrupt', detail: 'share hash mismatch' });
         shares[i] = null;
       }
       // Good shares may have been moved (detached) into the worker: fetch those again.
@@ -95,24 +132,71 @@ export class ShareReader {
     }
   }
 
-  private async fetchShare(i: number, entry: ChunkEntry, packHex: string): Promise<Uint8Array | null> {
-    try {
-      const bytes = await this.members.call(i, (p) => p.get(packKey(packHex), { offset: entry.offset, length: entry.shareLen }));
-      if (bytes.length !== entry.shareLen) {
-        this.problems.push({ member: i, pack: packHex, problem: 'corrupt', detail: `short share (${bytes.length} of ${entry.shareLen} bytes)` });
+  /** Share i of the chunk from wherever it is now (see the class comment); null when it cannot be had. */
+  private async fetchShare(i: number, entry: ChunkEntry, visited: Set<string>, source: string[]): Promise<Uint8Array | null> {
+    let at: ChunkLocation = entry;
+    for (let hop = 0; ; hop++) {
+      const packHex = at.pack.toString('hex');
+      visited.add(packHex);
+      try {
+        // A pack already known to be forwarded: go straight to where this chunk went, if it was moved.
+        const moved = this.forwards.has(packHex) ? await this.forwards.lookup(packHex, entry) : null;
+        if (moved && hop < MAX_FORWARD_HOPS) {
+          at = moved;
+          continue;
+        }
+        const offset = at.offset;
+        source[i] = packHex;
+        const bytes = await this.members.call(i, (p) => p.get(packKey(packHex), { offset, length: entry.shareLen }));
+        if (bytes.length !== entry.shareLen) {
+          this.problems.push({ member: i, pack: packHex, problem: 'corrupt', detail: `short share (${bytes.length} of ${entry.shareLen} bytes)` });
+          return null;
+        }
+        return bytes;
+      } catch (err) {
+        if (isRaicError(err, 'NotFound') && hop < MAX_FORWARD_HOPS) {
+          let moved: ChunkLocation | null = null;
+          try {
+            moved = await this.forwards.lookup(packHex, entry);
+          } catch (lookupErr) {
+            this.problems.push({ member: i, pack: packHex, problem: isRaicError(lookupErr, 'Integrity') ? 'corrupt' : 'unreachable', detail: messageOf(lookupErr) });
+            return null;
+          }
+          if (moved) {
+            at = moved;
+            continue;
+          }
+        }
+        const problem = isRaicError(err, 'NotFound') ? 'missing' : isRaicError(err, 'Integrity') ? 'corrupt' : 'unreachable';
+        this.problems.push({ member: i, pack: packHex, problem, detail: messageOf(err) });
         return null;
       }
-      return bytes;
-    } catch (err) {
-      const problem = isRaicError(err, 'NotFound') ? 'missing' : 'unreachable';
-      this.problems.push({ member: i, pack: packHex, problem, detail: messageOf(err) });
-      return null;
     }
   }
 
-  private describe(packHex: string): string {
+  /** Is the pack on the first up member? (cached per pack; a member that cannot say counts as "present") */
+  private packPresent(packHex: string): Promise<boolean> {
+    let known = this.presence.get(packHex);
+    if (!known) {
+      known = (async () => {
+        for (const slot of this.members.up()) {
+          try {
+            await this.members.call(slot.index, (p) => p.head(packKey(packHex)));
+            return true;
+          } catch (err) {
+            if (isRaicError(err, 'NotFound')) return false;
+          }
+        }
+        return true;
+      })();
+      this.presence.set(packHex, known);
+    }
+    return known;
+  }
+
+  private describe(packs: Set<string>): string {
     const down = this.members.describeDown();
-    const probs = this.problems.filter((p) => p.pack === packHex).map((p) => `${this.members.slots[p.member]!.url}: ${p.problem}`);
+    const probs = this.problems.filter((p) => packs.has(p.pack)).map((p) => `${this.members.slots[p.member]!.url}: ${p.problem}`);
     return [down && `unreachable: ${down}`, probs.length > 0 && `share problems: ${probs.join(', ')}`].filter(Boolean).join('; ');
   }
 }
