@@ -51,6 +51,7 @@ function formatReport(r: CheckReport): string {
     for (const d of m.damaged.slice(0, 20)) lines.push(`      ${d.problem}: ${d.key} (${d.detail})`);
     if (m.damaged.length > 20) lines.push(`      … and ${m.damaged.length - 20} more (--json lists all)`);
   }
+  if (r.leftovers && r.leftovers.length > 0) lines.push(`  ${r.leftovers.length} leftover object(s) of interrupted runs (never committed, not damage; raic prune removes them)`);
   for (const snap of r.snapshots ?? []) {
     const what = `${snap.kind === 'tree' ? 'snapshot' : 'file'} ${snap.id.slice(0, 8)} (${snap.time.replace('T', ' ').slice(0, 19)}, ${snap.paths.join(' ')})`;
     lines.push(snap.survives >= 0 ? `  ${what}: survives the loss of any ${snap.survives} member${snap.survives === 1 ? '' : 's'}` : `  ${what}: NOT RESTORABLE as things stand`);

@@ -22,6 +22,7 @@ import {
   PACK_MAGIC,
   ShareReader,
   idOfKey,
+  listCounts,
   listUnion,
   loadIndex,
   manifestKey,
@@ -73,6 +74,8 @@ export interface CheckReport {
   members: MemberReport[];
   /** Whole-array checks: how many members each snapshot could lose, as things stand. */
   snapshots?: SnapshotHealth[];
+  /** Whole-array checks: objects of interrupted runs (never committed; prune removes them). */
+  leftovers?: string[];
 }
 
 /**
@@ -130,12 +133,32 @@ export async function checkFile(array: RaicArray, cap: FileCapability, readData:
   return runCheck(array, expected, readData, 'file');
 }
 
+/**
+ * Objects an interrupted run left behind are not damage: an index segment or catalog record stored on
+ * fewer members than the write quorum never committed, nor did a manifest no committed record names.
+ * They are reported as leftovers (prune removes them); everything committed must be whole everywhere.
+ */
 export async function checkArray(array: RaicArray, keys: RepoKeys, readData: DataSelection): Promise<CheckReport> {
   const expected: Expected = { packs: new Map(), whole: new Map([[CONFIG_KEY, null]]) };
-  for (const ref of (await loadIndex(array.members, keys.index)).values()) addRef(expected, ref);
-  for (const prefix of [KEYS_PREFIX, MEMBERS_PREFIX, SNAPSHOTS_PREFIX, FORWARD_PREFIX]) for (const key of (await listUnion(array.members, prefix)).keys()) expected.whole.set(key, null);
-  for (const prefix of [INDEX_PREFIX, MANIFESTS_PREFIX]) for (const key of (await listUnion(array.members, prefix)).keys()) expected.whole.set(key, idOfKey(key));
+  const leftovers: string[] = [];
+  const committed = async (prefix: string): Promise<string[]> => {
+    const out: string[] = [];
+    for (const [key, copies] of await listCounts(array.members, prefix)) (copies >= array.writeQuorum ? out : leftovers).push(key);
+    return out;
+  };
+  const segments = await committed(INDEX_PREFIX);
+  const records = await committed(SNAPSHOTS_PREFIX);
+  for (const ref of (await loadIndex(array.members, keys.index, segments)).values()) addRef(expected, ref);
+  for (const key of segments) expected.whole.set(key, idOfKey(key));
+  for (const key of records) expected.whole.set(key, null);
+  const recordIds = new Set(records.map(idOfKey));
+  for (const key of (await listUnion(array.members, MANIFESTS_PREFIX)).keys()) {
+    if (recordIds.has(idOfKey(key))) expected.whole.set(key, idOfKey(key));
+    else leftovers.push(key);
+  }
+  for (const prefix of [KEYS_PREFIX, MEMBERS_PREFIX, FORWARD_PREFIX]) for (const key of (await listUnion(array.members, prefix)).keys()) expected.whole.set(key, null);
   const report = await runCheck(array, expected, readData, 'array');
+  report.leftovers = leftovers.sort();
   report.snapshots = await snapshotHealth(array, keys, report);
   return report;
 }

@@ -25,10 +25,10 @@ export function decodeIndexSegment(key: Uint8Array, idHex: string, sealed: Buffe
   return decodeRefList(INDEX_MAGIC, Buffer.from(open(key, sealed, INDEX_AD))).refs;
 }
 
-/** Loads every index segment found on any up member. */
-export async function loadIndex(members: Members, key: Uint8Array): Promise<Map<string, ChunkRef>> {
+/** Loads every index segment found on any up member (or only the segments named by `only`). */
+export async function loadIndex(members: Members, key: Uint8Array, only?: Iterable<string>): Promise<Map<string, ChunkRef>> {
   const index = new Map<string, ChunkRef>();
-  const keys = [...(await listUnion(members, INDEX_PREFIX)).keys()];
+  const keys = only ? [...only] : [...(await listUnion(members, INDEX_PREFIX)).keys()];
   for (const objectKey of keys) {
     const id = idOfKey(objectKey);
     const refs = await getFromAny(members, objectKey, `index segment ${id}`, (bytes) => decodeIndexSegment(key, id, bytes));

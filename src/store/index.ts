@@ -36,7 +36,7 @@ export { ChunkSink, type SinkStats, type StreamWriter } from './chunk-sink.js';
 export { readMemberList, writeMemberList } from './member-list.js';
 export { Members, type MemberSlot } from './members.js';
 export { PackWriter, PACK_FOOTER_BYTES, PACK_MAGIC, TRAILER_MAGIC } from './pack-writer.js';
-export { getFromAny, listUnion, messageOf, putOnAll } from './replicated.js';
+export { getFromAny, listCounts, listUnion, messageOf, putOnAll } from './replicated.js';
 export { ShareReader, type ShareProblem } from './share-reader.js';
 export { pageLoader, readStreamBytes } from './stream-reader.js';
 export { listPacks, readPackTrailer, unindexedPackRefs, type PackCopies } from './pack-trailer.js';

@@ -79,3 +79,20 @@ export async function listUnion(members: Members, prefix: string): Promise<Map<s
 export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** For each key under `prefix`: how many up members hold it. */
+export async function listCounts(members: Members, prefix: string): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  await Promise.all(
+    members.up().map(async (s) => {
+      try {
+        await members.call(s.index, async (p) => {
+          for await (const o of p.list(prefix)) counts.set(o.key, (counts.get(o.key) ?? 0) + 1);
+        });
+      } catch (err) {
+        if (!isRaicError(err, 'NotFound')) throw err;
+      }
+    }),
+  );
+  return counts;
+}
