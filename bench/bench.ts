@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { buildTree } from '../test/support/big-tree.js';
+import { slowMemberBench } from './slow-member.js';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
 const raicBin = join(root, 'bin', 'run.js');
@@ -173,6 +174,9 @@ async function main(): Promise<void> {
         `  tree: first backup ${ratio('restic backup tree (first)', 'raic backup tree (first)')}, unchanged ${ratio('restic backup tree (unchanged)', 'raic backup tree (unchanged)')}, restore ${ratio('restic restore tree', 'raic restore tree')}`,
       );
     }
+    const slowMiB = Math.min(256, sizeMiB);
+    const slow = await slowMemberBench(raicBin, base, slowMiB);
+    console.log(`one member 10× slower (hedged reads): get of ${slowMiB} MiB ${slow.fast.toFixed(2)} s with all fast, ${slow.slow.toFixed(2)} s with member 0 slow: ${(slow.slow / slow.fast).toFixed(2)}× (target ≤ 1.3×)`);
     const stored = await Promise.all(members.filter((m) => !m.includes('tmember')).map(async (m) => (await import('node:fs/promises')).readdir(m, { recursive: true }).then(async (names) => {
       let total = 0;
       for (const n of names) total += (await stat(join(m, String(n)))).isFile() ? (await stat(join(m, String(n)))).size : 0;

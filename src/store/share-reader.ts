@@ -11,6 +11,7 @@
 import { RaicError, isRaicError } from '../errors.js';
 import type { ChunkEntry } from './chunk-ref.js';
 import { ForwardTable, type ChunkLocation } from './forwarding.js';
+import { hedgedFetch } from './hedged-fetch.js';
 import { packKey } from './layout.js';
 import type { Members } from './members.js';
 import { messageOf } from './replicated.js';
@@ -25,6 +26,9 @@ export interface ShareProblem {
   problem: 'missing' | 'corrupt' | 'unreachable';
   detail: string;
 }
+
+/** What decoding from a parity share costs, in the units of member latency (ms), when choosing sources. */
+const PARITY_COST_MS = 1;
 
 /** Moves followed for one chunk before giving up (prune never builds loops; a bound keeps a bug finite). */
 const MAX_FORWARD_HOPS = 64;
@@ -95,13 +99,21 @@ export class ShareReader {
           hint: 'bring the unreachable members back, then retry',
         });
       }
-      const batch = candidates.slice(0, want);
-      await Promise.all(
-        batch.map(async (i) => {
+      // Fastest members first (data shares win ties: no decoding); hedge past a slow one.
+      const ordered = [...candidates].sort((a, b) => this.expectedCost(a) - this.expectedCost(b) || a - b);
+      const got = await hedgedFetch(
+        ordered,
+        want,
+        async (i) => {
           tried.add(i);
-          shares[i] = await this.fetchShare(i, entry, visited, source);
-        }),
+          const started = performance.now();
+          const share = await this.fetchShare(i, entry, visited, source);
+          if (share) this.members.observeLatency(i, performance.now() - started);
+          return share;
+        },
+        () => this.members.hedgeDelayMs(),
       );
+      for (const [i, share] of got) shares[i] = share;
       if (shares.filter((s) => s !== null).length < this.k) continue;
       const fits = entry.size <= this.plaintexts.capacity;
       const result = await this.pool.decode({
@@ -130,6 +142,11 @@ export class ShareReader {
         }
       }
     }
+  }
+
+  /** Expected time to get share i: its member's recent latency, plus a little for parity (it needs decoding). */
+  private expectedCost(i: number): number {
+    return this.members.expectedLatency(i) + (i >= this.k ? PARITY_COST_MS : 0);
   }
 
   /** Share i of the chunk from wherever it is now (see the class comment); null when it cannot be had. */
