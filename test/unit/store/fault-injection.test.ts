@@ -1,0 +1,93 @@
+/**
+ * The store under injected faults (in process, memory providers behind the fault-injecting wrapper):
+ * members failing, hanging, slow, corrupting or losing objects — reads stay bit-exact, problems are
+ * recorded, and a slow member costs a hedge delay, not its latency.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { ChunkSink, Members, RaicArray, ShareReader, newMasterKey, repoKeys, walkStream, pageLoader, type StreamRef } from '../../../src/store/index.js';
+import { withRetry } from '../../../src/providers/index.js';
+import { createMemoryProvider } from '../../support/memory-provider.js';
+import { FaultyProvider } from '../../support/faulty-provider.js';
+
+const K = 2;
+const N = 4;
+
+describe('store under injected faults (k=2, n=4)', () => {
+  const faulty = Array.from({ length: N }, () => new FaultyProvider(createMemoryProvider()));
+  const array = RaicArray.fromMembers({ arrayId: randomBytes(16).toString('hex'), k: K, n: N }, Members.fromProviders(faulty.map((f) => withRetry(f, { attempts: 2, baseDelayMs: 5 }))), { chunkBytes: 256 * 1024 });
+  const keys = repoKeys(newMasterKey());
+  const data = randomBytes(3 * 1024 * 1024 + 77);
+  let ref: StreamRef;
+
+  before(async () => {
+    const sink = await ChunkSink.open(array, keys, 256 * 1024);
+    const w = sink.openStream();
+    for (let at = 0; at < data.length; at += 256 * 1024) await w.write(data.subarray(at, at + 256 * 1024), false);
+    ref = await w.end();
+    await sink.finish();
+  });
+  after(async () => array.close());
+
+  const readAll = async (): Promise<{ bytes: Buffer; reader: ShareReader }> => {
+    const reader = new ShareReader(array.members, array.pool, K, 256 * 1024);
+    const parts: Buffer[] = [];
+    for await (const entry of walkStream(ref, pageLoader(reader))) parts.push(Buffer.from(await reader.read(entry)));
+    return { bytes: Buffer.concat(parts), reader };
+  };
+  const reset = (): void => {
+    for (const f of faulty) f.reset();
+    for (const s of array.members.slots) s.downReason = null;
+  };
+
+  it('reads bit-exact when n−k members refuse every call, and marks them down after the first failure', async () => {
+    reset();
+    faulty[0]!.down();
+    faulty[1]!.down();
+    const { bytes } = await readAll();
+    assert.ok(bytes.equals(data));
+    assert.ok(!array.members.isUp(0) && !array.members.isUp(1));
+    assert.ok(faulty[0]!.count('get') <= 2, `member 0 was asked ${faulty[0]!.count('get')} times`);
+  });
+
+  it('treats corrupt shares as missing and records them', async () => {
+    reset();
+    faulty[0]!.corruptGets();
+    faulty[2]!.corruptGets();
+    const { bytes, reader } = await readAll();
+    assert.ok(bytes.equals(data));
+    assert.ok(reader.problems.some((p) => p.member === 0 && p.problem === 'corrupt'));
+    assert.ok(reader.problems.some((p) => p.member === 2 && p.problem === 'corrupt'));
+  });
+
+  it('works around lost objects', async () => {
+    reset();
+    faulty[1]!.lose(/^packs\//);
+    faulty[3]!.lose(/^packs\//);
+    const { bytes, reader } = await readAll();
+    assert.ok(bytes.equals(data));
+    assert.ok(reader.problems.some((p) => p.member === 1 && p.problem === 'missing'));
+  });
+
+  it('a slow member costs little: hedged reads go around it', async () => {
+    reset();
+    const t0 = performance.now();
+    await readAll();
+    const fast = performance.now() - t0;
+    reset();
+    faulty[0]!.addLatency(400, { ops: ['get'] });
+    const t1 = performance.now();
+    const { bytes } = await readAll();
+    const slow = performance.now() - t1;
+    assert.ok(bytes.equals(data));
+    // 13 chunks: without hedging member 0 would add ≥ 13 × 400 ms.
+    assert.ok(slow < fast + 2500, `slow member: ${slow.toFixed(0)} ms vs ${fast.toFixed(0)} ms`);
+  });
+
+  it('fails with a Quorum error naming the members when fewer than k can answer', async () => {
+    reset();
+    for (const i of [0, 1, 2]) faulty[i]!.down();
+    await assert.rejects(readAll(), (err: Error & { code?: string }) => err.code === 'Quorum' && /only|shares obtainable/.test(err.message));
+  });
+});
