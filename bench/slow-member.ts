@@ -40,8 +40,9 @@ export async function slowMemberBench(raicBin: string, base: string, sizeMiB: nu
     for (const m of members) await mkdir(m);
     const env = { ...process.env, RAIC_CONFIG: join(dir, 'config.json'), RAIC_PASSWORD: 'bench', RAIC_KDF_FAST: '1' };
     const run = (args: string[], input?: Buffer) => spawnSync(process.execPath, [raicBin, ...args], { env, input, maxBuffer: 1 << 20 });
+    // (the put reads its input from `input`; a capability line is all that comes back)
     if (run(['init', '--k', '4', ...members.map((m) => `file://${m}`)]).status !== 0) throw new Error('init failed');
-    const dd = spawnSync('head', ['-c', String(sizeMiB * 1024 * 1024), '/dev/urandom']);
+    const dd = spawnSync('head', ['-c', String(sizeMiB * 1024 * 1024), '/dev/urandom'], { maxBuffer: sizeMiB * 1024 * 1024 + 1 });
     const put = run(['put', '-'], dd.stdout);
     if (put.status !== 0) throw new Error(`put failed: ${put.stderr.toString()}`);
     const cap = parseCapability(put.stdout.toString().trim());

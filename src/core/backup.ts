@@ -97,6 +97,8 @@ type ParentDir = Map<string, TreeNode> | undefined;
 interface PendingNode {
   node: TreeNode;
   content?: Promise<StreamRef | null>;
+  /** A directory's tree blob, stored once its children are: the walk does not wait for it. */
+  subtree?: Promise<StreamRef>;
 }
 
 async function settle(pending: PendingNode[]): Promise<TreeNode[]> {
@@ -107,9 +109,16 @@ async function settle(pending: PendingNode[]): Promise<TreeNode[]> {
       if (!content) continue;
       p.node.content = content;
     }
+    if (p.subtree) p.node.subtree = await p.subtree;
     out.push(p.node);
   }
   return out;
+}
+
+/** A promise the walk does not await now: its rejection is observed later, by settle(). */
+function deferred<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
 }
 
 /** Files read at once: hides per-file open/read/close latency (a thread-pool hop each) behind each other. */
@@ -180,8 +189,7 @@ class BackupRun {
       return { node };
     }
     if (type === 'dir') {
-      node.subtree = await this.dir(absPath, await this.parentChildren(before));
-      return { node };
+      return { node, subtree: (await this.dir(absPath, await this.parentChildren(before))).stored };
     }
     this.files += 1;
     this.bytes += node.size;
@@ -233,8 +241,12 @@ class BackupRun {
     return { stored: stream.end() };
   }
 
-  /** A directory: its children (sorted), then its tree blob. */
-  async dir(absPath: string, before: ParentDir): Promise<StreamRef> {
+  /**
+   * A directory: walks its children (sorted) now, and returns — without waiting for them to be stored —
+   * `stored`, its tree blob once they are. The walk goes on meanwhile, so the pipeline never drains at a
+   * directory's end.
+   */
+  async dir(absPath: string, before: ParentDir): Promise<{ stored: Promise<StreamRef> }> {
     this.dirs += 1;
     let names: string[] = [];
     try {
@@ -249,7 +261,8 @@ class BackupRun {
       const p = await this.entry(child, name, before?.get(name));
       if (p) pending.push(p);
     }
-    return this.sink.storeBytes(encodeTree(await settle(pending), this.array.n));
+    // Boxed: an async function would flatten the promise, and the caller would wait for the store after all.
+    return { stored: deferred(settle(pending).then((nodes) => this.sink.storeBytes(encodeTree(nodes, this.array.n)))) };
   }
 
   /**
