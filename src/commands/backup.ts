@@ -56,7 +56,7 @@ Exit codes: 0 all good; 1 failed, nothing committed; 3 snapshot committed but so
     } finally {
       await array.close();
     }
-    for (const e of result.errors) process.stderr.write(`raic: ${e.path}: ${e.message} (not in the snapshot)\n`);
+    for (const e of result.errors) process.stderr.write(`raic: ${e.path}: ${e.message} (could not be read: not in the snapshot)\n`);
     this.log(
       `snapshot ${result.snapshotId.slice(0, 8)} saved: ${result.files} files, ${result.dirs} dirs, ${formatBytes(result.bytes)}; ` +
         `${result.unchangedFiles} unchanged, ${formatBytes(result.newBytes)} new, ${formatBytes(result.storedBytes)} stored over all members, ${result.seconds.toFixed(1)} s`,
@@ -65,7 +65,7 @@ Exit codes: 0 all good; 1 failed, nothing committed; 3 snapshot committed but so
     const degraded = describeDegraded(result.degraded, n);
     if (degraded) this.log(degraded);
     if (result.errors.length > 0) {
-      this.log(`${result.errors.length} file(s) could not be read and are not in the snapshot (listed on stderr)`);
+      this.log(`${result.errors.length} path(s) could not be read; their contents are not in the snapshot (listed on stderr)`);
       process.exitCode = ExitCode.unreadableSources;
     } else if (degraded) process.exitCode = ExitCode.degraded;
     return { ...result, peakRssMB: peakRssMB() };

@@ -71,3 +71,35 @@ export function oneCleanErrorLine(stderr: string): string {
   if (/\n\s+at |Error: .*\n|node:internal/.test(stderr)) throw new Error(`stack trace on stderr:\n${stderr}`);
   return lines[0]!;
 }
+
+export interface Finished {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface StartedRaic {
+  pid: number;
+  /** SIGKILL, if still running; true when a signal was sent. */
+  kill(): boolean;
+  done: Promise<Finished>;
+}
+
+/**
+ * Starts the real binary with pipes (as cron would: no TTY, stdin closed) and keeps the child, so a test
+ * can kill it or start another beside it. `wrapper` runs it under another program (e.g. setpriv).
+ */
+export function startRaic(args: string[], env: Record<string, string | undefined>, wrapper: string[] = []): StartedRaic {
+  const argv = [...wrapper, process.execPath, raicBin, ...args];
+  const child = spawn(argv[0]!, argv.slice(1), { cwd: repoRoot, env: { ...process.env, RAIC_KDF_FAST: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout.on('data', (b: Buffer) => out.push(b));
+  child.stderr.on('data', (b: Buffer) => err.push(b));
+  const done = new Promise<Finished>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
+  });
+  return { pid: child.pid!, kill: () => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'), done };
+}
