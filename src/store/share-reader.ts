@@ -90,9 +90,16 @@ export class ShareReader {
     const visited = new Set<string>([packHex]);
     /** The pack each member's share was read from (moves may differ per member, e.g. mid-prune). */
     const source: string[] = new Array<string>(n).fill(packHex);
+    /** Fetches still running (hedged past, or started late): their shares still count when they land. */
+    const outstanding = new Set<Promise<unknown>>();
     for (;;) {
-      const have = shares.filter((s) => s !== null).length;
-      const candidates = [...Array(n).keys()].filter((i) => !tried.has(i) && this.members.isUp(i));
+      let have = shares.filter((s) => s !== null).length;
+      let candidates = [...Array(n).keys()].filter((i) => !tried.has(i) && this.members.isUp(i));
+      if (this.k - have > candidates.length && outstanding.size > 0) {
+        await Promise.allSettled([...outstanding]);
+        have = shares.filter((s) => s !== null).length;
+        candidates = [...Array(n).keys()].filter((i) => !tried.has(i) && this.members.isUp(i));
+      }
       const want = this.k - have;
       if (want > candidates.length) {
         throw new RaicError('Quorum', `cannot read chunk ${entry.id.toString('hex').slice(0, 16)}: ${have + candidates.length} of ${n} shares obtainable, ${this.k} needed; ${this.describe(visited)}`, {
@@ -101,19 +108,25 @@ export class ShareReader {
       }
       // Fastest members first (data shares win ties: no decoding); hedge past a slow one.
       const ordered = [...candidates].sort((a, b) => this.expectedCost(a) - this.expectedCost(b) || a - b);
-      const got = await hedgedFetch(
+      await hedgedFetch(
         ordered,
         want,
-        async (i) => {
+        (i) => {
           tried.add(i);
           const started = performance.now();
-          const share = await this.fetchShare(i, entry, visited, source);
-          if (share) this.members.observeLatency(i, performance.now() - started);
-          return share;
+          const fetching = this.fetchShare(i, entry, visited, source).then((share) => {
+            if (share) {
+              this.members.observeLatency(i, performance.now() - started);
+              shares[i] = share;
+            }
+            return share;
+          });
+          outstanding.add(fetching);
+          void fetching.finally(() => outstanding.delete(fetching));
+          return fetching;
         },
         () => this.members.hedgeDelayMs(),
       );
-      for (const [i, share] of got) shares[i] = share;
       if (shares.filter((s) => s !== null).length < this.k) continue;
       const fits = entry.size <= this.plaintexts.capacity;
       const result = await this.pool.decode({
