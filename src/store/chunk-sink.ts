@@ -99,7 +99,7 @@ export class ChunkSink {
     let chain: Promise<void> = Promise.resolve();
     return {
       write: async (chunk, pooled = true) => {
-        const stored = await this.submit(chunk, pooled);
+        const { stored } = await this.submit(chunk, pooled);
         chain = chain.then(async () => builder.add(await stored));
         chain.catch(() => undefined);
       },
@@ -127,7 +127,9 @@ export class ChunkSink {
     this.stats.storedBytes = this.packs.stats.storedBytes;
   }
 
-  private async submit(chunk: Uint8Array, pooled: boolean): Promise<Promise<ChunkEntry>> {
+  /** Resolves once the chunk is accepted (window space); `stored` resolves once it is stored. Boxed: an async
+   * function would flatten the inner promise, and the caller would wait for the store (one chunk at a time). */
+  private async submit(chunk: Uint8Array, pooled: boolean): Promise<{ stored: Promise<ChunkEntry> }> {
     if (this.failure) throw this.failure;
     while (this.inFlight >= this.array.tuning.window) await new Promise<void>((r) => this.waiters.push(r));
     this.inFlight += 1;
@@ -138,7 +140,7 @@ export class ChunkSink {
     stored.catch((err: unknown) => {
       this.failure ??= err;
     });
-    return stored;
+    return { stored };
   }
 
   private async storeNow(page: Uint8Array): Promise<ChunkEntry> {
