@@ -4,10 +4,10 @@
  * breaking old arrays. The passphrase is NFC-normalised UTF-8, so the same words typed on any system give the
  * same key.
  *
- * Costs: the default is opslimit 8 with 64 MiB (RFC 9106's second recommended option has t=3, m=64 MiB; we
- * spend more passes instead of more memory): ~0.3 s on this project's 2-core machine (bench/crypto-bench.ts:
- * opslimit 3 with 64 MiB took 0.11 s). Memory is capped at 64 MiB because every `put` unlocks the key and
- * raic keeps its peak RSS under 300 MB; libsodium's MODERATE preset (256 MiB) alone would break that.
+ * Costs: the default is RFC 9106's second recommended option, t=3 passes over m=64 MiB (one lane):
+ * ~0.11 s on this project's 2-core machine (bench/crypto-bench.ts). Every backup and put unlocks the key,
+ * so the cost is paid on each run (a nightly unchanged backup takes ~1.5 s in all); memory is capped at
+ * 64 MiB because raic keeps its peak RSS under 300 MB, which libsodium's MODERATE preset (256 MiB) breaks.
  * RAIC_KDF_FAST=1 in the environment makes newKdfParams return a tiny cost (opslimit 1, 64 KiB) so tests that
  * create arrays run fast; never use it for a real array — the params it writes stay with the array.
  */
@@ -23,7 +23,7 @@ export interface KdfParams {
   salt: string /* base64 */;
 }
 
-export const DEFAULT_OPSLIMIT = 8;
+export const DEFAULT_OPSLIMIT = 3;
 export const DEFAULT_MEMLIMIT = 64 * 2 ** 20;
 const FAST_OPSLIMIT = 1;
 const FAST_MEMLIMIT = 64 * 2 ** 10;
