@@ -11,7 +11,7 @@ export class StripePool {
 
   constructor(workers: number) {
     this.pool = new Piscina({
-      filename: new URL('./stripe-worker.js', import.meta.url).href,
+      filename: new URL('./stripe-worker-entry.cjs', import.meta.url).href,
       minThreads: workers,
       maxThreads: workers,
       idleTimeout: 60_000,
