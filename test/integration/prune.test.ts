@@ -2,6 +2,7 @@
  * prune repacks packs that are mostly garbage and leaves forwarding records, so every snapshot and every
  * capability handed out keeps working (k=2, n=3 on local directories: pack target ≈ 10.7 MiB per member).
  */
+import type { PruneResult } from '../../src/core/prune.js';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { cp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -17,19 +18,8 @@ const SMALL_FILES = 48;
 /** Not above the CDC minimum: one chunk, the same one `raic put` makes of it, so the put dedups into the backup's pack. */
 const PUT_FILE_BYTES = Math.min(200 * KiB, DEFAULT_CDC.minSize);
 
-interface PruneJson {
-  packsTotal: number;
-  packsDeleted: number;
-  bytesFreed: number;
-  packsRepacked: number;
-  chunksMoved: number;
-  packsWritten: number;
-  bytesWritten: number;
-  repackSkipped: { pack: string; reason: string }[];
-  forwardRecordsWritten: number;
-  forwardRecordsDeleted: number;
-  liveChunksMissing: number;
-}
+/** What `raic prune --json` prints: the core's result, as is. */
+type PruneJson = PruneResult;
 
 /** Every file under the member directories (locks aside: every command takes one) → its size. */
 async function storedObjects(a: ArrayFixture): Promise<Map<string, number>> {
