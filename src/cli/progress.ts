@@ -15,6 +15,8 @@
 import cliProgress from 'cli-progress';
 
 export interface Progress {
+  /** A bar is being drawn (a person is watching): worth computing totals for. */
+  readonly drawing: boolean;
   update(done: { bytes: number; files?: number; chunks?: number }, total?: { bytes?: number; files?: number }): void;
   /** One line for the user (a skipped file, a degraded member); control characters are shown escaped. */
   note(line: string): void;
@@ -41,13 +43,14 @@ const MIN_BAR = 8;
 
 export function createProgress(opts: ProgressOptions): Progress {
   const stream = opts.stream ?? process.stderr;
-  if (opts.quiet) return { update() {}, note() {}, stop() {} };
+  if (opts.quiet) return { drawing: false, update() {}, note() {}, stop() {} };
   if (opts.json || stream.isTTY !== true) return new PlainNotes(stream);
   return new TtyBar(stream, opts.label);
 }
 
 /** Not a terminal, or --json: no bar; notes as plain lines. */
 class PlainNotes implements Progress {
+  readonly drawing = false;
   constructor(private readonly stream: ProgressStream) {}
   update(): void {}
   note(line: string): void {
@@ -57,6 +60,7 @@ class PlainNotes implements Progress {
 }
 
 class TtyBar implements Progress {
+  readonly drawing = true;
   private readonly startedAt = performance.now();
   private done = { bytes: 0, files: undefined as number | undefined, chunks: undefined as number | undefined };
   private total: { bytes?: number; files?: number } = {};

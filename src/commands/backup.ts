@@ -40,14 +40,16 @@ Exit codes: 0 all good; 1 failed, nothing committed; 3 snapshot committed but so
       const keys = await unlockArray(array, await this.passphrase(false));
       const progress = createProgress({ quiet: this.flags.quiet, json: this.jsonEnabled(), label: 'backup' });
       try {
-        result = await withLock(array, keys, { exclusive: false, command: 'backup' }, async (lock) =>
+        result = await withLock(array, keys, { exclusive: false, command: 'backup', confirmInBackground: true }, async (lock) =>
           backup(array, keys, await readCatalog(array, keys), {
             paths: this.positional,
             excludes,
             tags: this.flags.tag,
             host: this.flags.host,
             signal: lock.signal,
-            onProgress: (p) => progress.update({ bytes: p.bytesSeen, files: p.files }),
+            commitGate: lock.confirmed,
+            estimateTotal: progress.drawing,
+            onProgress: (p) => progress.update({ bytes: p.bytesSeen, files: p.files }, p.total),
           }),
         );
       } finally {

@@ -6,13 +6,14 @@
  *
  * Unreadable or vanishing files are named in `errors` and left out; the snapshot still commits.
  */
-import { lstat, open, readdir, readlink, stat, type FileHandle } from 'node:fs/promises';
+import type { BigIntStats } from 'node:fs';
+import { lstat, readdir, readlink, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, resolve, sep } from 'node:path';
 import pLimit from 'p-limit';
 import { RaicError, abortError } from '../errors.js';
 import { randomBytes } from '../crypto/index.js';
-import { cdcChunks, DEFAULT_CDC } from '../chunk/index.js';
+import { DEFAULT_CDC } from '../chunk/index.js';
 import {
   ChunkSink,
   ShareReader,
@@ -29,6 +30,7 @@ import {
 } from '../store/index.js';
 import { decodeTree, encodeTree, makeExcluder, nodeFromStat, nodeType, unchanged, type Excluder, type TreeNode } from '../tree/index.js';
 import { findParent, writeCatalogRecord, type CatalogRecord } from './catalog.js';
+import { measureSources, type SourceSize } from './source-size.js';
 import { loadManifest } from './get.js';
 import { parseCapability } from '../store/index.js';
 
@@ -38,7 +40,11 @@ export interface BackupOptions {
   tags?: string[];
   host?: string | undefined;
   signal?: AbortSignal;
+  /** Nothing is committed (index, manifest, catalog) before this resolves: the lock's confirmation. */
+  commitGate?: Promise<void>;
   onProgress?: (p: BackupProgress) => void;
+  /** Count the sources' size beside the backup (measureSources), reported as `total` for an ETA. */
+  estimateTotal?: boolean;
 }
 
 export interface BackupProgress {
@@ -46,6 +52,8 @@ export interface BackupProgress {
   bytesSeen: number;
   bytesRead: number;
   path: string;
+  /** With estimateTotal: files and bytes under the paths, as far as counted yet. */
+  total?: SourceSize;
 }
 
 export interface SourceError {
@@ -76,15 +84,6 @@ export interface BackupResult {
   degraded: { member: number; url: string; missedObjects: number }[];
   errors: SourceError[];
   seconds: number;
-}
-
-/** The file's bytes as successive views of `buf` (valid until the next piece is requested). */
-async function* readPieces(fh: FileHandle, buf: Buffer): AsyncGenerator<Uint8Array> {
-  for (;;) {
-    const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-    if (bytesRead === 0) return;
-    yield buf.subarray(0, bytesRead);
-  }
 }
 
 /** Parent snapshot tree, opened lazily one directory at a time. */
@@ -123,6 +122,17 @@ function deferred<T>(p: Promise<T>): Promise<T> {
 
 /** Files read at once: hides per-file open/read/close latency (a thread-pool hop each) behind each other. */
 const FILE_READERS = 4;
+/** Entries of a directory lstat'ed ahead of the one being handled (libuv runs them in parallel). */
+const STAT_AHEAD = 32;
+/** Parent-snapshot directory listings read ahead of the walk. */
+const PREFETCH_PARENTS = 64;
+
+type StatResult = { st: BigIntStats } | { err: unknown };
+const lstatResult = (path: string): Promise<StatResult> =>
+  lstat(path, { bigint: true }).then(
+    (st) => ({ st }),
+    (err: unknown) => ({ err }),
+  );
 
 class BackupRun {
   readonly errors: SourceError[] = [];
@@ -132,9 +142,10 @@ class BackupRun {
   bytes = 0;
   bytesRead = 0;
   private lastProgress = 0;
-  /** One read buffer per concurrent file reader (the chunker copies out of it before asking for more). */
-  private readonly readBuffers = Array.from({ length: FILE_READERS }, () => Buffer.allocUnsafeSlow(1024 * 1024));
+  total: SourceSize | undefined;
   private readonly fileLimit = pLimit(FILE_READERS);
+  private readonly prefetched = new Map<TreeNode, Promise<ParentDir>>();
+  private readonly prefetchLimit = pLimit(8);
 
   constructor(
     private readonly array: RaicArray,
@@ -144,12 +155,37 @@ class BackupRun {
     private readonly opts: BackupOptions,
   ) {}
 
+  /** The parent snapshot's listing of a directory: prefetched (see prefetchParents) or read now. */
   async parentChildren(node: TreeNode | undefined): Promise<ParentDir> {
     if (!node?.subtree || !this.parentReader) return undefined;
+    const early = this.prefetched.get(node);
+    if (early) {
+      this.prefetched.delete(node);
+      return early;
+    }
+    return this.readParentDir(node.subtree);
+  }
+
+  private async readParentDir(ref: StreamRef): Promise<ParentDir> {
     try {
-      return new Map(decodeTree(await readStreamBytes(this.parentReader, node.subtree)).map((c) => [c.name, c]));
+      return new Map(decodeTree(await readStreamBytes(this.parentReader!, ref)).map((c) => [c.name, c]));
     } catch {
       return undefined; // a damaged parent only costs re-reading
+    }
+  }
+
+  /**
+   * Starts reading the parent listings of a directory's subdirectories before the walk reaches them, so
+   * an unchanged tree is walked at the speed of lstat, not of one member round trip per directory. At most
+   * PREFETCH_PARENTS listings are held unconsumed (memory stays bounded in wide trees).
+   */
+  private prefetchParents(before: ParentDir): void {
+    if (!before || !this.parentReader) return;
+    for (const child of before.values()) {
+      if (this.prefetched.size >= PREFETCH_PARENTS) return;
+      if (child.type !== 'dir' || !child.subtree || this.prefetched.has(child)) continue;
+      const ref = child.subtree;
+      this.prefetched.set(child, this.prefetchLimit(() => this.readParentDir(ref)));
     }
   }
 
@@ -163,19 +199,18 @@ class BackupRun {
     const now = Date.now();
     if (now - this.lastProgress < 100) return;
     this.lastProgress = now;
-    this.opts.onProgress?.({ files: this.files, bytesSeen: this.bytes, bytesRead: this.bytesRead, path });
+    this.opts.onProgress?.({ files: this.files, bytesSeen: this.bytes, bytesRead: this.bytesRead, path, ...(this.total ? { total: this.total } : {}) });
   }
 
   /** Backs up one filesystem entry; null when it cannot be read or is of a kind not backed up. */
-  async entry(absPath: string, name: string, before: TreeNode | undefined): Promise<PendingNode | null> {
+  async entry(absPath: string, name: string, before: TreeNode | undefined, stat?: Promise<StatResult>): Promise<PendingNode | null> {
     if (this.opts.signal?.aborted) throw abortError(this.opts.signal);
-    let st;
-    try {
-      st = await lstat(absPath, { bigint: true });
-    } catch (err) {
-      this.fail(absPath, err);
+    const got = await (stat ?? lstatResult(absPath));
+    if ('err' in got) {
+      this.fail(absPath, got.err);
       return null;
     }
+    const st = got.st;
     const type = nodeType(st);
     if (!type) return null;
     const node = nodeFromStat(name, type, st);
@@ -213,32 +248,20 @@ class BackupRun {
     return { node, content };
   }
 
-  /** Reads a file into the sink; resolves once its chunks are handed over, with `stored` for when they are stored. */
+  /** Reads a file into the sink; resolves once it is read, with `stored` for when its chunks are stored. */
   private async file(absPath: string): Promise<{ stored: Promise<StreamRef> } | null> {
-    let fh;
-    try {
-      fh = await open(absPath, 'r');
-    } catch (err) {
-      this.fail(absPath, err);
-      return null;
-    }
-    const stream = this.sink.openStream();
-    const buffer = this.readBuffers.pop()!;
-    try {
-      for await (const chunk of cdcChunks(readPieces(fh, buffer), DEFAULT_CDC, () => this.sink.allocChunk())) {
-        this.bytesRead += chunk.length;
-        await stream.write(chunk);
+    const read = await this.sink.storeFile(absPath, DEFAULT_CDC, {
+      signal: this.opts.signal,
+      onRead: (bytes) => {
+        this.bytesRead += bytes;
         this.progress(absPath);
-      }
-    } catch (err) {
-      if (err instanceof RaicError) throw err;
-      this.fail(absPath, err);
+      },
+    });
+    if ('error' in read) {
+      this.fail(absPath, read.error);
       return null;
-    } finally {
-      this.readBuffers.push(buffer);
-      await fh.close().catch(() => undefined);
     }
-    return { stored: stream.end() };
+    return { stored: read.stored };
   }
 
   /**
@@ -254,11 +277,19 @@ class BackupRun {
     } catch (err) {
       this.fail(absPath, err);
     }
+    this.prefetchParents(before);
+    const paths = names.map((name) => (absPath === sep ? `${sep}${name}` : `${absPath}${sep}${name}`)).map((p) => (this.exclude(p) ? null : p));
+    const stats: (Promise<StatResult> | undefined)[] = [];
     const pending: PendingNode[] = [];
-    for (const name of names) {
-      const child = absPath === sep ? `${sep}${name}` : `${absPath}${sep}${name}`;
-      if (this.exclude(child)) continue;
-      const p = await this.entry(child, name, before?.get(name));
+    for (let i = 0; i < names.length; i++) {
+      for (let j = stats.length; j < Math.min(names.length, i + STAT_AHEAD); j++) {
+        const p = paths[j];
+        stats.push(p ? lstatResult(p) : Promise.resolve({ err: null }));
+      }
+      const child = paths[i];
+      if (!child) continue;
+      const p = await this.entry(child, names[i]!, before?.get(names[i]!), stats[i]);
+      stats[i] = undefined; // a huge directory keeps no more stats than STAT_AHEAD
       if (p) pending.push(p);
     }
     // Boxed: an async function would flatten the promise, and the caller would wait for the store after all.
@@ -300,6 +331,16 @@ class BackupRun {
   }
 }
 
+/** The parent snapshot's root listing; an unreadable parent only costs re-reading everything. */
+async function readParentRoot(array: RaicArray, reader: ShareReader, parent: CatalogRecord): Promise<ParentDir> {
+  try {
+    const root = await loadManifest(array, parseCapability(parent.capability));
+    return new Map(decodeTree(await readStreamBytes(reader, streamOf(root))).map((c) => [c.name, c]));
+  } catch {
+    return undefined;
+  }
+}
+
 export async function backup(array: RaicArray, keys: RepoKeys, catalog: readonly CatalogRecord[], opts: BackupOptions): Promise<BackupResult> {
   const started = performance.now();
   if (opts.paths.length === 0) throw new RaicError('Usage', 'nothing to back up: give at least one path');
@@ -318,22 +359,19 @@ export async function backup(array: RaicArray, keys: RepoKeys, catalog: readonly
   const host = opts.host ?? hostname();
 
   const parent = findParent(catalog, host, paths);
-  let parentRoot: ParentDir;
-  let parentReader: ShareReader | null = null;
-  if (parent) {
-    try {
-      parentReader = new ShareReader(array.members, array.pool, array.k, DEFAULT_CDC.maxSize);
-      const root = await loadManifest(array, parseCapability(parent.capability));
-      parentRoot = new Map(decodeTree(await readStreamBytes(parentReader, streamOf(root))).map((c) => [c.name, c]));
-    } catch {
-      parentRoot = undefined; // an unreadable parent only costs re-reading everything
-    }
+  const parentReader = parent ? new ShareReader(array.members, array.pool, array.k, DEFAULT_CDC.maxSize) : null;
+  // The parent's root listing and the index (for dedup) are read at the same time.
+  const [parentRoot, sink] = await Promise.all([
+    parent && parentReader ? readParentRoot(array, parentReader, parent) : undefined,
+    ChunkSink.open(array, keys, DEFAULT_CDC.maxSize, opts.commitGate ? { commitGate: opts.commitGate } : {}),
+  ]);
+  const exclude = makeExcluder(opts.excludes ?? []);
+  const run = new BackupRun(array, sink, parentReader, exclude, opts);
+  if (opts.estimateTotal) {
+    measureSources(paths, exclude, (size) => (run.total = size), opts.signal).catch(() => undefined); // only feeds the ETA
   }
-
-  const sink = await ChunkSink.open(array, keys, DEFAULT_CDC.maxSize);
-  const run = new BackupRun(array, sink, parentReader, makeExcluder(opts.excludes ?? []), opts);
   const rootRef = await run.root(paths, parentRoot);
-  await sink.finish();
+  await sink.finish(); // awaits opts.commitGate
 
   const time = new Date().toISOString();
   const capKey = randomBytes(32);

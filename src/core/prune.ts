@@ -267,7 +267,7 @@ export async function prune(array: RaicArray, keys: RepoKeys, opts: PruneOptions
         let ref = movedTo.get(idHex) ?? keptCopies.get(idHex);
         if (!ref) {
           const stripe = Buffer.concat(shares[j]!);
-          ref = await writer.add({ id: c.id, key: c.key, size: c.size, shareLen: c.shareLen, stripe, hashes: c.hashes, plaintext: new Uint8Array(0) });
+          ref = await writer.add({ id: c.id, key: c.key, size: c.size, shareLen: c.shareLen, stripe, hashes: c.hashes });
           movedTo.set(idHex, ref);
           result.chunksMoved += 1;
         }

@@ -4,7 +4,7 @@
  */
 import { acquireLock, lockQuorum, type Lock, type RaicArray, type RepoKeys } from '../store/index.js';
 
-export async function withLock<T>(array: RaicArray, keys: RepoKeys, opts: { exclusive: boolean; command: string }, fn: (lock: Lock) => Promise<T>): Promise<T> {
+export async function withLock<T>(array: RaicArray, keys: RepoKeys, opts: { exclusive: boolean; command: string; confirmInBackground?: boolean }, fn: (lock: Lock) => Promise<T>): Promise<T> {
   const lock = await acquireLock(array.members, keys.locks, { ...opts, need: lockQuorum(array.k, array.n) });
   try {
     return await fn(lock);

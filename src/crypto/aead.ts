@@ -20,6 +20,9 @@ export const AEAD_ID = 'xchacha20poly1305-ietf/1';
 /** libsodium's limit for one message: the binding asserts the ciphertext length fits in 32 bits. */
 const MAX_SEALED_BYTES = 0xffffffff;
 
+/** Per thread; seal is synchronous, so calls never share it. */
+const nonceScratch = Buffer.alloc(NONCE_BYTES);
+
 export function checkKey(key: Uint8Array, what = 'key'): void {
   if (key.length !== KEY_BYTES) {
     throw new RaicError('Usage', `${what} must be ${KEY_BYTES} bytes, got ${key.length}`);
@@ -38,9 +41,11 @@ export function seal(key: Uint8Array, plaintext: Uint8Array, ad?: Uint8Array, ou
     throw new RaicError('Usage', `cannot seal ${plaintext.length} bytes in one message (limit 4 GiB)`);
   }
   const sealed = takeOutput(out, sealedLength);
-  const nonce = sealed.subarray(0, NONCE_BYTES);
-  sodium.randombytes_buf(nonce);
-  sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(sealed.subarray(NONCE_BYTES), plaintext, ad ?? null, null, nonce, key);
+  // The nonce is drawn into a buffer of our own, then copied: sodium-native's randombytes_buf silently writes
+  // nothing into a view of a SharedArrayBuffer (the worker pool encodes straight into shared memory).
+  sodium.randombytes_buf(nonceScratch);
+  sealed.set(nonceScratch, 0);
+  sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(sealed.subarray(NONCE_BYTES), plaintext, ad ?? null, null, nonceScratch, key);
   return sealed;
 }
 

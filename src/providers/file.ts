@@ -17,6 +17,8 @@ import type { ByteRange, ObjectInfo, Provider, ProviderCapabilities, ProviderFac
 const TMP_DIR = '.raic-tmp';
 /** prepare() removes temp files older than this: leftovers of a crash, never a write in progress. */
 const STALE_TMP_MS = 24 * 3600 * 1000;
+/** Object sizes looked up at once while listing (the thread pool runs them in parallel). */
+const LIST_STAT_AHEAD = 32;
 
 export interface FileConfig {
   /** Absolute directory holding the objects, without a trailing slash. */
@@ -256,31 +258,41 @@ class FileProvider implements Provider {
     const stack: string[] = [base];
     while (stack.length > 0) {
       const rel = stack.pop()!;
-      let dir: import('node:fs').Dir;
+      let entries: import('node:fs').Dirent[];
       try {
-        dir = await fs.opendir(path.join(this.root, rel));
+        entries = await fs.readdir(path.join(this.root, rel), { withFileTypes: true });
       } catch (err) {
         const code = errnoOf(err);
         if (code === 'ENOENT' || code === 'ENOTDIR') continue; // nothing under this prefix
         throw this.fail(err, 'list', prefix);
       }
-      try {
-        for await (const entry of dir) {
-          const key = rel + entry.name;
-          if (rel === '' && entry.name === TMP_DIR) continue;
-          if (!/^[a-z0-9._-]+$/.test(entry.name)) continue; // not an object raic wrote
-          if (entry.isDirectory()) {
-            if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) stack.push(`${key}/`);
-          } else if (entry.isFile() && key.startsWith(prefix)) {
-            const st = await fs.lstat(path.join(this.root, key)).catch((e: unknown) => {
-              if (errnoOf(e) === 'ENOENT') return undefined; // deleted while listing
-              throw e;
-            });
-            if (st !== undefined) yield { key, size: st.size };
-          }
+      const files: string[] = [];
+      for (const entry of entries) {
+        const key = rel + entry.name;
+        if (rel === '' && entry.name === TMP_DIR) continue;
+        if (!/^[a-z0-9._-]+$/.test(entry.name)) continue; // not an object raic wrote
+        if (entry.isDirectory()) {
+          if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) stack.push(`${key}/`);
+        } else if (entry.isFile() && key.startsWith(prefix)) files.push(key);
+      }
+      // Sizes: LIST_STAT_AHEAD lstat calls in flight (the thread pool runs them at once), yielded in order.
+      const sizes: Promise<number | undefined>[] = [];
+      const sizeOf = (key: string): Promise<number | undefined> =>
+        fs.lstat(path.join(this.root, key)).then(
+          (st) => st.size,
+          (e: unknown) => {
+            if (errnoOf(e) === 'ENOENT') return undefined; // deleted while listing
+            throw this.fail(e, 'list', prefix);
+          },
+        );
+      for (let i = 0; i < files.length; i++) {
+        for (let j = sizes.length; j < Math.min(files.length, i + LIST_STAT_AHEAD); j++) {
+          const pending = sizeOf(files[j]!);
+          pending.catch(() => undefined); // awaited in turn below
+          sizes.push(pending);
         }
-      } catch (err) {
-        throw this.fail(err, 'list', prefix);
+        const size = await sizes[i]!;
+        if (size !== undefined) yield { key: files[i]!, size };
       }
     }
   }

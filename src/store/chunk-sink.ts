@@ -5,7 +5,10 @@
  * session, appends new stripes to packs, and builds each stream's page tree. `finish()` stores the
  * remaining packs and the session's index segments — after that, a manifest may name the streams.
  */
+import { closeSync } from 'node:fs';
+import type { CdcParams } from '../chunk/index.js';
 import { AEAD_OVERHEAD } from '../crypto/index.js';
+import { abortError } from '../errors.js';
 import { shardLength } from '../erasure/index.js';
 import { BufferPool } from './buffer-pool.js';
 import type { ChunkEntry, ChunkRef } from './chunk-ref.js';
@@ -15,8 +18,10 @@ import { ManifestBuilder, type StreamRef } from './manifest.js';
 import { PackWriter } from './pack-writer.js';
 import { listPacks, unindexedPackRefs } from './pack-trailer.js';
 import type { RaicArray } from './array.js';
-import type { EncodedStripe } from './stripe-codec.js';
-import { packTargetBytes } from './tuning.js';
+import { segmentRegionBytes, type SegmentResult } from './file-segment.js';
+import { SharedRegions } from './shared-regions.js';
+import { chunkKeyAndId, encodeStripe, type EncodedStripe } from './stripe-codec.js';
+import { INLINE_CODEC_BYTES, packTargetBytes } from './tuning.js';
 
 export interface SinkStats {
   /** Chunks written to streams (including duplicates). */
@@ -39,6 +44,9 @@ export interface StreamWriter {
   end(): Promise<StreamRef>;
 }
 
+/** What storing needs of an encoded stripe (the plaintext has gone back to its pool, or was never here). */
+type StripeToStore = Omit<EncodedStripe, 'plaintext'>;
+
 export class ChunkSink {
   readonly stats: SinkStats = { chunks: 0, newChunks: 0, newBytes: 0, storedBytes: 0, adoptedChunks: 0 };
   private readonly packs: PackWriter;
@@ -50,6 +58,10 @@ export class ChunkSink {
   /** Serialises dedup-check-then-append so two identical chunks in flight are stored once. */
   private storing: Promise<unknown> = Promise.resolve();
   private failure: unknown = null;
+  /** Index segments are written only once this resolves (a lock still being confirmed, see locks.ts). */
+  private commitGate: Promise<void> | null = null;
+  /** Shared regions the workers encode file segments into (storeFile); made on first use. */
+  private regions: SharedRegions | null = null;
 
   private constructor(
     private readonly array: RaicArray,
@@ -69,11 +81,12 @@ export class ChunkSink {
    * interrupted session stored but never indexed are adopted from their trailers (and indexed by this
    * session), so the work of a killed backup is reused, not uploaded again.
    */
-  static async open(array: RaicArray, keys: RepoKeys, maxChunkBytes: number): Promise<ChunkSink> {
+  static async open(array: RaicArray, keys: RepoKeys, maxChunkBytes: number, opts: { commitGate?: Promise<void> } = {}): Promise<ChunkSink> {
     const known = await loadIndex(array.members, keys.index);
     const indexedPacks = new Set([...known.values()].map((r) => r.pack.toString('hex')));
     const orphans = await unindexedPackRefs(array.members, await listPacks(array.members), indexedPacks, keys.index);
     const sink = new ChunkSink(array, keys, known, maxChunkBytes);
+    sink.commitGate = opts.commitGate ?? null;
     for (const ref of orphans) {
       const idHex = ref.id.toString('hex');
       if (!known.has(idHex)) known.set(idHex, ref);
@@ -110,6 +123,61 @@ export class ChunkSink {
     };
   }
 
+  /**
+   * Stores a file's content as a stream, cut into content-defined chunks by `params`. The workers read the
+   * file themselves (file-segment.ts): its bytes never pass through this thread. Resolves once the whole
+   * file is read — with `stored`, for when its chunks are stored — or with the error that made the file
+   * unreadable (nothing of it is referenced then; the caller names it). `onRead` counts bytes as they are read.
+   */
+  async storeFile(
+    path: string,
+    params: CdcParams,
+    opts: { onRead?: (bytes: number) => void; signal?: AbortSignal | undefined } = {},
+  ): Promise<{ stored: Promise<StreamRef>; bytes: number } | { error: NodeJS.ErrnoException }> {
+    const { k, n } = this.array;
+    const segmentBytes = 2 * params.maxSize;
+    const regionBytes = segmentRegionBytes(segmentBytes, params, k, n);
+    if (this.regions?.regionBytes !== regionBytes) this.regions = new SharedRegions(regionBytes, this.array.tuning.workers + 2);
+    const regions = this.regions;
+    const builder = new ManifestBuilder(n, this.array.tuning.manifestPageEntries, (page) => this.storeNow(page));
+    let chain: Promise<void> = Promise.resolve();
+    let fd: number | null = null;
+    let position = 0;
+    for (;;) {
+      let res: SegmentResult;
+      const region = await regions.take();
+      try {
+        if (this.failure) throw this.failure;
+        if (opts.signal?.aborted) throw abortError(opts.signal);
+        res = await this.array.pool.encodeSegment({ path, fd, position, segmentBytes, params, convergenceKey: this.keys.convergence, k, n, region });
+      } catch (err) {
+        regions.release(region);
+        if (fd !== null) closeSync(fd);
+        throw err;
+      }
+      if ('error' in res) {
+        regions.release(region);
+        return { error: Object.assign(new Error(res.error.message), { code: res.error.code }) };
+      }
+      fd = res.fd;
+      if (res.chunks.length === 0 && !res.eof) {
+        regions.release(region);
+        if (fd !== null) closeSync(fd);
+        throw new Error(`no chunk fitted a segment region while reading ${path}`); // a bug: regions are sized for any segment
+      }
+      const entries = res.chunks.map((c) => this.storeInOrder({ ...c, stripe: new Uint8Array(region, c.offset, n * c.shareLen) }));
+      void Promise.allSettled(entries).then(() => regions.release(region));
+      chain = chain.then(async () => {
+        for (const e of entries) builder.add(await e);
+      });
+      chain.catch(() => undefined);
+      opts.onRead?.(res.next - position);
+      position = res.next;
+      if (res.eof) break;
+    }
+    return { stored: chain.then(() => builder.finish()), bytes: position };
+  }
+
   /** Stores one whole buffer as a stream (tree blobs, small metadata). */
   async storeBytes(bytes: Uint8Array): Promise<StreamRef> {
     const w = this.openStream();
@@ -122,6 +190,7 @@ export class ChunkSink {
     await this.storing;
     if (this.failure) throw this.failure;
     await this.packs.finish();
+    await this.commitGate;
     if (this.unindexed.length > 0) await writeIndexSegment(this.array.members, this.keys.index, this.unindexed, this.array.writeQuorum);
     this.unindexed = [];
     this.stats.storedBytes = this.packs.stats.storedBytes;
@@ -149,19 +218,38 @@ export class ChunkSink {
 
   private async encodeAndStore(plaintext: Uint8Array, pooled: boolean): Promise<ChunkEntry> {
     const { k, n } = this.array;
+    if (plaintext.length <= INLINE_CODEC_BYTES) {
+      // Small (tree blobs, pages, small files): on this thread, and not at all when already stored.
+      const { key, id } = chunkKeyAndId(this.keys.convergence, plaintext);
+      const known = this.known.get(id.toString('hex'));
+      const enc = known ? null : await encodeStripe({ plaintext, convergenceKey: this.keys.convergence, k, n });
+      if (pooled) this.chunkBuffers.release(plaintext.buffer);
+      if (!enc) {
+        this.stats.chunks += 1;
+        return { ...known!, key };
+      }
+      return this.storeInOrder(enc);
+    }
     const enc = await this.array.pool.encode(
       { plaintext, convergenceKey: this.keys.convergence, k, n, ...(plaintext.length <= this.maxChunkBytes ? { stripeBuffer: this.stripeBuffers.take() } : {}) },
       { movePlaintext: pooled },
     );
-    const run = this.storing.then(() => this.store(enc));
-    this.storing = run.catch(() => undefined);
-    const entry = await run;
+    const entry = await this.storeInOrder(enc);
     this.stripeBuffers.release(enc.stripe.buffer);
     if (pooled) this.chunkBuffers.release(enc.plaintext.buffer);
     return entry;
   }
 
-  private async store(enc: EncodedStripe): Promise<ChunkEntry> {
+  /** Queues an encoded stripe behind those before it (see `storing`); a failure fails the session. */
+  private storeInOrder(enc: StripeToStore): Promise<ChunkEntry> {
+    const run = this.storing.then(() => this.store(enc));
+    this.storing = run.catch((err: unknown) => {
+      this.failure ??= err;
+    });
+    return run;
+  }
+
+  private async store(enc: StripeToStore): Promise<ChunkEntry> {
     this.stats.chunks += 1;
     const idHex = Buffer.from(enc.id).toString('hex');
     let ref = this.known.get(idHex);
@@ -174,6 +262,7 @@ export class ChunkSink {
       if (this.unindexed.length >= this.array.tuning.indexSegmentEntries) {
         // An index segment may only name packs that are already stored.
         await this.packs.finish();
+        await this.commitGate;
         await writeIndexSegment(this.array.members, this.keys.index, this.unindexed, this.array.writeQuorum);
         this.unindexed = [];
       }

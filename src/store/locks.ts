@@ -79,6 +79,13 @@ export interface LockOptions {
   refreshEveryMs?: number;
   /** Wait between writing our lock and re-listing (default 200 ms). */
   settleMs?: number;
+  /**
+   * Return once our lock is written; the settle wait and the re-check run meanwhile and settle
+   * `Lock.confirmed` (a rival found: our lock is removed, `signal` aborts, no retry). For append-only work
+   * that writes nothing a reader relies on (index, manifest, catalog) before `confirmed` resolves: a
+   * backup's walk and pack uploads then overlap the wait.
+   */
+  confirmInBackground?: boolean;
   /** Written into the lock, and "this machine" for the dead-pid check (default os.hostname()). */
   host?: string;
   /** Written into the lock (default process.pid). */
@@ -93,6 +100,8 @@ export interface Lock {
   /** Aborts (reason: RaicError `Locked`) when the lock can no longer be trusted: removed by someone,
    * or not refreshed in time. Long operations should stop on it. */
   readonly signal: AbortSignal;
+  /** Resolves once no conflicting lock can be held beside ours (at once unless confirmInBackground). */
+  readonly confirmed: Promise<void>;
   /** Stops refreshing and deletes the lock on every up member. Idempotent; never rejects. */
   release(): Promise<void>;
 }
@@ -149,6 +158,17 @@ export async function acquireLock(members: Members, lockKey: Uint8Array, opts: L
     const payload: LockPayload = { ...base, time: now, refreshedAt: now };
     const key = newLockKey();
     await writeLock(members, lockKey, key, payload, opts.need);
+    if (opts.confirmInBackground) {
+      const held = new HeldLock(members, lockKey, key, payload, opts.need, refreshEveryMs, staleAfterMs, before.filter((l) => l.stale));
+      held.confirmWith(
+        (async () => {
+          await sleep(settleMs);
+          const rivals = blockers(await scanLocks(members, lockKey, judge(), cache, opts.need), opts.exclusive, key);
+          if (rivals.length > 0) throw lockedError(rivals, opts.exclusive, true, attempt);
+        })(),
+      );
+      return held;
+    }
     let rivals: LockInfo[];
     let after: LockInfo[];
     try {
@@ -376,6 +396,7 @@ class HeldLock implements Lock {
   private releasing: Promise<void> | undefined;
   private lastRefreshMs: number;
   private readonly controller = new AbortController();
+  confirmed: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly members: Members,
@@ -394,6 +415,17 @@ class HeldLock implements Lock {
 
   get key(): string {
     return this.current;
+  }
+
+  /** The background re-check (confirmInBackground): its failure aborts `signal` and removes the lock. */
+  confirmWith(check: Promise<void>): void {
+    this.confirmed = check.catch(async (err: unknown) => {
+      clearTimeout(this.timer);
+      this.controller.abort(err);
+      await this.release();
+      throw err;
+    });
+    this.confirmed.catch(() => undefined); // the holder awaits it before committing
   }
 
   get signal(): AbortSignal {

@@ -51,7 +51,7 @@ export class PackWriter {
   ) {}
 
   /** Appends a stripe's shares; returns where they will live. May wait for an earlier upload (backpressure). */
-  async add(enc: EncodedStripe): Promise<ChunkRef> {
+  async add(enc: Omit<EncodedStripe, 'plaintext'>): Promise<ChunkRef> {
     const n = this.members.n;
     let g = this.group;
     if (g && (g.used + enc.shareLen > this.targetBytes || g.refs.length >= MAX_REFS_PER_PACK)) {

@@ -15,7 +15,9 @@ import { hedgedFetch } from './hedged-fetch.js';
 import { packKey } from './layout.js';
 import type { Members } from './members.js';
 import { messageOf } from './replicated.js';
+import { decodeStripe } from './stripe-codec.js';
 import type { StripePool } from './stripe-pool.js';
+import { INLINE_CODEC_BYTES } from './tuning.js';
 import { BufferPool } from './buffer-pool.js';
 import { AEAD_OVERHEAD } from '../crypto/index.js';
 import { shardLength } from '../erasure/index.js';
@@ -129,6 +131,13 @@ export class ShareReader {
       );
       if (shares.filter((s) => s !== null).length < this.k) continue;
       const fits = entry.size <= this.plaintexts.capacity;
+      const task = { shares: shares.map((s) => s), hashes: entry.hashes, shareLen: entry.shareLen, size: entry.size, key: entry.key, k: this.k, n };
+      if (entry.size <= INLINE_CODEC_BYTES) {
+        const inline = await decodeStripe(task);
+        if ('plaintext' in inline) return inline.plaintext;
+        this.markCorrupt(inline.badShares, shares, source);
+        continue;
+      }
       const result = await this.pool.decode({
         shares: shares.map((s) => s),
         hashes: entry.hashes,
@@ -143,10 +152,7 @@ export class ShareReader {
         this.stripes.release(result.stripe.buffer);
         return result.plaintext;
       }
-      for (const i of result.badShares) {
-        this.problems.push({ member: i, pack: source[i]!, problem: 'corrupt', detail: 'share hash mismatch' });
-        shares[i] = null;
-      }
+      this.markCorrupt(result.badShares, shares, source);
       // Good shares may have been moved (detached) into the worker: fetch those again.
       for (let i = 0; i < n; i++) {
         if (shares[i]?.byteLength === 0) {
@@ -158,6 +164,13 @@ export class ShareReader {
   }
 
   /** Expected time to get share i: its member's recent latency, plus a little for parity (it needs decoding). */
+  private markCorrupt(bad: number[], shares: (Uint8Array | null)[], source: string[]): void {
+    for (const i of bad) {
+      this.problems.push({ member: i, pack: source[i]!, problem: 'corrupt', detail: 'share hash mismatch' });
+      shares[i] = null;
+    }
+  }
+
   private expectedCost(i: number): number {
     return this.members.expectedLatency(i) + (i >= this.k ? PARITY_COST_MS : 0);
   }

@@ -9,7 +9,7 @@
  * decoder), reconstruct missing data shards from any k, open the AEAD.
  */
 import { AEAD_OVERHEAD, hash, keyedHash, open, seal } from '../crypto/index.js';
-import { loadErasureCodec, shardLength } from '../erasure/index.js';
+import { loadErasureCodec, shardLength, type ErasureCodec } from '../erasure/index.js';
 import { RaicError } from '../errors.js';
 
 const CHUNK_ID_LABEL = Buffer.from('raic chunk id v1');
@@ -43,18 +43,29 @@ export function chunkKeyAndId(convergenceKey: Uint8Array, plaintext: Uint8Array)
 
 export async function encodeStripe(task: EncodeTask): Promise<EncodedStripe> {
   const { plaintext, k, n } = task;
-  const { key, id } = chunkKeyAndId(task.convergenceKey, plaintext);
-  const sealedLen = plaintext.length + AEAD_OVERHEAD;
-  const shareLen = shardLength(sealedLen, k);
+  const shareLen = shardLength(plaintext.length + AEAD_OVERHEAD, k);
   // Own ArrayBuffer (not Node's shared Buffer pool) so it can be transferred back without a copy.
   const stripe = task.stripeBuffer ? new Uint8Array(task.stripeBuffer, 0, n * shareLen) : new Uint8Array(n * shareLen);
+  return { ...encodeStripeInto(plaintext, task.convergenceKey, await loadErasureCodec(k, n), stripe), plaintext };
+}
+
+/** Bytes of the stripe of a `size`-byte chunk. */
+export function stripeBytes(size: number, k: number, n: number): number {
+  return n * shardLength(size + AEAD_OVERHEAD, k);
+}
+
+/** encode's work, into `stripe` (exactly stripeBytes(plaintext.length) bytes, any buffer — a shared one too). */
+export function encodeStripeInto(plaintext: Uint8Array, convergenceKey: Uint8Array, codec: ErasureCodec, stripe: Uint8Array): Omit<EncodedStripe, 'plaintext'> {
+  const { k, n } = codec;
+  const { key, id } = chunkKeyAndId(convergenceKey, plaintext);
+  const sealedLen = plaintext.length + AEAD_OVERHEAD;
+  const shareLen = shardLength(sealedLen, k);
   seal(key, plaintext, undefined, stripe);
   stripe.fill(0, sealedLen, k * shareLen); // padding of the last data shard (a recycled buffer holds old bytes)
-  const codec = await loadErasureCodec(k, n);
   codec.encode(stripe, shareLen);
   const hashes = new Uint8Array(32 * n);
   for (let i = 0; i < n; i++) hashes.set(hash(stripe.subarray(i * shareLen, (i + 1) * shareLen)), 32 * i);
-  return { id, key, size: plaintext.length, shareLen, stripe, hashes, plaintext };
+  return { id, key, size: plaintext.length, shareLen, stripe, hashes };
 }
 
 export interface DecodeTask {

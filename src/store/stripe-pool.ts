@@ -3,6 +3,7 @@
  * coding use every core while the main thread does I/O.
  */
 import { Piscina } from 'piscina';
+import type { SegmentResult, SegmentTask } from './file-segment.js';
 import type { DecodeResult, DecodeTask, EncodedStripe, EncodeTask, RebuildTask } from './stripe-codec.js';
 import type { StripeJob } from './stripe-worker.js';
 
@@ -27,6 +28,12 @@ export class StripePool {
     const job: StripeJob = { op: 'encode', task };
     const transferList = [task.stripeBuffer, opts.movePlaintext ? task.plaintext.buffer : undefined].filter(isArrayBuffer);
     return this.pool.run(job, { transferList });
+  }
+
+  /** Reads, chunks and encodes the next segment of a file on a worker (see file-segment.ts). */
+  encodeSegment(task: SegmentTask): Promise<SegmentResult> {
+    const job: StripeJob = { op: 'segment', task };
+    return this.pool.run(job);
   }
 
   /** Shares that alone own their ArrayBuffer, and the scratch buffers, are moved to the worker. */

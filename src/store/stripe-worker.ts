@@ -1,14 +1,20 @@
 /** Worker-thread entry for the stripe pool: runs encode/decode off the main thread, moving buffers back. */
 import { Piscina } from 'piscina';
+import { encodeFileSegment, type SegmentTask } from './file-segment.js';
 import { decodeStripe, encodeStripe, rebuildStripe, type DecodeTask, type EncodeTask, type RebuildTask } from './stripe-codec.js';
 
-export type StripeJob = { op: 'encode'; task: EncodeTask } | { op: 'decode'; task: DecodeTask } | { op: 'rebuild'; task: RebuildTask };
+export type StripeJob =
+  | { op: 'encode'; task: EncodeTask }
+  | { op: 'decode'; task: DecodeTask }
+  | { op: 'rebuild'; task: RebuildTask }
+  | { op: 'segment'; task: SegmentTask };
 
 export default async function runStripeJob(job: StripeJob): Promise<unknown> {
   if (job.op === 'encode') {
     const out = await encodeStripe(job.task);
     return transferable(out, [out.stripe.buffer, out.plaintext.buffer]);
   }
+  if (job.op === 'segment') return encodeFileSegment(job.task); // results live in shared memory: nothing to move
   if (job.op === 'rebuild') {
     const out = await rebuildStripe(job.task);
     return 'stripe' in out ? transferable(out, [out.stripe.buffer]) : out;

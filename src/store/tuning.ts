@@ -36,3 +36,10 @@ export function packTargetBytes(tuning: Tuning, n: number): number {
   const mib = 1024 * 1024;
   return Math.min(32 * mib, Math.max(4 * mib, Math.floor(tuning.packBudgetBytes / (2 * n))));
 }
+
+/**
+ * Chunks up to this size (tree blobs, manifest pages, small files) are encoded and decoded on the calling
+ * thread: a worker round trip (post, wake, clone, answer) costs more main-thread time than their crypto
+ * and erasure work (~30 µs for 16 KiB).
+ */
+export const INLINE_CODEC_BYTES = 64 * 1024;

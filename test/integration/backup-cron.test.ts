@@ -167,6 +167,28 @@ describe('raic backup without a terminal, as cron runs it (k=2, n=3)', { timeout
     await rm(dir, { recursive: true });
   });
 
+  it('on a terminal (a pty from script(1)): a bar with percentage, bytes of the total and an ETA from the pre-scan', async () => {
+    assert.equal(spawnSync('script', ['--version']).status, 0, 'script (util-linux bsdutils) is needed to give the backup a terminal');
+    const src = join(a.dir, 'tty-src');
+    await mkdir(src, { recursive: true });
+    for (let i = 0; i < 10; i++) await writeFile(join(src, `f${i}.bin`), seededBytes(SEED, `tty${i}`, 16 * MiB));
+    const quote = (arg: string): string => `'${arg.replace(/'/g, `'\\''`)}'`;
+    const command = [process.execPath, join(repoRoot, 'bin', 'run.js'), 'backup', src].map(quote).join(' ');
+    const r = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
+      const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: repoRoot, env: { ...process.env, RAIC_KDF_FAST: '1', COLUMNS: '150', ...a.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const out: Buffer[] = [];
+      child.stdout.on('data', (b: Buffer) => out.push(b));
+      child.stderr.on('data', (b: Buffer) => out.push(b));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, out: Buffer.concat(out).toString('utf8') }));
+    });
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, SUMMARY);
+    // The total (160 MiB) is known from the pre-scan, so the bar shows a share of it and an ETA.
+    assert.match(r.out, /backup \[[^\]]*\] +\d+% .* \/ 160 MiB .*\/s +ETA \d+:\d\d/, JSON.stringify(r.out.slice(0, 2000)));
+    assert.match(r.out, /\d+\/10 files/);
+    await rm(src, { recursive: true });
+  });
 });
 
 /** Polls /proc/<pid>/fd until one of the process's descriptors is `path`; null if it ended first. */

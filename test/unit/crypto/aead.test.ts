@@ -83,6 +83,19 @@ test('works on views with a non-zero byteOffset (pooled Buffers, subarrays)', ()
   assert.deepEqual(Buffer.from(open(key, Buffer.from(sealed))), Buffer.from(plaintext));
 });
 
+test('seals into and opens from views of a SharedArrayBuffer, with a fresh random nonce each time', () => {
+  // sodium-native's randombytes_buf writes nothing into shared memory: a nonce drawn there would be all zeros.
+  const key = randomBytes(KEY_BYTES);
+  const shared = new SharedArrayBuffer(4096);
+  const plaintext = new Uint8Array(shared, 7, 500);
+  randomFillSync(plaintext);
+  const a = seal(key, plaintext, undefined, new Uint8Array(shared, 1000, 540));
+  const b = seal(key, plaintext, undefined, new Uint8Array(shared, 2000, 540));
+  assert.notDeepEqual(Buffer.from(a.subarray(0, 24)), Buffer.alloc(24));
+  assert.notDeepEqual(Buffer.from(a.subarray(0, 24)), Buffer.from(b.subarray(0, 24)));
+  assert.deepEqual(Buffer.from(open(key, a, undefined, new Uint8Array(shared, 3000, 500))), Buffer.from(plaintext));
+});
+
 test('tampering with any region, the ad or the key fails with Integrity', () => {
   const key = randomBytes(KEY_BYTES);
   const plaintext = randomFillSync(Buffer.alloc(1000));

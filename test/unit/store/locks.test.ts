@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
+import { seal } from '../../../src/crypto/index.js';
 import { isRaicError } from '../../../src/errors.js';
 import { acquireLock, listLocks, removeLocks, type Lock, type LockOptions } from '../../../src/store/locks.js';
 import { Members } from '../../../src/store/members.js';
@@ -243,5 +244,31 @@ describe('repository locks', () => {
     await assert.rejects(removeLocks(members, ['locks/']), (e) => isRaicError(e, 'Usage'));
     assert.ok(providers[0]!.objects.has('config'));
     assert.equal(await removeLocks(members, []), 0);
+  });
+  it('confirmInBackground: returns before the settle wait; confirmed resolves when no rival appears', async () => {
+    const { providers, members } = memoryArray();
+    const started = performance.now();
+    const lock = await acquireLock(members, key, opts({ exclusive: false, settleMs: 300, confirmInBackground: true }));
+    assert.ok(performance.now() - started < 250, 'returned only after the settle wait');
+    for (const p of providers) assert.deepEqual(lockObjects(p), [lock.key]);
+    await lock.confirmed;
+    assert.ok(performance.now() - started >= 300, 'confirmed before the settle wait ended');
+    assert.equal(lock.signal.aborted, false);
+    await lock.release();
+  });
+
+  it('confirmInBackground: an exclusive lock written during the settle wait fails confirmed, aborts signal, removes ours', async () => {
+    const { providers, members } = memoryArray();
+    const lock = await acquireLock(members, key, opts({ exclusive: false, settleMs: 300, confirmInBackground: true }));
+    // A pruner racing us: it writes its lock now (its own re-check would see ours and yield; here it is simply held).
+    const rivalKey = 'locks/' + 'ab'.repeat(16);
+    const now = new Date().toISOString();
+    const payload = { v: 1, exclusive: true, host: 'pruner', pid: 99, user: 'root', time: now, refreshedAt: now, command: 'prune' };
+    const body = seal(key, Buffer.from(JSON.stringify(payload)), Buffer.from(`raic lock v1 ${rivalKey}`)); // the lock format (locks.ts)
+    for (const p of providers) await p.put(rivalKey, body);
+    await assertLocked(lock.confirmed.then(() => lock), /exclusive lock of .*@pruner/);
+    assert.equal(lock.signal.aborted, true);
+    assert.ok(isRaicError(lock.signal.reason, 'Locked'));
+    for (const p of providers) assert.deepEqual(lockObjects(p), [rivalKey]);
   });
 });
