@@ -2,18 +2,18 @@
  * restore: a snapshot's tree → files, directories and symlinks under a target directory, with their
  * modes, mtimes (and owners when run as root). Files are written to a temp name and renamed when
  * complete. Existing files are never overwritten unless asked: without `overwrite`, a first pass
- * finds every conflict and refuses before anything is written. Chunks are read ahead across files
- * (a bounded window) while being written in order.
+ * finds every conflict and refuses before anything is written. Several files are written at once, each
+ * reading its chunks a little ahead (a bounded window); a directory's metadata is set once everything in
+ * it is written.
  */
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, open, rename, rm, symlink, unlink, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open as open_, rename, rm, symlink, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import picomatch from 'picomatch';
 import { RaicError } from '../errors.js';
 import { DEFAULT_CDC } from '../chunk/index.js';
 import { ShareReader, pageLoader, streamOf, walkStream, type ManifestRoot, type RaicArray } from '../store/index.js';
 import { applyMetadata, type TreeNode } from '../tree/index.js';
-import { AsyncQueue } from './async-queue.js';
 import { fsError } from './get.js';
 import { walkTree, type TreeEvent } from './tree-walk.js';
 
@@ -35,13 +35,28 @@ export interface RestoreResult {
   seconds: number;
 }
 
-type Job =
-  | { kind: 'dir'; path: string; node: TreeNode }
-  | { kind: 'dir-done'; path: string; node: TreeNode }
-  | { kind: 'symlink'; path: string; node: TreeNode }
-  | { kind: 'file'; path: string; node: TreeNode }
-  | { kind: 'chunk'; data: Promise<Uint8Array> }
-  | { kind: 'file-done'; path: string; node: TreeNode };
+/** Files written at once: hides each file's open, write, close, chmod, chown, utimes and rename latency. */
+const RESTORE_WRITERS = 8;
+/** Chunks each writer reads ahead of the one it writes. Memory: writers × (ahead + 1) chunks at most. */
+const CHUNKS_AHEAD = 2;
+
+/** A counting semaphore: take() waits while all are taken. */
+class Slots {
+  private waiting: (() => void)[] = [];
+  constructor(private free: number) {}
+  async take(): Promise<void> {
+    if (this.free > 0) {
+      this.free -= 1;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+  give(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free += 1;
+  }
+}
 
 /** Which snapshot paths to restore: all, or those matching an include pattern, and everything below them. */
 function selector(include: readonly string[]): (path: string, ancestorIncluded: boolean) => boolean {
@@ -100,103 +115,99 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
   });
 
   const result: RestoreResult = { files: 0, dirs: 0, symlinks: 0, bytes: 0, shareProblems: 0, seconds: 0 };
-  const queue = new AsyncQueue<Job>(array.tuning.window * 2);
-  const abort = new AbortController();
+  const failed = new AbortController();
+  let firstError: unknown = null;
+  const fail = (err: unknown): void => {
+    firstError ??= err;
+    failed.abort();
+  };
+  const stopped = (): boolean => failed.signal.aborted || opts.signal?.aborted === true;
+  const writers = new Slots(RESTORE_WRITERS);
+  /** Per open directory: its children's completions; a directory's metadata goes on after all of them. */
+  const open: Promise<void>[][] = [[]];
+  const track = (p: Promise<void>): void => {
+    p.catch(fail);
+    open.at(-1)!.push(p);
+  };
 
-  const produce = async (): Promise<void> => {
+  const writeFile = async (path: string, node: TreeNode): Promise<void> => {
+    const p = at(path);
+    await mkdir(dirname(p), { recursive: true });
+    const tmp = join(dirname(p), `.${node.name}.raic-${randomBytes(6).toString('hex')}.tmp`);
+    const fh = await open_(tmp, 'wx', 0o600);
     try {
-      for await (const ev of selected(reader, root, include)) {
-        if (abort.signal.aborted || opts.signal?.aborted) break;
-        const { node, path } = ev;
-        if (ev.kind === 'enter') {
-          if (ev.included) await queue.push({ kind: 'dir', path, node });
-        }
-        else if (ev.kind === 'leave') {
-          if (ev.included) await queue.push({ kind: 'dir-done', path, node });
-        } else if (node.type === 'symlink') await queue.push({ kind: 'symlink', path, node });
-        else if (node.type === 'file') {
-          await queue.push({ kind: 'file', path, node });
-          if (node.content) {
-            for await (const entry of walkStream(node.content, pageLoader(reader))) {
-              const data = reader.read(entry);
-              data.catch(() => undefined); // awaited by the writer
-              await queue.push({ kind: 'chunk', data });
+      if (node.content) {
+        // Chunks are read CHUNKS_AHEAD ahead of the one being written (every writer does so at once).
+        const ahead: Promise<Uint8Array>[] = [];
+        const stream = walkStream(node.content, pageLoader(reader))[Symbol.asyncIterator]();
+        let ended = false;
+        const fill = async (): Promise<void> => {
+          while (!ended && ahead.length < CHUNKS_AHEAD) {
+            const next = await stream.next();
+            if (next.done) ended = true;
+            else {
+              const data = reader.read(next.value);
+              data.catch(() => undefined); // awaited below
+              ahead.push(data);
             }
           }
-          await queue.push({ kind: 'file-done', path, node });
+        };
+        for (await fill(); ahead.length > 0; await fill()) {
+          if (stopped()) throw new RaicError('Cancelled', 'interrupted');
+          const bytes = await ahead.shift()!;
+          await fh.write(bytes);
+          result.bytes += bytes.length;
+          reader.recycle(bytes);
         }
       }
-    } finally {
-      queue.close();
-    }
-  };
-
-  const consume = async (): Promise<void> => {
-    let fh: FileHandle | null = null;
-    let tmp: string | null = null;
-    try {
-      for (let next = await queue.shift(); !next.done; next = await queue.shift()) {
-        const job = next.value;
-        if (opts.signal?.aborted) throw new RaicError('Cancelled', 'interrupted');
-        switch (job.kind) {
-          case 'dir':
-            await mkdir(at(job.path), { recursive: true, mode: 0o700 });
-            break;
-          case 'dir-done':
-            await applyMetadata(at(job.path), job.node);
-            result.dirs += 1;
-            break;
-          case 'symlink': {
-            const p = at(job.path);
-            await mkdir(dirname(p), { recursive: true });
-            if (opts.overwrite) await rm(p, { force: true, recursive: false }).catch(() => undefined);
-            await symlink(job.node.target ?? '', p);
-            await applyMetadata(p, job.node);
-            result.symlinks += 1;
-            break;
-          }
-          case 'file': {
-            const p = at(job.path);
-            await mkdir(dirname(p), { recursive: true });
-            tmp = join(dirname(p), `.${job.node.name}.raic-${randomBytes(6).toString('hex')}.tmp`);
-            fh = await open(tmp, 'wx', 0o600);
-            break;
-          }
-          case 'chunk': {
-            const bytes = await job.data;
-            await fh!.write(bytes);
-            result.bytes += bytes.length;
-            reader.recycle(bytes);
-            break;
-          }
-          case 'file-done': {
-            await fh!.close();
-            fh = null;
-            const p = at(job.path);
-            await applyMetadata(tmp!, job.node);
-            if (opts.overwrite && (await exists(p)) === 'dir') throw new RaicError('Usage', `${p} is a directory; not replacing it with a file`);
-            await rename(tmp!, p);
-            tmp = null;
-            result.files += 1;
-            opts.onProgress?.(result.bytes, result.files);
-            break;
-          }
-        }
-      }
-      if (fh) throw new RaicError('Integrity', 'the snapshot walk ended in the middle of a file');
+      await fh.close();
+      await applyMetadata(tmp, node);
+      if (opts.overwrite && (await exists(p)) === 'dir') throw new RaicError('Usage', `${p} is a directory; not replacing it with a file`);
+      await rename(tmp, p);
+      result.files += 1;
+      opts.onProgress?.(result.bytes, result.files);
     } catch (err) {
-      abort.abort();
-      if (fh) await (fh as FileHandle).close().catch(() => undefined);
-      if (tmp) await unlink(tmp).catch(() => undefined);
-      // Drain so the producer is not left waiting on a full queue.
-      for (let next = await queue.shift(); !next.done; next = await queue.shift()) {
-        if (next.value.kind === 'chunk') await next.value.data.catch(() => undefined);
-      }
-      throw err instanceof RaicError ? err : fsError(err, opts.target);
+      await fh.close().catch(() => undefined);
+      await unlink(tmp).catch(() => undefined);
+      throw err;
     }
   };
 
-  await Promise.all([produce(), consume()]);
+  try {
+    for await (const ev of selected(reader, root, include)) {
+      if (stopped()) break;
+      const { node, path } = ev;
+      if (ev.kind === 'enter') {
+        if (ev.included) await mkdir(at(path), { recursive: true, mode: 0o700 });
+        open.push([]);
+      } else if (ev.kind === 'leave') {
+        const children = open.pop()!;
+        if (ev.included) {
+          track(
+            Promise.all(children).then(async () => {
+              await applyMetadata(at(path), node); // after its children: writing them changed its mtime
+              result.dirs += 1;
+            }),
+          );
+        } else open.at(-1)!.push(...children);
+      } else if (node.type === 'symlink') {
+        const p = at(path);
+        await mkdir(dirname(p), { recursive: true });
+        if (opts.overwrite) await rm(p, { force: true, recursive: false }).catch(() => undefined);
+        await symlink(node.target ?? '', p);
+        await applyMetadata(p, node);
+        result.symlinks += 1;
+      } else if (node.type === 'file') {
+        await writers.take();
+        track(writeFile(path, node).finally(() => writers.give()));
+      }
+    }
+  } catch (err) {
+    fail(err);
+  }
+  await Promise.allSettled(open.flat());
+  if (opts.signal?.aborted && !firstError) firstError = new RaicError('Cancelled', 'interrupted');
+  if (firstError) throw firstError instanceof RaicError ? firstError : fsError(firstError, opts.target);
   result.shareProblems = reader.problems.length;
   result.seconds = (performance.now() - started) / 1000;
   return result;

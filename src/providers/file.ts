@@ -17,6 +17,10 @@ import type { ByteRange, ObjectInfo, Provider, ProviderCapabilities, ProviderFac
 const TMP_DIR = '.raic-tmp';
 /** prepare() removes temp files older than this: leftovers of a crash, never a write in progress. */
 const STALE_TMP_MS = 24 * 3600 * 1000;
+/** Objects kept open for ranged reads, per member (see FileProvider.openForRead). */
+const OPEN_FOR_READ = 32;
+/** A kept handle; `readers` reads in progress, `dropped` once no longer kept (the last reader closes it). */
+type OpenObject = { handle: import('node:fs/promises').FileHandle; size: number; readers: number; dropped: boolean };
 /** Object sizes looked up at once while listing (the thread pool runs them in parallel). */
 const LIST_STAT_AHEAD = 32;
 
@@ -111,6 +115,7 @@ class FileProvider implements Provider {
   readonly capabilities: ProviderCapabilities = { conditionalPut: true };
   private readonly root: string;
   private readonly tmpDir: string;
+  private readonly openObjects = new Map<string, Promise<OpenObject>>();
 
   constructor(config: FileConfig) {
     this.root = config.root;
@@ -220,24 +225,69 @@ class FileProvider implements Provider {
     if (range !== undefined) checkRange(range, this.displayUrl, key);
     try {
       if (range === undefined) return await fs.readFile(file);
-      const handle = await fs.open(file, 'r');
+      const open = await this.openForRead(file);
+      open.readers += 1;
       try {
-        const { size } = await handle.stat();
-        const want = Math.max(0, Math.min(range.length, size - range.offset));
+        const want = Math.max(0, Math.min(range.length, open.size - range.offset));
         const buf = Buffer.allocUnsafe(want);
         let got = 0;
         while (got < want) {
-          const { bytesRead } = await handle.read(buf, got, want - got, range.offset + got);
+          const { bytesRead } = await open.handle.read(buf, got, want - got, range.offset + got);
           if (bytesRead === 0) break; // file shorter than stat said: return what exists
           got += bytesRead;
         }
         return got === want ? buf : buf.subarray(0, got);
       } finally {
-        await handle.close();
+        open.readers -= 1;
+        if (open.readers === 0 && open.dropped) void open.handle.close().catch(() => undefined);
       }
     } catch (err) {
       throw this.fail(err, 'get', key);
     }
+  }
+
+  /**
+   * An open handle for ranged reads, kept (LRU, OPEN_FOR_READ of them): a restore reads thousands of
+   * shares from the same packs, and an open, fstat and close per share cost more than the read. Objects are
+   * never rewritten (create-once), so a kept handle always reads the object's own bytes; delete() and
+   * close() close it (FileHandle.close waits for reads in flight).
+   */
+  private openForRead(file: string): Promise<OpenObject> {
+    const kept = this.openObjects.get(file);
+    if (kept) {
+      this.openObjects.delete(file); // most recently used goes last
+      this.openObjects.set(file, kept);
+      return kept;
+    }
+    const opening = (async (): Promise<OpenObject> => {
+      const handle = await fs.open(file, 'r');
+      try {
+        return { handle, size: (await handle.stat()).size, readers: 0, dropped: false };
+      } catch (err) {
+        await handle.close();
+        throw err;
+      }
+    })();
+    this.openObjects.set(file, opening);
+    opening.catch(() => this.openObjects.delete(file));
+    for (const [oldest] of this.openObjects) {
+      if (this.openObjects.size <= OPEN_FOR_READ) break;
+      this.forget(oldest);
+    }
+    return opening;
+  }
+
+  /** Stops keeping a handle: closed now, or by its last reader. */
+  private forget(file: string): void {
+    const kept = this.openObjects.get(file);
+    if (!kept) return;
+    this.openObjects.delete(file);
+    kept
+      .then((open) => {
+        open.dropped = true;
+        if (open.readers === 0) return open.handle.close();
+      })
+      .catch(() => undefined);
   }
 
   async head(key: string): Promise<ObjectInfo> {
@@ -299,6 +349,7 @@ class FileProvider implements Provider {
 
   async delete(key: string): Promise<void> {
     const file = this.pathOf(key);
+    this.forget(file);
     try {
       await fs.unlink(file);
     } catch (err) {
@@ -308,7 +359,20 @@ class FileProvider implements Provider {
     }
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    const kept = [...this.openObjects.values()];
+    this.openObjects.clear();
+    await Promise.all(
+      kept.map((k) =>
+        k
+          .then(async (open) => {
+            open.dropped = true;
+            if (open.readers === 0) await open.handle.close();
+          })
+          .catch(() => undefined),
+      ),
+    );
+  }
 }
 
 export const createFileProvider: ProviderFactory = async (url) => new FileProvider(parseFileUrl(url));

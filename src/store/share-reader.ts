@@ -130,7 +130,9 @@ export class ShareReader {
         () => this.members.hedgeDelayMs(),
       );
       if (shares.filter((s) => s !== null).length < this.k) continue;
-      const fits = entry.size <= this.plaintexts.capacity;
+      // Pooled max-size scratch only for large chunks: moving 10 MB of buffers to a worker for a 100 KB chunk
+      // makes V8 count it as fresh external memory each time, and collect garbage far too often.
+      const fits = entry.size <= this.plaintexts.capacity && entry.size >= this.plaintexts.capacity / 4;
       const task = { shares: shares.map((s) => s), hashes: entry.hashes, shareLen: entry.shareLen, size: entry.size, key: entry.key, k: this.k, n };
       if (entry.size <= INLINE_CODEC_BYTES) {
         const inline = await decodeStripe(task);

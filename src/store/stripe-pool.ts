@@ -25,7 +25,7 @@ export class StripePool {
    * `result.plaintext`); otherwise it is copied.
    */
   encode(task: EncodeTask, opts: { movePlaintext?: boolean } = {}): Promise<EncodedStripe> {
-    const job: StripeJob = { op: 'encode', task };
+    const job: StripeJob = { op: 'encode', task: { ...task, convergenceKey: compact(task.convergenceKey), plaintext: opts.movePlaintext ? task.plaintext : compact(task.plaintext) } };
     const transferList = [task.stripeBuffer, opts.movePlaintext ? task.plaintext.buffer : undefined].filter(isArrayBuffer);
     return this.pool.run(job, { transferList });
   }
@@ -38,14 +38,16 @@ export class StripePool {
 
   /** Shares that alone own their ArrayBuffer, and the scratch buffers, are moved to the worker. */
   decode(task: DecodeTask): Promise<DecodeResult> {
-    const job: StripeJob = { op: 'decode', task };
-    return this.pool.run(job, { transferList: [...ownedBuffers(task.shares), task.stripeBuffer, task.plaintextBuffer].filter(isArrayBuffer) });
+    const owned = ownedBuffers(task.shares);
+    const job: StripeJob = { op: 'decode', task: { ...task, shares: compactShares(task.shares, owned), hashes: compact(task.hashes), key: compact(task.key) } };
+    return this.pool.run(job, { transferList: [...owned, task.stripeBuffer, task.plaintextBuffer].filter(isArrayBuffer) });
   }
 
   /** All n shares of a stripe from any k valid ones (see rebuildStripe). */
   rebuild(task: RebuildTask): Promise<{ stripe: Uint8Array } | { badShares: number[] }> {
-    const job: StripeJob = { op: 'rebuild', task };
-    return this.pool.run(job, { transferList: ownedBuffers(task.shares) });
+    const owned = ownedBuffers(task.shares);
+    const job: StripeJob = { op: 'rebuild', task: { ...task, shares: compactShares(task.shares, owned), hashes: compact(task.hashes) } };
+    return this.pool.run(job, { transferList: owned });
   }
 
   async close(): Promise<void> {
@@ -54,6 +56,20 @@ export class StripePool {
 }
 
 const isArrayBuffer = (b: unknown): b is ArrayBuffer => b instanceof ArrayBuffer;
+
+/**
+ * The view itself if it spans its whole buffer, else a copy of just its bytes. Posting a view to a worker
+ * serialises its entire ArrayBuffer: a 32-byte key or a chunk's hashes cut from a 1 MB manifest page or
+ * index segment would copy the page with every task (measured: most of a restore's main-thread time).
+ */
+function compact(view: Uint8Array): Uint8Array {
+  return view.byteOffset === 0 && view.byteLength === view.buffer.byteLength ? view : view.slice();
+}
+
+/** Shares to post: those whose buffer is moved as they are, the others compacted. */
+function compactShares(shares: readonly (Uint8Array | null)[], moved: readonly ArrayBuffer[]): (Uint8Array | null)[] {
+  return shares.map((s) => (s === null || moved.includes(s.buffer as ArrayBuffer) ? s : compact(s)));
+}
 
 /** Buffers that alone own their ArrayBuffer can be moved to a worker instead of copied. */
 function ownedBuffers(views: readonly (Uint8Array | null)[]): ArrayBuffer[] {

@@ -1,0 +1,73 @@
+/**
+ * `raic restore` of a snapshot: bit-identical trees (contents, modes, mtimes, symlinks, empty directories,
+ * names with spaces and non-ASCII), files written several at once; existing files refused before anything
+ * is written unless --overwrite; --include restores just the matching paths and what is below them.
+ */
+import assert from 'node:assert/strict';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { localArray, type ArrayFixture } from '../support/array-fixture.js';
+import { assertSameTree, buildTree, mixedSizes, snapshotTree, type BuiltTree, type TreeSnapshot } from '../support/tree-fixture.js';
+
+const SEED = 77;
+const MiB = 1024 * 1024;
+
+/** Every path under `root`, relative, sorted (what a restore created). */
+async function listAll(root: string): Promise<string[]> {
+  return ((await readdir(root, { recursive: true })) as string[]).sort();
+}
+
+describe('raic restore (k=2, n=3)', { timeout: 180_000 }, () => {
+  let a: ArrayFixture;
+  let tree: BuiltTree;
+  let want: TreeSnapshot;
+  let snapshot: string;
+  before(async () => {
+    a = await localArray(2, 3, { label: 'restore' });
+    tree = await buildTree(join(a.dir, 'src ñ'), { seed: SEED, sizes: mixedSizes(SEED, 120, 40 * MiB), filesPerDir: 10 });
+    want = await snapshotTree(tree.root);
+    snapshot = (JSON.parse(await a.ok(['backup', tree.root, '--json'])) as { snapshotId: string }).snapshotId;
+  });
+  after(async () => a.cleanup());
+
+  it('restores the tree bit-identically, with no temp file left behind', async () => {
+    const target = join(a.dir, 'full');
+    await a.ok(['restore', snapshot, '--target', target]);
+    await assertSameTree(want, join(target, tree.root));
+    assert.deepEqual((await listAll(target)).filter((p) => p.includes('.raic-')), []);
+  });
+
+  it('refuses to write into a target holding any of the files, names it, and changes nothing', async () => {
+    const target = join(a.dir, 'busy');
+    const victim = join(target, tree.root, tree.files[3]!);
+    await mkdir(dirname(victim), { recursive: true });
+    await writeFile(victim, 'my newer work\n');
+    const before = await listAll(target);
+    const r = await a.raic(['restore', snapshot, '--target', target]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /would overwrite existing files/);
+    assert.ok(r.stderr.includes(victim), r.stderr);
+    assert.match(r.stderr, /--overwrite/);
+    assert.deepEqual(await listAll(target), before, 'a refused restore wrote something');
+    assert.equal(await readFile(victim, 'utf8'), 'my newer work\n');
+
+    // --overwrite puts the snapshot's version in its place, and everything else.
+    await a.ok(['restore', snapshot, '--target', target, '--overwrite']);
+    await assertSameTree(want, join(target, tree.root), 'restore --overwrite');
+  });
+
+  it('--include restores only the matching paths and everything below them', async () => {
+    const target = join(a.dir, 'some');
+    const dir = tree.files[0]!.split('/')[0]!; // a top-level directory of the tree
+    const file = tree.files.find((f) => !f.startsWith(`${dir}/`))!;
+    await a.ok(['restore', snapshot, '--target', target, '--include', `${tree.root}/${dir}`, '--include', `${tree.root}/${file}`]);
+    const root = join(target, tree.root);
+    const expected = new Map([...want].filter(([p]) => p === dir || p.startsWith(`${dir}/`) || p === file));
+    const got = await snapshotTree(root);
+    for (const [p, entry] of expected) assert.deepEqual(got.get(p), entry, `${p} restored differently`);
+    const extra = [...got.keys()].filter((p) => !expected.has(p) && p !== '.' && !file.startsWith(`${p}/`));
+    assert.deepEqual(extra, [], 'restored paths that were not included');
+    assert.ok(expected.size > 2, 'the include matched too little to prove anything');
+  });
+});
