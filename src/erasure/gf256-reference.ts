@@ -8,8 +8,10 @@
  * Backblaze's JavaReedSolomon and klauspost/reedsolomon; any k rows of it are invertible, which is
  * what lets any k surviving shards rebuild the rest.
  *
- * Two jobs: tests check the WASM codec's bytes against this independent code, and `load-codec.ts`
- * falls back to it where the WASM module cannot be used. It favours clarity over speed (~200 MB/s).
+ * Three jobs: simd-codec.ts takes its matrices (encodingMatrix, invert) and only replaces the
+ * byte loops; tests check the SIMD codec's and the Rust crate's bytes against this code; and
+ * `load-codec.ts` falls back to it where WebAssembly SIMD cannot be used. It favours clarity over
+ * speed (~200 MB/s).
  */
 import { RaicError } from '../errors.js';
 

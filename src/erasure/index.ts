@@ -10,8 +10,10 @@
  *           over GF(2^8) (polynomial 0x11d), byte-identical to the Rust reed-solomon-erasure crate,
  *           Backblaze and klauspost. gf256-reference.ts is its readable definition.
  *
- * loadErasureCodec runs the Rust crate compiled to WASM (wasm-reed-solomon.ts) and falls back to the
- * TypeScript reference where WASM cannot serve (load-codec.ts says which cases).
+ * loadErasureCodec returns simd-codec.ts: a WebAssembly SIMD128 kernel emitted by gf-simd-wasm.ts
+ * (split-nibble table lookups with i8x16.swizzle), ~10x faster than the Rust crate's WASM build
+ * (4+2 encode 5.7 GB/s vs 0.58 GB/s per core), which raic ran before and now only tests against.
+ * Where WebAssembly SIMD cannot compile, the TypeScript reference (load-codec.ts has the figures).
  */
 export { CODEC_ID, type ErasureCodec } from './codec.js';
 export { loadErasureCodec } from './load-codec.js';

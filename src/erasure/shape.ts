@@ -1,6 +1,6 @@
 /**
- * Argument checks shared by every codec, so the WASM module never sees a shape it would trap on
- * (a Rust panic inside WASM leaves its allocator in an unknown state).
+ * Argument checks shared by every codec (and the Rust crate the tests compare with, which would trap
+ * on a bad shape), so all of them refuse the same inputs with the same RaicErrors.
  */
 import { RaicError } from '../errors.js';
 

@@ -1,6 +1,8 @@
 /**
- * Direct binding to the Rust `reed-solomon-erasure` crate compiled to WASM, as shipped in
- * `@subspace/reed-solomon-erasure.wasm` (we use its .wasm file, not its JS wrapper).
+ * Test-only: the Rust `reed-solomon-erasure` crate compiled to WASM, as shipped in
+ * `@subspace/reed-solomon-erasure.wasm` (a devDependency; we use its .wasm file, not its JS wrapper).
+ * raic's run-time codec is src/erasure/simd-codec.ts; this crate is the independent implementation
+ * the tests compare it with, byte for byte (`loadCrateCodec`).
  *
  * Why not the wrapper: the WASM `reconstruct` export takes ownership of its `shards_available`
  * buffer and frees it, and the wrapper frees it a second time. That corrupts the module's allocator
@@ -27,7 +29,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { RaicError } from '../errors.js';
+import type { ErasureCodec } from '../../src/erasure/codec.js';
+import { Gf256Reference } from '../../src/erasure/gf256-reference.js';
+import { assertShape, assertStripe, countPresent } from '../../src/erasure/shape.js';
+import { RaicError } from '../../src/errors.js';
 
 /** The few pieces of the WebAssembly JS API used here (tsconfig's `lib` carries no WebAssembly types). */
 interface WebAssemblyApi {
@@ -230,4 +235,43 @@ export function withWasm(module: WasmModule, call: (rs: WasmReedSolomon) => void
     throw new RaicError('Permanent', `erasure codec failed inside WASM: ${String(err)}`, { cause: err });
   }
   if (rs.memoryBytes > rs.heapCeiling) instance = undefined;
+}
+
+/** The crate behind the ErasureCodec checks; falls back to the reference for stripes over `maxWasmStripe` bytes. */
+export class WasmCodec implements ErasureCodec {
+  private fallback: Gf256Reference | undefined;
+
+  constructor(
+    readonly k: number,
+    readonly n: number,
+    private readonly module: WasmModule,
+    private readonly maxWasmStripe = WASM_MAX_STRIPE_BYTES,
+  ) {
+    assertShape(k, n);
+  }
+
+  encode(stripe: Uint8Array, shardLen: number): void {
+    assertStripe(stripe, shardLen, this.n);
+    if (stripe.length > this.maxWasmStripe) return this.reference().encode(stripe, shardLen);
+    withWasm(this.module, (rs) => rs.encode(stripe, shardLen, this.k, this.n));
+  }
+
+  reconstruct(stripe: Uint8Array, shardLen: number, present: readonly boolean[], opts?: { restoreParity?: boolean }): void {
+    assertStripe(stripe, shardLen, this.n);
+    countPresent(present, this.k, this.n);
+    const restoreParity = opts?.restoreParity === true;
+    if (stripe.length > this.maxWasmStripe) return this.reference().reconstruct(stripe, shardLen, present, restoreParity);
+    withWasm(this.module, (rs) => rs.reconstruct(stripe, shardLen, this.k, this.n, present, restoreParity));
+  }
+
+  private reference(): Gf256Reference {
+    this.fallback ??= new Gf256Reference(this.k, this.n);
+    return this.fallback;
+  }
+}
+
+/** The crate's codec for (k, n), compiled once per thread. */
+export async function loadCrateCodec(k: number, n: number): Promise<WasmCodec> {
+  assertShape(k, n);
+  return new WasmCodec(k, n, await compileWasm());
 }
