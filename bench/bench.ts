@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
-import { buildTree } from '../test/support/big-tree.js';
+import { buildBigTree } from '../test/support/tree-fixture.js';
 import { slowMemberBench } from './slow-member.js';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
@@ -139,7 +139,7 @@ async function main(): Promise<void> {
     if (process.env.RAIC_BENCH_TREE !== '0') {
       const tree = join(dir, 'tree');
       process.stderr.write('building a 4000-file tree…\n');
-      const built = await buildTree(tree, { smallFiles: 3990, smallBytes: 100 * 1024, largeFiles: 10, largeBytes: 110 * MiB, seed: 'bench' });
+      const built = await buildBigTree(tree, { smallFiles: 3990, smallBytes: 100 * 1024, largeFiles: 10, largeBytes: 110 * MiB, seed: 'bench' });
       const tenv = { RAIC_CONFIG: join(dir, 'tree-config.json'), RAIC_PASSWORD: 'bench' };
       const tmembers = Array.from({ length: 6 }, (_, i) => join(dir, `tmember-${i}`));
       for (const m of tmembers) await mkdir(m);

@@ -24,15 +24,7 @@ start() {
   # --skipApiVersionCheck: newer @azure/storage-blob sends an API version Azurite would reject.
   spawn "$BASE/azurite.pid" "$BASE/azurite.log" "$BIN" --blobHost 127.0.0.1 --blobPort "$AZURITE_PORT" \
     --inMemoryPersistence --disableTelemetry --skipApiVersionCheck --silent
-  local i
-  for i in $(seq 1 150); do
-    healthy && return 0
-    pid_alive "$BASE/azurite.pid" || break
-    sleep 0.1
-  done
-  cat "$BASE/azurite.log" >&2 || true
-  stop
-  die "azurite did not come up on 127.0.0.1:$AZURITE_PORT"
+  await_healthy azurite "$AZURITE_PORT" 15 "$BASE/azurite.pid" "$BASE/azurite.log"
 }
 
 env_files() {
@@ -47,10 +39,4 @@ export RAIC_AZURITE_BLOB_ENDPOINT=$ep RAIC_AZURITE_ACCOUNT=$AZURITE_ACCOUNT RAIC
 S
 }
 
-case ${1:-} in
-  start) start ;;
-  stop) stop ;;
-  healthy) healthy ;;
-  env) env_files ;;
-  *) die "usage: azurite.sh start|stop|healthy|env" ;;
-esac
+serve azurite "$@"

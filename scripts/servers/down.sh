@@ -5,9 +5,8 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/lib.sh"
 
-names=("$@"); [ ${#names[@]} -eq 0 ] && names=("${ALL_SERVERS[@]}")
+pick_servers "$@"
 for n in "${names[@]}"; do
-  [[ " ${ALL_SERVERS[*]} " == *" $n "* ]] || die "unknown server '$n' (known: ${ALL_SERVERS[*]})"
   bash "$HERE/$n.sh" stop
   log "$n: stopped"
 done

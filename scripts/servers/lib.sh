@@ -22,6 +22,15 @@ AZURITE_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZ
 log() { echo "[servers] $*" >&2; }
 die() { echo "[servers] ERROR: $*" >&2; exit 1; }
 
+# pick_servers NAME...: sets `names` to the NAMEs (every server when none), dying on an unknown one.
+pick_servers() {
+  names=("$@"); [ ${#names[@]} -eq 0 ] && names=("${ALL_SERVERS[@]}")
+  local n
+  for n in "${names[@]}"; do
+    [[ " ${ALL_SERVERS[*]} " == *" $n "* ]] || die "unknown server '$n' (known: ${ALL_SERVERS[*]})"
+  done
+}
+
 # pid_alive FILE: the process recorded in FILE exists.
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
@@ -67,3 +76,30 @@ tcp_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # json_str VALUE: VALUE as a JSON string literal (values here never hold control characters).
 json_str() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
+
+# await_healthy WHAT PORT SECONDS PIDFILE LOG...: polls the calling script's `healthy` every 0.1 s
+# for up to SECONDS and returns once it answers. Gives up early when the process in PIDFILE has died
+# ('' when the server is several processes: its `healthy` checks each). On giving up it shows the
+# end of each LOG, stops the server (the calling script's `stop`) and dies naming WHAT and PORT.
+await_healthy() {
+  local what=$1 port=$2 seconds=$3 pidfile=$4 i; shift 4
+  for i in $(seq 1 $((seconds * 10))); do
+    healthy && return 0
+    [ -z "$pidfile" ] || pid_alive "$pidfile" || break
+    sleep 0.1
+  done
+  tail -n 40 "$@" >&2 2>/dev/null || true
+  stop
+  die "$what did not come up on 127.0.0.1:$port (log: $*)"
+}
+
+# serve NAME ACTION: runs the calling script's start, stop, healthy or env_files for ACTION.
+serve() {
+  case ${2:-} in
+    start) start ;;
+    stop) stop ;;
+    healthy) healthy ;;
+    env) env_files ;;
+    *) die "usage: $1.sh start|stop|healthy|env" ;;
+  esac
+}

@@ -47,15 +47,7 @@ ForceCommand internal-sftp -d $BASE/data
 C
   /usr/sbin/sshd -t -f "$BASE/sshd_config" || die "sshd rejected $BASE/sshd_config"
   spawn "$BASE/sshd.pid" "$BASE/sshd.log" /usr/sbin/sshd -D -e -f "$BASE/sshd_config"
-  local i
-  for i in $(seq 1 100); do
-    healthy && return 0
-    pid_alive "$BASE/sshd.pid" || break
-    sleep 0.1
-  done
-  cat "$BASE/sshd.log" >&2 || true
-  stop
-  die "sshd did not come up on 127.0.0.1:$SFTP_PORT"
+  await_healthy sshd "$SFTP_PORT" 10 "$BASE/sshd.pid" "$BASE/sshd.log"
 }
 
 env_files() {
@@ -69,10 +61,4 @@ export RAIC_SFTP_KEY=$BASE/id_ed25519 RAIC_SFTP_ROOT=$BASE/data
 S
 }
 
-case ${1:-} in
-  start) start ;;
-  stop) stop ;;
-  healthy) healthy ;;
-  env) env_files ;;
-  *) die "usage: sftp.sh start|stop|healthy|env" ;;
-esac
+serve sftp "$@"

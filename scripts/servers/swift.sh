@@ -140,14 +140,7 @@ PYR
     spawn "$RUN/$name.pid" "$LOG/$name.log" $PY "/usr/bin/swift-$name-server" "$ETC/$name-server.conf" -v
   done
 
-  local i
-  for i in $(seq 1 150); do
-    healthy && return 0
-    sleep 0.2
-  done
-  tail -n 20 "$LOG"/*.log >&2 || true
-  stop
-  die "swift did not come up on 127.0.0.1:$SWIFT_PORT (logs above, in $LOG)"
+  await_healthy swift "$SWIFT_PORT" 30 '' "$LOG"/{memcached,account,container,object,proxy}.log
 }
 
 env_files() {
@@ -168,10 +161,4 @@ export RAIC_S3_ENDPOINT=$ep RAIC_S3_REGION=us-east-1 RAIC_S3_ACCESS_KEY_ID=test:
 S
 }
 
-case ${1:-} in
-  start) start ;;
-  stop) stop ;;
-  healthy) healthy ;;
-  env) env_files ;;
-  *) die "usage: swift.sh start|stop|healthy|env" ;;
-esac
+serve swift "$@"

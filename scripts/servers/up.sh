@@ -8,10 +8,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/lib.sh"
 
-names=("$@"); [ ${#names[@]} -eq 0 ] && names=("${ALL_SERVERS[@]}")
-for n in "${names[@]}"; do
-  [[ " ${ALL_SERVERS[*]} " == *" $n "* ]] || die "unknown server '$n' (known: ${ALL_SERVERS[*]})"
-done
+pick_servers "$@"
 
 bash "$HERE/install.sh"
 mkdir -p "$RAIC_SERVERS_DIR"

@@ -36,15 +36,7 @@ auth.require = ( "/" => ( "method" => "basic", "realm" => "lab", "require" => "v
 mimetype.assign = ( "" => "application/octet-stream" )
 C
   spawn "$BASE/lighttpd.pid" "$BASE/stdout.log" /usr/sbin/lighttpd -D -f "$BASE/lighttpd.conf"
-  local i
-  for i in $(seq 1 100); do
-    healthy && return 0
-    pid_alive "$BASE/lighttpd.pid" || break
-    sleep 0.1
-  done
-  cat "$BASE/error.log" "$BASE/stdout.log" >&2 2>/dev/null || true
-  stop
-  die "lighttpd (webdav) did not come up on 127.0.0.1:$WEBDAV_PORT"
+  await_healthy 'lighttpd (webdav)' "$WEBDAV_PORT" 10 "$BASE/lighttpd.pid" "$BASE/error.log" "$BASE/stdout.log"
 }
 
 env_files() {
@@ -56,10 +48,4 @@ export RAIC_WEBDAV_URL=http://127.0.0.1:$WEBDAV_PORT/ RAIC_WEBDAV_USER=lab RAIC_
 S
 }
 
-case ${1:-} in
-  start) start ;;
-  stop) stop ;;
-  healthy) healthy ;;
-  env) env_files ;;
-  *) die "usage: webdav.sh start|stop|healthy|env" ;;
-esac
+serve webdav "$@"

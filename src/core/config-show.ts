@@ -4,6 +4,7 @@
  * credential environment variables its scheme reads and whether each is set. Values are never read
  * out, only tested for presence. Needs no passphrase and contacts no member.
  */
+import { credentialVariables } from '../providers/index.js';
 import { readLocalConfig } from './local-config.js';
 
 export interface CredentialVariable {
@@ -31,41 +32,8 @@ export interface ConfigView {
   members: MemberView[];
 }
 
-/**
- * What each adapter reads, copied from its config parser (src/providers/*-config.ts, s3.ts) — keep
- * in step with them and with README "Members and credentials". Order: the adapter's preference.
- */
-const CREDENTIAL_VARIABLES: Readonly<Record<string, readonly string[]>> = {
-  file: [],
-  // fromEnv, then fromIni / fromProcess (profile and the two shared files they read).
-  s3: ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_CONFIG_FILE'],
-  swift: [
-    'SWIFT_USERNAME',
-    'SWIFT_PASSWORD',
-    'OS_USERNAME',
-    'OS_PASSWORD',
-    'ST_USER',
-    'ST_KEY',
-    'OS_AUTH_URL',
-    'ST_AUTH',
-    'OS_PROJECT_NAME',
-    'OS_TENANT_NAME',
-    'OS_PROJECT_ID',
-    'OS_TENANT_ID',
-    'OS_USER_DOMAIN_NAME',
-    'OS_PROJECT_DOMAIN_NAME',
-    'OS_REGION_NAME',
-  ],
-  azure: ['AZURE_STORAGE_KEY', 'AZURE_STORAGE_SAS_TOKEN', 'AZURE_STORAGE_CONNECTION_STRING'],
-  sftp: ['SFTP_USER', 'SFTP_KEY_FILE', 'SFTP_KEY_PASSPHRASE', 'SSH_AUTH_SOCK', 'SFTP_PASSWORD', 'SFTP_KNOWN_HOSTS'],
-  webdav: ['WEBDAV_USERNAME', 'WEBDAV_PASSWORD'],
-  'webdav+http': ['WEBDAV_USERNAME', 'WEBDAV_PASSWORD'],
-};
-
-/** The environment variables the adapter for `scheme` reads; [] for file:// and unknown schemes. */
-export function credentialVariables(scheme: string): readonly string[] {
-  return CREDENTIAL_VARIABLES[scheme] ?? [];
-}
+/** Re-exported: the list itself lives beside each adapter's entry in the provider registry. */
+export { credentialVariables };
 
 export async function showConfig(configPath: string, env: NodeJS.ProcessEnv = process.env): Promise<ConfigView> {
   const config = await readLocalConfig(configPath);

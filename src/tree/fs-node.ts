@@ -37,7 +37,11 @@ export function unchanged(now: TreeNode, before: TreeNode | undefined): before i
   );
 }
 
-const seconds = (ns: string): number => Number(BigInt(ns) / 1000n) / 1e6;
+/**
+ * An mtime for utimes: whole microseconds (libuv's resolution) plus half of one. A double near 1.7e9 s is
+ * exact only to ~0.24 µs and libuv truncates to the microsecond, so the exact value lost 1 µs half the time.
+ */
+const seconds = (ns: string): number => (Number(BigInt(ns) / 1000n) + 0.5) / 1e6;
 const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
 /** Mode, owner (when root) and mtime of a restored file or directory; for symlinks only owner and mtime. */

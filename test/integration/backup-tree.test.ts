@@ -7,7 +7,7 @@ import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { localArray, type ArrayFixture } from '../support/array-fixture.js';
-import { buildTree, describeTree } from '../support/big-tree.js';
+import { assertSameTree, buildBigTree, snapshotTree, type TreeSnapshot } from '../support/tree-fixture.js';
 import { hideDir } from '../support/damage.js';
 
 interface BackupJson {
@@ -27,7 +27,7 @@ const MiB = 1024 * 1024;
 describe('backup of a 4000-file, 1.5 GB tree (k=2, n=3)', { timeout: 900_000 }, () => {
   let a: ArrayFixture;
   let src: string;
-  let want: Awaited<ReturnType<typeof describeTree>>;
+  let want: TreeSnapshot;
   const runs: { seconds: number; result: BackupJson }[] = [];
 
   const backup = async (): Promise<{ seconds: number; result: BackupJson }> => {
@@ -41,9 +41,9 @@ describe('backup of a 4000-file, 1.5 GB tree (k=2, n=3)', { timeout: 900_000 }, 
   before(async () => {
     a = await localArray(2, 3, { label: 'tree' });
     src = join(a.dir, 'src tree');
-    const built = await buildTree(src, { smallFiles: 3990, smallBytes: 100 * 1024, largeFiles: 10, largeBytes: 110 * MiB, seed: 'backup-tree' });
+    const built = await buildBigTree(src, { smallFiles: 3990, smallBytes: 100 * 1024, largeFiles: 10, largeBytes: 110 * MiB, seed: 'backup-tree' });
     assert.ok(built.files >= 4000 && built.bytes > 1.4e9, `tree: ${built.files} files, ${built.bytes} bytes`);
-    want = await describeTree(src);
+    want = await snapshotTree(src);
   });
   after(async () => {
     console.log(`backup-tree timings: ${runs.map((r) => `${r.seconds.toFixed(2)} s`).join(', ')}`);
@@ -72,7 +72,7 @@ describe('backup of a 4000-file, 1.5 GB tree (k=2, n=3)', { timeout: 900_000 }, 
     b[0] = b[0]! ^ 0xff;
     await fh.write(b, 0, 1, 50 * MiB);
     await fh.close();
-    want = await describeTree(src);
+    want = await snapshotTree(src);
     const third = await backup();
     // One data chunk (FastCDC: ≤ 4 MiB, ~1 MiB on average; an edit may touch two) plus the tree blobs on its path.
     assert.ok(third.result.bytesRead === 110 * MiB, `only the changed file is read (${third.result.bytesRead})`);
@@ -87,9 +87,7 @@ describe('backup of a 4000-file, 1.5 GB tree (k=2, n=3)', { timeout: 900_000 }, 
       const target = join(a.dir, `restore-${lost}`);
       try {
         await a.ok(['restore', 'latest', '--target', target]);
-        const got = await describeTree(join(target, src));
-        assert.deepEqual([...got.keys()], [...want.keys()]);
-        for (const [path, entry] of want) assert.deepEqual(got.get(path), entry, path);
+        await assertSameTree(want, join(target, src), `restore without member ${lost}`);
       } finally {
         await back();
         await rm(target, { recursive: true, force: true });

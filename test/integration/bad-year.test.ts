@@ -8,7 +8,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { localArray, type ArrayFixture } from '../support/array-fixture.js';
-import { buildTree, describeTree } from '../support/big-tree.js';
+import { assertSameTree, buildBigTree, snapshotTree, type TreeSnapshot } from '../support/tree-fixture.js';
 import { flipBytes, hideDir, keyOf, packFiles } from '../support/damage.js';
 
 interface CheckJson {
@@ -21,7 +21,7 @@ interface CheckJson {
 describe('the bad year (k=2, n=4, write quorum 3)', { timeout: 600_000 }, () => {
   let a: ArrayFixture;
   let src: string;
-  let want: Awaited<ReturnType<typeof describeTree>>;
+  let want: TreeSnapshot;
   const check = async (...args: string[]): Promise<{ code: number; report: CheckJson }> => {
     const r = await a.raic(['check', '--json', ...args]);
     return { code: r.code, report: JSON.parse(r.stdout) as CheckJson };
@@ -29,17 +29,15 @@ describe('the bad year (k=2, n=4, write quorum 3)', { timeout: 600_000 }, () => 
   const restoresBitExact = async (label: string): Promise<void> => {
     const target = join(a.dir, `restore-${label}`);
     await a.ok(['restore', 'latest', '--target', target]);
-    const got = await describeTree(join(target, src));
-    assert.deepEqual([...got.keys()], [...want.keys()], label);
-    for (const [path, entry] of want) assert.deepEqual(got.get(path), entry, `${label}: ${path}`);
+    await assertSameTree(want, join(target, src), `${label}: restored tree`);
     await rm(target, { recursive: true, force: true });
   };
 
   before(async () => {
     a = await localArray(2, 4, { label: 'badyear' });
     src = join(a.dir, 'src');
-    await buildTree(src, { smallFiles: 200, smallBytes: 40 * 1024, largeFiles: 2, largeBytes: 12 * 1024 * 1024, seed: 'bad-year' });
-    want = await describeTree(src);
+    await buildBigTree(src, { smallFiles: 200, smallBytes: 40 * 1024, largeFiles: 2, largeBytes: 12 * 1024 * 1024, seed: 'bad-year' });
+    want = await snapshotTree(src);
   });
   after(async () => a.cleanup());
 

@@ -1,6 +1,7 @@
 /**
  * Runs the real `raic` binary (bin/run.js → dist) as a user would, with its own config and passphrase
- * in the environment, and returns exit code, stdout and stderr.
+ * in the environment: `runRaic` to its end (exit code, stdout, stderr), `startRaic` in the background
+ * with the child kept. Both spawn through one `launch`.
  */
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
@@ -32,32 +33,10 @@ export interface RunOptions {
   cwd?: string;
 }
 
-export function runRaic(args: string[], opts: RunOptions = {}): Promise<RunResult> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [raicBin, ...args], {
-      cwd: opts.cwd ?? repoRoot,
-      env: { ...process.env, RAIC_KDF_FAST: '1', ...opts.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => {
-      opts.onStdout?.(b);
-      if (opts.keepStdout !== false) out.push(b);
-    });
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const stdoutBytes = Buffer.concat(out);
-      resolvePromise({ code: code ?? -1, stdout: stdoutBytes.toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), stdoutBytes });
-    });
-    child.stdin.on('error', () => undefined); // the command may exit before reading all of stdin
-    const input = opts.stdin;
-    if (input === undefined) child.stdin.end();
-    else if (Buffer.isBuffer(input)) child.stdin.end(input);
-    else if ('file' in input) createReadStream(input.file).pipe(child.stdin);
-    else input.pipe(child.stdin);
-  });
+/** Runs the binary to its end; `code` is -1 when a signal ended it. */
+export async function runRaic(args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  const { code, stdout, stderr, stdoutBytes } = await launch(args, opts).done;
+  return { code: code ?? -1, stdout, stderr, stdoutBytes };
 }
 
 export async function tempDir(label: string): Promise<string> {
@@ -91,15 +70,45 @@ export interface StartedRaic {
  * can kill it or start another beside it. `wrapper` runs it under another program (e.g. setpriv).
  */
 export function startRaic(args: string[], env: Record<string, string | undefined>, wrapper: string[] = []): StartedRaic {
-  const argv = [...wrapper, process.execPath, raicBin, ...args];
-  const child = spawn(argv[0]!, argv.slice(1), { cwd: repoRoot, env: { ...process.env, RAIC_KDF_FAST: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return launch(args, { env, wrapper, stdin: 'ignore' });
+}
+
+interface LaunchOptions extends Omit<RunOptions, 'stdin'> {
+  /** As RunOptions.stdin; absent: an empty pipe; 'ignore': no stdin at all (/dev/null). */
+  stdin?: RunOptions['stdin'] | 'ignore';
+  wrapper?: string[];
+}
+
+/** Both entry points spawn here, so the binary, its environment and the capture of output are one. */
+function launch(args: string[], opts: LaunchOptions): StartedRaic & { done: Promise<Finished & { stdoutBytes: Buffer }> } {
+  const argv = [...(opts.wrapper ?? []), process.execPath, raicBin, ...args];
+  const child = spawn(argv[0]!, argv.slice(1), {
+    cwd: opts.cwd ?? repoRoot,
+    env: { ...process.env, RAIC_KDF_FAST: '1', ...opts.env },
+    stdio: [opts.stdin === 'ignore' ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+  });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
-  child.stdout.on('data', (b: Buffer) => out.push(b));
-  child.stderr.on('data', (b: Buffer) => err.push(b));
-  const done = new Promise<Finished>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
+  // stdout and stderr are always pipes (only stdin varies), so neither is null.
+  child.stdout!.on('data', (b: Buffer) => {
+    opts.onStdout?.(b);
+    if (opts.keepStdout !== false) out.push(b);
   });
+  child.stderr!.on('data', (b: Buffer) => err.push(b));
+  const done = new Promise<Finished & { stdoutBytes: Buffer }>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      const stdoutBytes = Buffer.concat(out);
+      resolve({ code, signal, stdout: stdoutBytes.toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), stdoutBytes });
+    });
+  });
+  const input = opts.stdin;
+  if (child.stdin) {
+    child.stdin.on('error', () => undefined); // the command may exit before reading all of stdin
+    if (input === undefined || input === 'ignore') child.stdin.end();
+    else if (Buffer.isBuffer(input)) child.stdin.end(input);
+    else if ('file' in input) createReadStream(input.file).pipe(child.stdin);
+    else input.pipe(child.stdin);
+  }
   return { pid: child.pid!, kill: () => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'), done };
 }

@@ -5,6 +5,10 @@
  *   so a failing run can be rebuilt exactly. Besides the files it holds what a backup must carry across:
  *   nested and empty directories, symlinks (relative, absolute, dangling, to a directory), names with
  *   spaces and non-ASCII, read-only and executable modes, directory modes, mtimes set to the millisecond.
+ * - A big tree is built by `buildBigTree` from a seed string and counts: many small files and a few
+ *   large ones (the shape of the backup-tree test and the bench, whose figures are compared across runs,
+ *   so its bytes and sizes must not change), plus an empty directory, symlinks, non-ASCII names and modes.
+ *   Its mtimes are the build's own (only one is set), so its snapshot is taken after building.
  * - A tree snapshot (`snapshotTree`) is the map relative path → what a restore must reproduce: type, mode,
  *   mtime in ms, and size + SHA-256 for a file or the target for a symlink. The tree's root is the path ".".
  *   Two trees are equal (`assertSameTree`) when their snapshots are; a failure lists the paths that differ.
@@ -58,11 +62,15 @@ export function prng(seed: number): () => number {
 /** A random integer in [lo, hi]. */
 export const between = (rand: () => number, lo: number, hi: number): number => lo + Math.floor(rand() * (hi - lo + 1));
 
-/** `size` pseudo-random bytes determined by (seed, label): AES-256-CTR over zeros, ~1 GB/s. */
+/** A pseudo-random byte stream determined by `keyText` alone: AES-256-CTR over zeros, ~1 GB/s. Each call takes the next `bytes`. */
+export function keystream(keyText: string): (bytes: number) => Buffer {
+  const cipher = createCipheriv('aes-256-ctr', createHash('sha256').update(keyText).digest(), Buffer.alloc(16));
+  return (bytes) => cipher.update(Buffer.alloc(bytes));
+}
+
+/** `size` pseudo-random bytes determined by (seed, label). */
 export function seededBytes(seed: number, label: string, size: number): Buffer {
-  const key = createHash('sha256').update(`raic tree ${seed} ${label}`).digest();
-  const cipher = createCipheriv('aes-256-ctr', key, Buffer.alloc(16));
-  return Buffer.concat([cipher.update(Buffer.alloc(size)), cipher.final()]);
+  return keystream(`raic tree ${seed} ${label}`)(size);
 }
 
 /**
@@ -137,6 +145,52 @@ export async function buildTree(root: string, spec: TreeSpec): Promise<BuiltTree
     await utimes(join(root, d), secs(t), secs(t));
   }
   return { root, files, totalBytes: spec.sizes.reduce((s, n) => s + n, 0) };
+}
+
+export interface BigTreeSpec {
+  smallFiles: number;
+  /** Mean size of a small file; each is 0.5×–1.5× of it. */
+  smallBytes: number;
+  largeFiles: number;
+  largeBytes: number;
+  seed: string;
+}
+
+/** Builds a big tree under `root`; returns how many files and bytes it wrote. */
+export async function buildBigTree(root: string, spec: BigTreeSpec): Promise<{ files: number; bytes: number }> {
+  // Keys of the form `${seed}/${label}`: the bytes (and so the sizes) of every tree built so far stay the same.
+  const bytesOf = (label: string): ((bytes: number) => Buffer) => keystream(`${spec.seed}/${label}`);
+  let files = 0;
+  let bytes = 0;
+  const sizeOf = bytesOf('sizes');
+  for (let i = 0; i < spec.smallFiles; i++) {
+    const dir = join(root, `d${i % 20}`, `e${i % 7}`);
+    await mkdir(dir, { recursive: true });
+    // Sizes vary 0.5×–1.5× around the mean so chunk boundaries and pack fills vary too.
+    const size = Math.floor(spec.smallBytes * (0.5 + sizeOf(1)[0]! / 255));
+    await writeFile(join(dir, `f${i}.bin`), bytesOf(`small${i}`)(size));
+    files += 1;
+    bytes += size;
+  }
+  await mkdir(join(root, 'large'), { recursive: true });
+  for (let i = 0; i < spec.largeFiles; i++) {
+    const next = bytesOf(`large${i}`);
+    const parts: Buffer[] = [];
+    for (let left = spec.largeBytes; left > 0; left -= 8 * 1024 * 1024) parts.push(next(Math.min(left, 8 * 1024 * 1024)));
+    await writeFile(join(root, 'large', `big ${i} é.bin`), Buffer.concat(parts));
+    files += 1;
+    bytes += spec.largeBytes;
+  }
+  await mkdir(join(root, 'empty dir'));
+  await mkdir(join(root, 'modes'));
+  await writeFile(join(root, 'modes', 'script.sh'), '#!/bin/sh\necho hi\n');
+  await chmod(join(root, 'modes', 'script.sh'), 0o750);
+  await writeFile(join(root, 'modes', 'private'), 'secret-ish\n');
+  await chmod(join(root, 'modes', 'private'), 0o600);
+  await symlink('../large', join(root, 'modes', 'link to large'));
+  await symlink('/nonexistent/target', join(root, 'modes', 'dangling'));
+  await utimes(join(root, 'modes', 'private'), new Date('2001-02-03T04:05:06.789Z'), new Date('2001-02-03T04:05:06.789Z'));
+  return { files: files + 2, bytes };
 }
 
 async function fileHash(path: string): Promise<string> {
