@@ -28,7 +28,7 @@ import {
   type RepoKeys,
   type StreamRef,
 } from '../store/index.js';
-import { decodeTree, encodeTree, makeExcluder, nodeFromStat, nodeType, unchanged, type Excluder, type TreeNode } from '../tree/index.js';
+import { decodeTree, encodeTree, makeExcluder, nodeFromStat, nodeType, sameListing, unchanged, type Excluder, type TreeNode } from '../tree/index.js';
 import { findParent, writeCatalogRecord, type CatalogRecord } from './catalog.js';
 import { measureSources, type SourceSize } from './source-size.js';
 import { loadManifest } from './get.js';
@@ -224,7 +224,7 @@ class BackupRun {
       return { node };
     }
     if (type === 'dir') {
-      return { node, subtree: (await this.dir(absPath, await this.parentChildren(before))).stored };
+      return { node, subtree: (await this.dir(absPath, await this.parentChildren(before), before?.subtree)).stored };
     }
     this.files += 1;
     this.bytes += node.size;
@@ -269,7 +269,7 @@ class BackupRun {
    * `stored`, its tree blob once they are. The walk goes on meanwhile, so the pipeline never drains at a
    * directory's end.
    */
-  async dir(absPath: string, before: ParentDir): Promise<{ stored: Promise<StreamRef> }> {
+  async dir(absPath: string, before: ParentDir, beforeRef?: StreamRef): Promise<{ stored: Promise<StreamRef> }> {
     this.dirs += 1;
     let names: string[] = [];
     try {
@@ -293,7 +293,10 @@ class BackupRun {
       if (p) pending.push(p);
     }
     // Boxed: an async function would flatten the promise, and the caller would wait for the store after all.
-    return { stored: deferred(settle(pending).then((nodes) => this.sink.storeBytes(encodeTree(nodes, this.array.n)))) };
+    const store = (nodes: TreeNode[]): Promise<StreamRef> =>
+      // Nothing in it changed: its listing is the parent's, byte for byte, already stored.
+      beforeRef && before && sameListing(nodes, before) ? Promise.resolve(beforeRef) : this.sink.storeBytes(encodeTree(nodes, this.array.n));
+    return { stored: deferred(settle(pending).then(store)) };
   }
 
   /**

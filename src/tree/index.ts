@@ -3,6 +3,6 @@
  * metadata; a *tree blob* is one directory's nodes sorted by name, stored as a stream of chunks (so
  * unchanged directories dedup); a snapshot's root tree lists the top components of its paths.
  */
-export { decodeTree, encodeTree, type NodeType, type TreeNode } from './node.js';
+export { decodeTree, encodeTree, sameListing, type NodeType, type TreeNode } from './node.js';
 export { makeExcluder, readExcludeFile, type Excluder } from './exclude.js';
 export { applyMetadata, nodeFromStat, nodeType, unchanged } from './fs-node.js';

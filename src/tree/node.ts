@@ -35,6 +35,32 @@ interface NodeJson extends Omit<TreeNode, 'content' | 'subtree'> {
   subtree?: StreamRefJson;
 }
 
+/**
+ * Whether `nodes` list exactly what `before` (a parent snapshot's listing of the same directory) does:
+ * the same names with the same fields, content and subtrees being the very refs taken over from it. Then
+ * the directory's tree blob would encode to the parent's bytes, and the parent's ref can be reused unread.
+ */
+export function sameListing(nodes: readonly TreeNode[], before: ReadonlyMap<string, TreeNode>): boolean {
+  if (nodes.length !== before.size) return false;
+  return nodes.every((a) => {
+    const b = before.get(a.name);
+    return (
+      b !== undefined &&
+      a.type === b.type &&
+      a.mode === b.mode &&
+      a.mtimeNs === b.mtimeNs &&
+      a.size === b.size &&
+      a.uid === b.uid &&
+      a.gid === b.gid &&
+      a.ino === b.ino &&
+      a.dev === b.dev &&
+      a.target === b.target &&
+      a.content === b.content &&
+      a.subtree === b.subtree
+    );
+  });
+}
+
 const byName = (a: TreeNode, b: TreeNode): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 export function encodeTree(nodes: TreeNode[], n: number): Buffer {
