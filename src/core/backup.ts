@@ -28,7 +28,7 @@ import {
   type RepoKeys,
   type StreamRef,
 } from '../store/index.js';
-import { decodeTree, encodeTree, makeExcluder, nodeFromStat, nodeType, sameListing, unchanged, type Excluder, type TreeNode } from '../tree/index.js';
+import { decodeTree, displayPath, encodeTree, fsPath, makeExcluder, nameFromBytes, nodeFromStat, nodeType, sameListing, unchanged, type Excluder, type TreeNode } from '../tree/index.js';
 import { findParent, writeCatalogRecord, type CatalogRecord } from './catalog.js';
 import { measureSources, type SourceSize } from './source-size.js';
 import { loadManifest } from './get.js';
@@ -129,7 +129,7 @@ const PREFETCH_PARENTS = 64;
 
 type StatResult = { st: BigIntStats } | { err: unknown };
 const lstatResult = (path: string): Promise<StatResult> =>
-  lstat(path, { bigint: true }).then(
+  lstat(fsPath(path), { bigint: true }).then(
     (st) => ({ st }),
     (err: unknown) => ({ err }),
   );
@@ -192,7 +192,7 @@ class BackupRun {
   private fail(path: string, err: unknown): void {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOENT' ? 'vanished during the backup' : (err as Error).message;
-    this.errors.push({ path, message: why });
+    this.errors.push({ path: displayPath(path), message: why });
   }
 
   private progress(path: string): void {
@@ -216,7 +216,7 @@ class BackupRun {
     const node = nodeFromStat(name, type, st);
     if (type === 'symlink') {
       try {
-        node.target = await readlink(absPath);
+        node.target = nameFromBytes(await readlink(fsPath(absPath), { encoding: 'buffer' }));
       } catch (err) {
         this.fail(absPath, err);
         return null;
@@ -250,7 +250,7 @@ class BackupRun {
 
   /** Reads a file into the sink; resolves once it is read, with `stored` for when its chunks are stored. */
   private async file(absPath: string): Promise<{ stored: Promise<StreamRef> } | null> {
-    const read = await this.sink.storeFile(absPath, DEFAULT_CDC, {
+    const read = await this.sink.storeFile(fsPath(absPath), DEFAULT_CDC, {
       signal: this.opts.signal,
       onRead: (bytes) => {
         this.bytesRead += bytes;
@@ -273,12 +273,12 @@ class BackupRun {
     this.dirs += 1;
     let names: string[] = [];
     try {
-      names = (await readdir(absPath)).sort();
+      names = (await readdir(fsPath(absPath), { encoding: 'buffer' })).map(nameFromBytes).sort();
     } catch (err) {
       this.fail(absPath, err);
     }
     this.prefetchParents(before);
-    const paths = names.map((name) => (absPath === sep ? `${sep}${name}` : `${absPath}${sep}${name}`)).map((p) => (this.exclude(p) ? null : p));
+    const paths = names.map((name) => (absPath === sep ? `${sep}${name}` : `${absPath}${sep}${name}`)).map((p) => (this.exclude(displayPath(p)) ? null : p));
     const stats: (Promise<StatResult> | undefined)[] = [];
     const pending: PendingNode[] = [];
     for (let i = 0; i < names.length; i++) {

@@ -2,6 +2,7 @@
 import { DEFAULT_CDC } from '../chunk/index.js';
 import { ShareReader, streamOf, type ManifestRoot, type RaicArray } from '../store/index.js';
 import { walkTree } from './tree-walk.js';
+import { displayPath } from '../tree/index.js';
 
 export interface LsEntry {
   path: string;
@@ -20,12 +21,12 @@ export async function* listSnapshot(array: RaicArray, root: ManifestRoot, under 
     if (prefix !== '' && ev.path !== prefix && !ev.path.startsWith(`${prefix}/`)) continue;
     const { node } = ev;
     yield {
-      path: ev.path,
+      path: displayPath(ev.path),
       type: node.type,
       size: node.size,
       mode: node.mode.toString(8).padStart(4, '0'),
       mtime: new Date(Number(BigInt(node.mtimeNs) / 1_000_000n)).toISOString(),
-      ...(node.target !== undefined ? { target: node.target } : {}),
+      ...(node.target !== undefined ? { target: displayPath(node.target) } : {}),
     };
   }
 }

@@ -13,7 +13,7 @@ import picomatch from 'picomatch';
 import { RaicError } from '../errors.js';
 import { DEFAULT_CDC } from '../chunk/index.js';
 import { ShareReader, pageLoader, streamOf, walkStream, type ManifestRoot, type RaicArray } from '../store/index.js';
-import { applyMetadata, type TreeNode } from '../tree/index.js';
+import { applyMetadata, bytesOfName, displayPath, fsPath, type TreeNode } from '../tree/index.js';
 import { fsError } from './get.js';
 import { walkTree, type TreeEvent } from './tree-walk.js';
 
@@ -81,7 +81,7 @@ async function* selected(reader: ShareReader, root: ManifestRoot, include: reado
   }
 }
 
-async function exists(path: string): Promise<'dir' | 'other' | null> {
+async function exists(path: string | Buffer): Promise<'dir' | 'other' | null> {
   try {
     return (await lstat(path)).isDirectory() ? 'dir' : 'other';
   } catch {
@@ -95,13 +95,15 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
   const reader = new ShareReader(array.members, array.pool, array.k, DEFAULT_CDC.maxSize);
   const include = opts.include ?? [];
   const at = (path: string): string => join(opts.target, path);
+  /** The file system's form of a restored path (bytes where a name is not UTF-8, see tree/raw-name.ts). */
+  const fsAt = (path: string): string | Buffer => fsPath(at(path));
 
   if (!opts.overwrite) {
     const conflicts: string[] = [];
     for await (const ev of selected(reader, root, include)) {
       if (ev.kind === 'leave') continue;
-      const there = await exists(at(ev.path));
-      if (there === 'other' || (there === 'dir' && ev.node.type !== 'dir')) conflicts.push(at(ev.path));
+      const there = await exists(fsAt(ev.path));
+      if (there === 'other' || (there === 'dir' && ev.node.type !== 'dir')) conflicts.push(displayPath(at(ev.path)));
       if (conflicts.length >= 5) break;
     }
     if (conflicts.length > 0) {
@@ -131,9 +133,10 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
   };
 
   const writeFile = async (path: string, node: TreeNode): Promise<void> => {
-    const p = at(path);
-    await mkdir(dirname(p), { recursive: true });
-    const tmp = join(dirname(p), `.${node.name}.raic-${randomBytes(6).toString('hex')}.tmp`);
+    const p = fsAt(path);
+    await mkdir(fsAt(dirname(path)), { recursive: true });
+    // Not named after the file: a name near NAME_MAX (255 bytes) would make the temp name too long.
+    const tmp = fsAt(join(dirname(path), `.raic-${randomBytes(8).toString('hex')}.tmp`));
     const fh = await open_(tmp, 'wx', 0o600);
     try {
       if (node.content) {
@@ -162,7 +165,7 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
       }
       await fh.close();
       await applyMetadata(tmp, node);
-      if (opts.overwrite && (await exists(p)) === 'dir') throw new RaicError('Usage', `${p} is a directory; not replacing it with a file`);
+      if (opts.overwrite && (await exists(p)) === 'dir') throw new RaicError('Usage', `${displayPath(at(path))} is a directory; not replacing it with a file`);
       await rename(tmp, p);
       result.files += 1;
       opts.onProgress?.(result.bytes, result.files);
@@ -178,23 +181,23 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
       if (stopped()) break;
       const { node, path } = ev;
       if (ev.kind === 'enter') {
-        if (ev.included) await mkdir(at(path), { recursive: true, mode: 0o700 });
+        if (ev.included) await mkdir(fsAt(path), { recursive: true, mode: 0o700 });
         open.push([]);
       } else if (ev.kind === 'leave') {
         const children = open.pop()!;
         if (ev.included) {
           track(
             Promise.all(children).then(async () => {
-              await applyMetadata(at(path), node); // after its children: writing them changed its mtime
+              await applyMetadata(fsAt(path), node); // after its children: writing them changed its mtime
               result.dirs += 1;
             }),
           );
         } else open.at(-1)!.push(...children);
       } else if (node.type === 'symlink') {
-        const p = at(path);
-        await mkdir(dirname(p), { recursive: true });
+        const p = fsAt(path);
+        await mkdir(fsAt(dirname(path)), { recursive: true });
         if (opts.overwrite) await rm(p, { force: true, recursive: false }).catch(() => undefined);
-        await symlink(node.target ?? '', p);
+        await symlink(bytesOfName(node.target ?? ''), p);
         await applyMetadata(p, node);
         result.symlinks += 1;
       } else if (node.type === 'file') {

@@ -6,7 +6,7 @@
  */
 import { lstat, readdir } from 'node:fs/promises';
 import { sep } from 'node:path';
-import type { Excluder } from '../tree/index.js';
+import { displayPath, fsPath, nameFromBytes, type Excluder } from '../tree/index.js';
 
 export interface SourceSize {
   files: number;
@@ -23,8 +23,8 @@ export async function measureSources(
   const size: SourceSize = { files: 0, bytes: 0 };
   let last = 0;
   const visit = async (path: string): Promise<void> => {
-    if (signal?.aborted || exclude(path)) return;
-    const st = await lstat(path).catch(() => null); // unreadable: the backup itself reports it
+    if (signal?.aborted || exclude(displayPath(path))) return;
+    const st = await lstat(fsPath(path)).catch(() => null); // unreadable: the backup itself reports it
     if (!st) return;
     if (st.isFile()) {
       size.files += 1;
@@ -34,7 +34,7 @@ export async function measureSources(
         onUpdate({ ...size });
       }
     } else if (st.isDirectory()) {
-      const names = await readdir(path).catch(() => [] as string[]);
+      const names = (await readdir(fsPath(path), { encoding: 'buffer' }).catch(() => [] as Buffer[])).map(nameFromBytes);
       for (const name of names.sort()) await visit(path === sep ? `${sep}${name}` : `${path}${sep}${name}`);
     }
   };

@@ -130,7 +130,7 @@ export class ChunkSink {
    * unreadable (nothing of it is referenced then; the caller names it). `onRead` counts bytes as they are read.
    */
   async storeFile(
-    path: string,
+    path: string | Buffer,
     params: CdcParams,
     opts: { onRead?: (bytes: number) => void; signal?: AbortSignal | undefined } = {},
   ): Promise<{ stored: Promise<StreamRef>; bytes: number } | { error: NodeJS.ErrnoException }> {
@@ -163,7 +163,7 @@ export class ChunkSink {
       if (res.chunks.length === 0 && !res.eof) {
         regions.release(region);
         if (fd !== null) closeSync(fd);
-        throw new Error(`no chunk fitted a segment region while reading ${path}`); // a bug: regions are sized for any segment
+        throw new Error(`no chunk fitted a segment region while reading ${path.toString()}`); // a bug: regions are sized for any segment
       }
       const entries = res.chunks.map((c) => this.storeInOrder({ ...c, stripe: new Uint8Array(region, c.offset, n * c.shareLen) }));
       void Promise.allSettled(entries).then(() => regions.release(region));

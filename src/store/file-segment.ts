@@ -16,8 +16,8 @@ import { loadErasureCodec } from '../erasure/index.js';
 import { encodeStripeInto, stripeBytes } from './stripe-codec.js';
 
 export interface SegmentTask {
-  /** The file to open, when `fd` is null (the first segment). */
-  path: string;
+  /** The file to open, when `fd` is null (the first segment): bytes when its name is not UTF-8. */
+  path: string | Uint8Array;
   fd: number | null;
   /** File offset of the segment's first byte: the start of a chunk. */
   position: number;
@@ -73,7 +73,7 @@ export async function encodeFileSegment(task: SegmentTask): Promise<SegmentResul
   const codec = await loadErasureCodec(task.k, task.n);
   let fd = task.fd;
   try {
-    fd ??= openSync(task.path, 'r');
+    fd ??= openSync(typeof task.path === 'string' ? task.path : Buffer.from(task.path.buffer, task.path.byteOffset, task.path.byteLength), 'r');
     if (!readBuffer || readBuffer.length < task.segmentBytes) readBuffer = Buffer.allocUnsafeSlow(task.segmentBytes);
     // A plain Uint8Array view: the scanner's hot loop then sees one array type.
     const data = new Uint8Array(readBuffer.buffer, readBuffer.byteOffset, task.segmentBytes);

@@ -45,7 +45,7 @@ const seconds = (ns: string): number => (Number(BigInt(ns) / 1000n) + 0.5) / 1e6
 const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
 /** Mode, owner (when root) and mtime of a restored file or directory; for symlinks only owner and mtime. */
-export async function applyMetadata(path: string, node: TreeNode): Promise<void> {
+export async function applyMetadata(path: string | Buffer, node: TreeNode): Promise<void> {
   const t = seconds(node.mtimeNs);
   if (node.type === 'symlink') {
     if (asRoot) await lchown(path, node.uid, node.gid).catch(() => undefined);

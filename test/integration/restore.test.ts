@@ -4,7 +4,7 @@
  * is written unless --overwrite; --include restores just the matching paths and what is below them.
  */
 import assert from 'node:assert/strict';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { localArray, type ArrayFixture } from '../support/array-fixture.js';
@@ -69,5 +69,31 @@ describe('raic restore (k=2, n=3)', { timeout: 180_000 }, () => {
     const extra = [...got.keys()].filter((p) => !expected.has(p) && p !== '.' && !file.startsWith(`${p}/`));
     assert.deepEqual(extra, [], 'restored paths that were not included');
     assert.ok(expected.size > 2, 'the include matched too little to prove anything');
+  });
+  it('names that are not UTF-8 (files, a directory, a symlink and its target) are backed up and restored byte for byte', async () => {
+    const src = Buffer.from(join(a.dir, 'latin1'));
+    const at = (...parts: number[][]): Buffer => Buffer.concat([src, ...parts.map((p) => Buffer.concat([Buffer.from('/'), Buffer.from(p)]))]);
+    const cafe = [0x63, 0x61, 0x66, 0xe9]; // "café" in Latin-1
+    const cafe2 = [0x63, 0x61, 0x66, 0xe8]; // decodes to the same lossy string as cafe
+    const dir = [0x64, 0xff];
+    await mkdir(src);
+    await writeFile(at(cafe), 'first\n');
+    await writeFile(at(cafe2), 'second\n');
+    await mkdir(at(dir));
+    await writeFile(at(dir, [0x69, 0xfe]), 'inside\n');
+    await symlink(Buffer.from(cafe), at([0x6c, 0xfd]));
+    const r = await a.raic(['backup', src.toString(), '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const listing = await a.ok(['ls', 'latest']);
+    assert.match(listing, /latin1\/caf\\xe9$/m);
+    assert.match(listing, /latin1\/d\\xff\/i\\xfe$/m);
+    const target = join(a.dir, 'latin1-restore');
+    await a.ok(['restore', 'latest', '--target', target]);
+    const back = (...parts: number[][]): Buffer => Buffer.concat([Buffer.from(target), at(...parts)]);
+    assert.deepEqual((await readdir(back(), { encoding: 'buffer' })).map((b) => b.toString('hex')).sort(), [cafe, cafe2, dir, [0x6c, 0xfd]].map((b) => Buffer.from(b).toString('hex')).sort());
+    assert.equal(await readFile(back(cafe), 'utf8'), 'first\n');
+    assert.equal(await readFile(back(cafe2), 'utf8'), 'second\n');
+    assert.equal(await readFile(back(dir, [0x69, 0xfe]), 'utf8'), 'inside\n');
+    assert.deepEqual(await readlink(back([0x6c, 0xfd]), { encoding: 'buffer' }), Buffer.from(cafe));
   });
 });
