@@ -127,14 +127,16 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
   const writers = new Slots(RESTORE_WRITERS);
   /** Per open directory: its children's completions; a directory's metadata goes on after all of them. */
   const open: Promise<void>[][] = [[]];
+  /** Per open directory: created by this restore already (its files need no mkdir of their own). */
+  const made: boolean[] = [];
   const track = (p: Promise<void>): void => {
     p.catch(fail);
     open.at(-1)!.push(p);
   };
 
-  const writeFile = async (path: string, node: TreeNode): Promise<void> => {
+  const writeFile = async (path: string, node: TreeNode, parentMade: boolean): Promise<void> => {
     const p = fsAt(path);
-    await mkdir(fsAt(dirname(path)), { recursive: true });
+    if (!parentMade) await mkdir(fsAt(dirname(path)), { recursive: true });
     // Not named after the file: a name near NAME_MAX (255 bytes) would make the temp name too long.
     const tmp = fsAt(join(dirname(path), `.raic-${randomBytes(8).toString('hex')}.tmp`));
     const fh = await open_(tmp, 'wx', 0o600);
@@ -183,8 +185,10 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
       if (ev.kind === 'enter') {
         if (ev.included) await mkdir(fsAt(path), { recursive: true, mode: 0o700 });
         open.push([]);
+        made.push(ev.included);
       } else if (ev.kind === 'leave') {
         const children = open.pop()!;
+        made.pop();
         if (ev.included) {
           track(
             Promise.all(children).then(async () => {
@@ -202,7 +206,7 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
         result.symlinks += 1;
       } else if (node.type === 'file') {
         await writers.take();
-        track(writeFile(path, node).finally(() => writers.give()));
+        track(writeFile(path, node, made.at(-1) === true).finally(() => writers.give()));
       }
     }
   } catch (err) {

@@ -32,6 +32,20 @@ export interface ShareProblem {
 /** What decoding from a parity share costs, in the units of member latency (ms), when choosing sources. */
 const PARITY_COST_MS = 1;
 
+/**
+ * Bytes fetched at once when a member is read sequentially, for shares of at most an eighth of it (larger
+ * ones are requests big enough already); windows kept per member. Memory: n × 2 × 4 MiB at most.
+ */
+const READ_AHEAD_BYTES = 4 * 1024 * 1024;
+const WINDOWS_PER_MEMBER = 2;
+
+interface ReadWindow {
+  packHex: string;
+  offset: number;
+  length: number;
+  bytes: Promise<Buffer>;
+}
+
 /** Moves followed for one chunk before giving up (prune never builds loops; a bound keeps a bug finite). */
 const MAX_FORWARD_HOPS = 64;
 
@@ -44,6 +58,9 @@ export class ShareReader {
   private readonly plaintexts: BufferPool;
   private readonly forwards: ForwardTable;
   private readonly presence = new Map<string, Promise<boolean>>();
+  /** Per member: where its last read ended, and the ranges read ahead (see readShare). */
+  private readonly lastRead: ({ packHex: string; end: number } | undefined)[] = [];
+  private readonly windows: ReadWindow[][] = [];
 
   constructor(
     private readonly members: Members,
@@ -192,7 +209,7 @@ export class ShareReader {
         }
         const offset = at.offset;
         source[i] = packHex;
-        const bytes = await this.members.call(i, (p) => p.get(packKey(packHex), { offset, length: entry.shareLen }));
+        const bytes = await this.readShare(i, packHex, offset, entry.shareLen);
         if (bytes.length !== entry.shareLen) {
           this.problems.push({ member: i, pack: packHex, problem: 'corrupt', detail: `short share (${bytes.length} of ${entry.shareLen} bytes)` });
           return null;
@@ -217,6 +234,33 @@ export class ShareReader {
         return null;
       }
     }
+  }
+
+  /**
+   * Bytes [offset, offset + length) of member i's copy of a pack. A read that continues where the member's
+   * previous one ended (a restore or get walks packs in order) fetches READ_AHEAD_BYTES at once and keeps
+   * them: the next shares come from memory, not from another request (a file member: one thread-pool round
+   * trip each; a cloud member: one GET each). Other reads fetch exactly what is asked.
+   */
+  private async readShare(i: number, packHex: string, offset: number, length: number): Promise<Uint8Array> {
+    const sequential = this.lastRead[i]?.packHex === packHex && this.lastRead[i]?.end === offset;
+    this.lastRead[i] = { packHex, end: offset + length };
+    const windows = (this.windows[i] ??= []);
+    for (const w of windows) {
+      if (w.packHex !== packHex || offset < w.offset || offset + length > w.offset + w.length) continue;
+      const got = await w.bytes.catch(() => null);
+      if (got && offset + length <= w.offset + got.length) return got.subarray(offset - w.offset, offset - w.offset + length);
+    }
+    const key = packKey(packHex);
+    if (sequential && length * 8 <= READ_AHEAD_BYTES) {
+      const bytes = this.members.call(i, (p) => p.get(key, { offset, length: READ_AHEAD_BYTES }));
+      bytes.catch(() => undefined); // a failed read-ahead falls back to the exact read below
+      windows.push({ packHex, offset, length: READ_AHEAD_BYTES, bytes });
+      if (windows.length > WINDOWS_PER_MEMBER) windows.shift();
+      const got = await bytes.catch(() => null);
+      if (got && got.length >= length) return got.subarray(0, length);
+    }
+    return this.members.call(i, (p) => p.get(key, { offset, length }));
   }
 
   /** Is the pack on the first up member? (cached per pack; a member that cannot say counts as "present") */

@@ -63,7 +63,8 @@ const isArrayBuffer = (b: unknown): b is ArrayBuffer => b instanceof ArrayBuffer
  * index segment would copy the page with every task (measured: most of a restore's main-thread time).
  */
 function compact(view: Uint8Array): Uint8Array {
-  return view.byteOffset === 0 && view.byteLength === view.buffer.byteLength ? view : view.slice();
+  // new Uint8Array(view) copies; Buffer#slice would not (it is subarray for Buffers).
+  return view.byteOffset === 0 && view.byteLength === view.buffer.byteLength ? view : new Uint8Array(view);
 }
 
 /** Shares to post: those whose buffer is moved as they are, the others compacted. */

@@ -20,8 +20,11 @@ export default async function runStripeJob(job: StripeJob): Promise<unknown> {
     return 'stripe' in out ? transferable(out, [out.stripe.buffer]) : out;
   }
   const out = await decodeStripe(job.task);
-  if ('plaintext' in out) return transferable(out, [out.plaintext.buffer, out.stripe.buffer]);
-  return out;
+  if (!('plaintext' in out)) return out;
+  // A stripe built in a fresh buffer (no pooled scratch given) is garbage: sending it back would only add
+  // external memory for the main thread's collector to chase.
+  if (!job.task.stripeBuffer) return transferable({ ...out, stripe: new Uint8Array(0) }, [out.plaintext.buffer]);
+  return transferable(out, [out.plaintext.buffer, out.stripe.buffer]);
 }
 
 /** Moves the distinct, whole ArrayBuffers behind `views` back to the main thread instead of copying. */

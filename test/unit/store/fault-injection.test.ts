@@ -51,6 +51,17 @@ describe('store under injected faults (k=2, n=4)', () => {
     assert.ok(faulty[0]!.count('get') <= 2, `member 0 was asked ${faulty[0]!.count('get')} times`);
   });
 
+  it('reads a stream in order with a few large reads per member, not one per share (read-ahead)', async () => {
+    reset();
+    const asked = faulty.map((f) => f.count('get'));
+    const { bytes } = await readAll();
+    assert.ok(bytes.equals(data));
+    const gets = faulty.map((f, i) => f.count('get') - asked[i]!);
+    // 13 chunks: a member giving a share of each is asked once exactly, then once for a 4 MiB window.
+    assert.ok(gets.reduce((a, b) => a + b, 0) >= K, `no member was read: ${gets}`);
+    for (const [i, g] of gets.entries()) assert.ok(g <= 4, `member ${i} was asked ${g} times for 13 sequential shares`);
+  });
+
   it('treats corrupt shares as missing and records them', async () => {
     reset();
     faulty[0]!.corruptGets();
