@@ -252,8 +252,15 @@ describe('raic backup killed with SIGKILL at random moments (k=2, n=3, local mem
     const beforeLast = await listing(member0);
     const last = startRaic(a, ['backup', tree.root]);
     assert.ok(await firstNew(member0, 'packs', beforeLast.packs, last.done), 'the run stored no pack of the fresh data');
+    // Frozen at once, then let on a millisecond at a time until the pack is on every member: a fast run
+    // could otherwise commit between the pack landing everywhere and the kill.
+    process.kill(last.pid, 'SIGSTOP');
     const pack = [...(await keysUnder(member0, 'packs'))].find((k) => !beforeLast.packs.has(k))!;
-    while ((await Promise.all(a.memberDirs.map((d) => keysUnder(d, 'packs')))).some((keys) => !keys.has(pack))) await sleep(2);
+    while ((await Promise.all(a.memberDirs.map((d) => keysUnder(d, 'packs')))).some((keys) => !keys.has(pack))) {
+      process.kill(last.pid, 'SIGCONT');
+      await sleep(1);
+      process.kill(last.pid, 'SIGSTOP');
+    }
     last.kill();
     assert.equal((await last.done).signal, 'SIGKILL', 'the run with fresh data finished before it could be killed');
     assert.equal(phaseOf(beforeLast, await listing(member0)), 'uploading');
