@@ -107,16 +107,23 @@ export class ChunkSink {
   }
 
   openStream(): StreamWriter {
+    const tree = this.pageTree();
+    return {
+      write: async (chunk, pooled = true) => tree.add((await this.submit(chunk, pooled)).stored),
+      end: () => tree.finish(),
+    };
+  }
+
+  /** A stream's page tree, fed entries still being stored: they join it in the order given, each once stored. */
+  private pageTree(): { add(stored: Promise<ChunkEntry>): void; finish(): Promise<StreamRef> } {
     const builder = new ManifestBuilder(this.array.n, this.array.tuning.manifestPageEntries, (page) => this.storeNow(page));
-    // Entries join the page tree in stream order, each as soon as it is stored.
     let chain: Promise<void> = Promise.resolve();
     return {
-      write: async (chunk, pooled = true) => {
-        const { stored } = await this.submit(chunk, pooled);
+      add(stored) {
         chain = chain.then(async () => builder.add(await stored));
         chain.catch(() => undefined);
       },
-      end: async () => {
+      finish: async () => {
         await chain;
         return builder.finish();
       },
@@ -139,8 +146,7 @@ export class ChunkSink {
     const regionBytes = segmentRegionBytes(segmentBytes, params, k, n);
     if (this.regions?.regionBytes !== regionBytes) this.regions = new SharedRegions(regionBytes, this.array.tuning.workers + 2);
     const regions = this.regions;
-    const builder = new ManifestBuilder(n, this.array.tuning.manifestPageEntries, (page) => this.storeNow(page));
-    let chain: Promise<void> = Promise.resolve();
+    const tree = this.pageTree();
     let fd: number | null = null;
     let position = 0;
     for (;;) {
@@ -167,15 +173,12 @@ export class ChunkSink {
       }
       const entries = res.chunks.map((c) => this.storeInOrder({ ...c, stripe: new Uint8Array(region, c.offset, n * c.shareLen) }));
       void Promise.allSettled(entries).then(() => regions.release(region));
-      chain = chain.then(async () => {
-        for (const e of entries) builder.add(await e);
-      });
-      chain.catch(() => undefined);
+      for (const e of entries) tree.add(e);
       opts.onRead?.(res.next - position);
       position = res.next;
       if (res.eof) break;
     }
-    return { stored: chain.then(() => builder.finish()), bytes: position };
+    return { stored: tree.finish(), bytes: position };
   }
 
   /** Stores one whole buffer as a stream (tree blobs, small metadata). */
