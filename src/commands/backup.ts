@@ -28,6 +28,9 @@ Exit codes: 0 all good; 1 failed, nothing committed; 3 snapshot committed but so
     tag: Flags.string({ description: 'tag the snapshot', multiple: true, default: [] }),
     host: Flags.string({ description: 'host name recorded in the snapshot (default: this machine\'s)' }),
     quiet: Flags.boolean({ char: 'q', description: 'print nothing but the summary (and errors)' }),
+    force: Flags.boolean({ description: 'read every file again, even those unchanged since the parent snapshot' }),
+    'ignore-ctime': Flags.boolean({ description: 'judge files unchanged without their ctime (for filesystems where it moves on its own)' }),
+    'ignore-inode': Flags.boolean({ description: 'judge files unchanged without their inode and device (for filesystems without stable inodes)' }),
   };
 
   async run(): Promise<BackupResult & { peakRssMB: number }> {
@@ -46,6 +49,7 @@ Exit codes: 0 all good; 1 failed, nothing committed; 3 snapshot committed but so
             excludes,
             tags: this.flags.tag,
             host: this.flags.host,
+            changeDetection: { force: this.flags.force, ignoreCtime: this.flags['ignore-ctime'], ignoreInode: this.flags['ignore-inode'] },
             signal: lock.signal,
             commitGate: lock.confirmed,
             estimateTotal: progress.drawing,

@@ -2,7 +2,7 @@
  * backup: walk the given paths, store every file's content (content-defined chunks, dedup across
  * files, snapshots and hosts), one tree blob per directory, then the snapshot's manifest and, last,
  * its catalog record (the commit point). Files unchanged since the parent snapshot (same host and
- * paths; type, size, mtime, inode equal) are not read: their content reference is reused.
+ * paths; type, size, mtime, ctime, inode equal) are not read: their content reference is reused.
  *
  * Unreadable or vanishing files are named in `errors` and left out; the snapshot still commits.
  */
@@ -28,7 +28,7 @@ import {
   type RepoKeys,
   type StreamRef,
 } from '../store/index.js';
-import { decodeTree, displayPath, encodeTree, fsPath, makeExcluder, nameFromBytes, nodeFromStat, nodeType, sameListing, unchanged, type Excluder, type TreeNode } from '../tree/index.js';
+import { decodeTree, displayPath, encodeTree, fsPath, makeExcluder, nameFromBytes, nodeFromStat, nodeType, sameListing, unchanged, type ChangeDetection, type Excluder, type TreeNode } from '../tree/index.js';
 import { findParent, writeCatalogRecord, type CatalogRecord } from './catalog.js';
 import { measureSources, type SourceSize } from './source-size.js';
 import { loadManifest } from './get.js';
@@ -39,6 +39,8 @@ export interface BackupOptions {
   excludes?: string[];
   tags?: string[];
   host?: string | undefined;
+  /** How files are judged unchanged since the parent (default: size, mtime, ctime, inode). */
+  changeDetection?: ChangeDetection;
   signal?: AbortSignal;
   /** Nothing is committed (index, manifest, catalog) before this resolves: the lock's confirmation. */
   commitGate?: Promise<void>;
@@ -228,7 +230,7 @@ class BackupRun {
     }
     this.files += 1;
     this.bytes += node.size;
-    if (unchanged(node, before)) {
+    if (unchanged(node, before, this.opts.changeDetection)) {
       this.unchangedFiles += 1;
       node.content = before.content;
       this.progress(absPath);

@@ -23,6 +23,7 @@ import {
   ShareReader,
   idOfKey,
   listCounts,
+  parseKeyObject,
   listUnion,
   loadIndex,
   manifestKey,
@@ -38,7 +39,7 @@ import {
   type RepoKeys,
 } from '../store/index.js';
 import { loadManifest } from './get.js';
-import { readCatalog } from './catalog.js';
+import { readCatalog, type CatalogRecord } from './catalog.js';
 import { forEachReachable, forEachReachableFrom } from './reachable.js';
 import { DEFAULT_CDC } from '../chunk/index.js';
 import { RaicError } from '../errors.js';
@@ -114,8 +115,8 @@ export interface SnapshotHealth {
 }
 
 interface Expected {
-  /** Pack id hex → the refs (shares) it must hold. */
-  packs: Map<string, ChunkRef[]>;
+  /** Pack id hex → the refs (shares) it must hold, by offset. */
+  packs: Map<string, Map<number, ChunkRef>>;
   /** Replicated objects: key → expected hash (hex id) or null when only presence can be checked. */
   whole: Map<string, string | null>;
 }
@@ -157,40 +158,62 @@ export async function checkArray(array: RaicArray, keys: RepoKeys, readData: Dat
     else leftovers.push(key);
   }
   for (const prefix of [KEYS_PREFIX, MEMBERS_PREFIX, FORWARD_PREFIX]) for (const key of (await listUnion(array.members, prefix)).keys()) expected.whole.set(key, null);
+  // What each snapshot needs is checked too, whether or not a committed index segment names it: a snapshot
+  // that leans on a pack only one (rolled-back) member still holds must show as the risk it is.
+  const needs = await snapshotNeeds(array, keys, expected);
   const report = await runCheck(array, expected, readData, 'array');
   report.leftovers = leftovers.sort();
-  report.snapshots = await snapshotHealth(array, keys, report);
+  report.snapshots = snapshotHealth(array, report, needs);
+  if (report.snapshots.some((s) => s.survives < 0)) report.ok = false;
   return report;
 }
 
-/** For each catalog record: min over what it needs of (intact copies − copies needed). */
-async function snapshotHealth(array: RaicArray, keys: RepoKeys, report: CheckReport): Promise<SnapshotHealth[]> {
-  const usable = report.members.filter((m) => m.unreachable === null);
-  const damagedOn = usable.map((m) => new Set(m.damaged.map((d) => d.key)));
-  const intact = (key: string): number => damagedOn.filter((d) => !d.has(key)).length;
+interface SnapshotNeeds {
+  record: CatalogRecord;
+  /** Pack ids its chunks are in now (after forwarding); null when it could not be walked. */
+  packs: Set<string> | null;
+}
+
+/** Walks every catalog record; adds each chunk it needs (where it is now) to `expected`. */
+async function snapshotNeeds(array: RaicArray, keys: RepoKeys, expected: Expected): Promise<SnapshotNeeds[]> {
   const reader = new ShareReader(array.members, array.pool, array.k, DEFAULT_CDC.maxSize);
-  const out: SnapshotHealth[] = [];
+  const out: SnapshotNeeds[] = [];
   for (const record of await readCatalog(array, keys)) {
-    let survives = Math.min(intact(manifestKey(record.manifestId)) - 1, intact(snapshotKey(record.manifestId)) - 1);
-    const packs = new Set<string>();
     try {
       const entries: ChunkEntry[] = [];
       await forEachReachable(array, reader, record, (entry) => entries.push(entry));
-      for (const entry of entries) packs.add((await reader.locate(entry)).pack.toString('hex')); // where moved chunks are now
-      for (const p of packs) survives = Math.min(survives, intact(packKey(p)) - array.k);
+      const packs = new Set<string>();
+      for (const entry of entries) {
+        const at = await reader.locate(entry); // where a moved chunk is now
+        packs.add(at.pack.toString('hex'));
+        addRef(expected, at);
+      }
+      out.push({ record, packs });
     } catch {
-      survives = -1; // cannot even be walked now
+      out.push({ record, packs: null }); // cannot even be walked now
     }
-    out.push({ id: record.manifestId, kind: record.kind, time: record.time, paths: record.paths, survives });
   }
+  for (const key of reader.forwardRecordKeys()) if (!expected.whole.has(key)) expected.whole.set(key, null);
   return out;
+}
+
+/** For each catalog record: min over what it needs of (intact copies − copies needed); −1 if unreadable now. */
+function snapshotHealth(array: RaicArray, report: CheckReport, needs: SnapshotNeeds[]): SnapshotHealth[] {
+  const usable = report.members.filter((m) => m.unreachable === null);
+  const damagedOn = usable.map((m) => new Set(m.damaged.map((d) => d.key)));
+  const intact = (key: string): number => damagedOn.filter((d) => !d.has(key)).length;
+  return needs.map(({ record, packs }) => {
+    let survives = Math.min(intact(manifestKey(record.manifestId)) - 1, intact(snapshotKey(record.manifestId)) - 1);
+    if (packs === null) survives = -1;
+    else for (const p of packs) survives = Math.min(survives, intact(packKey(p)) - array.k);
+    return { id: record.manifestId, kind: record.kind, time: record.time, paths: record.paths, survives: Math.max(survives, -1) };
+  });
 }
 
 function addRef(expected: Expected, ref: ChunkRef): void {
   const hex = ref.pack.toString('hex');
-  const list = expected.packs.get(hex);
-  if (list) list.push(ref);
-  else expected.packs.set(hex, [ref]);
+  const refs = expected.packs.get(hex) ?? expected.packs.set(hex, new Map()).get(hex)!;
+  if (!refs.has(ref.offset)) refs.set(ref.offset, ref);
 }
 
 async function runCheck(array: RaicArray, expected: Expected, readData: DataSelection, scope: 'file' | 'array'): Promise<CheckReport> {
@@ -219,6 +242,7 @@ async function checkMember(array: RaicArray, member: number, expected: Expected,
             if (readData !== false || idHex === null) {
               const bytes = await call((p) => p.get(key));
               if (idHex !== null && !hash(bytes).equals(Buffer.from(idHex, 'hex'))) return damage(key, 'corrupt', 'content does not match its hash');
+              if (key.startsWith(KEYS_PREFIX) && !parseKeyObject(key, bytes)) return damage(key, 'corrupt', 'not a sound key object (garbled, substituted, or asking for more than init writes)');
             } else await call((p) => p.head(key));
             report.present += 1;
           } catch (err) {
@@ -227,9 +251,10 @@ async function checkMember(array: RaicArray, member: number, expected: Expected,
           }
         }),
       ),
-      ...[...expected.packs].map(([packHex, refs]) =>
+      ...[...expected.packs].map(([packHex, byOffset]) =>
         limit(async () => {
           const key = packKey(packHex);
+          const refs = [...byOffset.values()];
           try {
             const problem = selectsPack(readData, packHex) ? verifyPackData(member, refs, await call((p) => p.get(key))) : verifyPackSize(refs, (await call((p) => p.head(key))).size);
             if (problem) damage(key, 'corrupt', problem);

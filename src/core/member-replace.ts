@@ -7,6 +7,7 @@
 import { RaicError, isRaicError } from '../errors.js';
 import { withRetry, openProvider, type Provider } from '../providers/index.js';
 import {
+  parseKeyObject,
   CONFIG_KEY,
   KEYS_PREFIX,
   Members,
@@ -45,7 +46,11 @@ export async function replaceMember(array: RaicArray, keys: RepoKeys, configPath
     array.members.markDown(index, 'being replaced');
     array.members.requireUp(array.k, 'cannot replace a member');
     for (const key of (await listUnion(array.members, KEYS_PREFIX)).keys()) {
-      await fresh.put(key, await getFromAny(array.members, key, 'key object', (b) => b));
+      const sound = await getFromAny(array.members, key, 'key object', (b) => {
+        if (!parseKeyObject(key, b)) throw new RaicError('Integrity', 'not a sound key object');
+        return b;
+      });
+      await fresh.put(key, sound);
     }
     const urls = [...local.members];
     urls[index] = newUrl;

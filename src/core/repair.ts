@@ -12,6 +12,7 @@
 import { RaicError, isRaicError } from '../errors.js';
 import { hash, open } from '../crypto/index.js';
 import {
+  parseKeyObject,
   CONFIG_KEY,
   INDEX_PREFIX,
   KEYS_PREFIX,
@@ -64,6 +65,14 @@ export interface RepairResult {
 
 const REPLICATED = [KEYS_PREFIX, MEMBERS_PREFIX, INDEX_PREFIX, MANIFESTS_PREFIX, SNAPSHOTS_PREFIX];
 const contentAddressed = (key: string): boolean => key.startsWith(INDEX_PREFIX) || key.startsWith(MANIFESTS_PREFIX);
+/** Objects whose copies can be judged without keys, and so are always checked before one is copied: key objects (tiny). */
+const alwaysVerified = (key: string): boolean => key.startsWith(KEYS_PREFIX);
+/** Whether a copy is sound as far as can be told without keys (content hash; a key object's name and shape). */
+function soundCopy(key: string, bytes: Buffer): boolean {
+  if (contentAddressed(key)) return hash(bytes).equals(Buffer.from(idOfKey(key), 'hex'));
+  if (key.startsWith(KEYS_PREFIX)) return parseKeyObject(key, bytes) !== null;
+  return true;
+}
 
 class Egress {
   down = 0;
@@ -126,7 +135,7 @@ export async function repair(array: RaicArray, keys: RepoKeys, opts: RepairOptio
     const good = async (i: number): Promise<Buffer | null> => {
       try {
         const bytes = await get(i, key);
-        return contentAddressed(key) && !hash(bytes).equals(Buffer.from(idOfKey(key), 'hex')) ? null : bytes;
+        return soundCopy(key, bytes) ? bytes : null;
       } catch (err) {
         if (isRaicError(err, 'NotFound')) return null;
         throw err;
@@ -135,7 +144,7 @@ export async function repair(array: RaicArray, keys: RepoKeys, opts: RepairOptio
     const needs: { member: number; reason: string }[] = [];
     for (const i of upMembers) {
       if (!listings.get(i)!.has(key)) needs.push({ member: i, reason: 'missing' });
-      else if (opts.readData && contentAddressed(key) && !(await good(i))) needs.push({ member: i, reason: 'corrupt' });
+      else if (((opts.readData && contentAddressed(key)) || alwaysVerified(key)) && !(await good(i))) needs.push({ member: i, reason: 'corrupt' });
     }
     if (needs.length === 0) continue;
     let source: Buffer | null = null;

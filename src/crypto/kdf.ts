@@ -63,6 +63,20 @@ export async function deriveKeyFromPassphrase(passphrase: string, params: KdfPar
   return out;
 }
 
+/**
+ * Whether `params` are well formed and ask no more than the defaults (what init writes): a key object
+ * read from a member is run only then, so no member can make a run spend minutes or gigabytes on Argon2.
+ */
+export function kdfParamsWithinDefaults(params: unknown): params is KdfParams {
+  try {
+    checkParams(params as KdfParams);
+  } catch {
+    return false;
+  }
+  const p = params as KdfParams;
+  return p.opslimit <= DEFAULT_OPSLIMIT && p.memlimit <= DEFAULT_MEMLIMIT;
+}
+
 /** Returns the decoded salt; throws Usage naming the first bad field. */
 function checkParams(params: KdfParams): Buffer {
   const p = params as Partial<Record<keyof KdfParams, unknown>> | null;

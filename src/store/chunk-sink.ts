@@ -16,7 +16,7 @@ import { loadIndex, writeIndexSegment } from './index-store.js';
 import type { RepoKeys } from './keyring.js';
 import { ManifestBuilder, type StreamRef } from './manifest.js';
 import { PackWriter } from './pack-writer.js';
-import { listPacks, unindexedPackRefs } from './pack-trailer.js';
+import { holdersOf, listPacks, unindexedPackRefs } from './pack-trailer.js';
 import type { RaicArray } from './array.js';
 import { segmentRegionBytes, type SegmentResult } from './file-segment.js';
 import { SharedRegions } from './shared-regions.js';
@@ -82,9 +82,13 @@ export class ChunkSink {
    * session), so the work of a killed backup is reused, not uploaded again.
    */
   static async open(array: RaicArray, keys: RepoKeys, maxChunkBytes: number, opts: { commitGate?: Promise<void> } = {}): Promise<ChunkSink> {
-    const known = await loadIndex(array.members, keys.index);
+    const packs = await listPacks(array.members);
+    // Dedup trusts an index entry only while its pack is listed, whole enough, on the write quorum: a member
+    // rolled back to an old state still serves index segments and packs the others have pruned, and a new
+    // snapshot must never lean on them. A ref that fails this costs storing the chunk again, nothing more.
+    const known = await loadIndex(array.members, keys.index, undefined, (ref) => holdersOf(packs, ref) >= array.writeQuorum);
     const indexedPacks = new Set([...known.values()].map((r) => r.pack.toString('hex')));
-    const orphans = await unindexedPackRefs(array.members, await listPacks(array.members), indexedPacks, keys.index);
+    const orphans = await unindexedPackRefs(array.members, packs, indexedPacks, keys.index);
     const sink = new ChunkSink(array, keys, known, maxChunkBytes);
     sink.commitGate = opts.commitGate ?? null;
     for (const ref of orphans) {

@@ -25,14 +25,17 @@ export function decodeIndexSegment(key: Uint8Array, idHex: string, sealed: Buffe
   return decodeRefList(INDEX_MAGIC, Buffer.from(open(key, sealed, INDEX_AD))).refs;
 }
 
-/** Loads every index segment found on any up member (or only the segments named by `only`). */
-export async function loadIndex(members: Members, key: Uint8Array, only?: Iterable<string>): Promise<Map<string, ChunkRef>> {
+/**
+ * Loads every index segment found on any up member (or only the segments named by `only`). With `keep`,
+ * only refs it accepts are loaded (and so a rejected ref never hides an accepted one for the same chunk).
+ */
+export async function loadIndex(members: Members, key: Uint8Array, only?: Iterable<string>, keep?: (ref: ChunkRef) => boolean): Promise<Map<string, ChunkRef>> {
   const index = new Map<string, ChunkRef>();
   const keys = only ? [...only] : [...(await listUnion(members, INDEX_PREFIX)).keys()];
   for (const objectKey of keys) {
     const id = idOfKey(objectKey);
     const refs = await getFromAny(members, objectKey, `index segment ${id}`, (bytes) => decodeIndexSegment(key, id, bytes));
-    for (const ref of refs) index.set(ref.id.toString('hex'), ref);
+    for (const ref of refs) if (!keep || keep(ref)) index.set(ref.id.toString('hex'), ref);
   }
   return index;
 }

@@ -14,7 +14,7 @@ export type { ChunkEntry, ChunkRef } from './chunk-ref.js';
 export { shareHash } from './chunk-ref.js';
 export { loadIndex, writeIndexSegment } from './index-store.js';
 export { ForwardRecord, ForwardTable, encodeForwardRecord, writeForwardRecord, type ChunkLocation, type ForwardMove } from './forwarding.js';
-export { newKeyObject, newMasterKey, repoKeys, unlockMaster, type RepoKeys } from './keyring.js';
+export { newKeyObject, newMasterKey, parseKeyObject, readKeyObject, repoKeys, unlockMaster, type KeyObject, type RepoKeys } from './keyring.js';
 export * from './layout.js';
 export { acquireLock, describeLock, listLocks, lockQuorum, removeLocks, type Lock, type LockInfo, type LockOptions } from './locks.js';
 export {
@@ -39,7 +39,7 @@ export { PackWriter, PACK_FOOTER_BYTES, PACK_MAGIC, TRAILER_MAGIC } from './pack
 export { getFromAny, listCounts, listUnion, messageOf, putOnAll } from './replicated.js';
 export { ShareReader, type ShareProblem } from './share-reader.js';
 export { pageLoader, readStreamBytes } from './stream-reader.js';
-export { listPacks, readPackTrailer, unindexedPackRefs, type PackCopies } from './pack-trailer.js';
+export { holdersOf, listPacks, readPackTrailer, unindexedPackRefs, type PackCopies } from './pack-trailer.js';
 export { StripePool } from './stripe-pool.js';
 export type { EncodedStripe } from './stripe-codec.js';
 export { BufferPool } from './buffer-pool.js';

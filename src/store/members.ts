@@ -94,8 +94,20 @@ export class Members {
     return this.latency.get(index) ?? 0;
   }
 
+  /**
+   * A fixed hedge delay instead of the measured one, or null (the default). Tests that count which members
+   * were asked set a long one, so that their verdict does not depend on how loaded the machine is.
+   */
+  fixedHedgeDelayMs: number | null = null;
+
+  /** Forgets the measured latencies (every member untried again: data shares first). */
+  resetLatency(): void {
+    this.latency.clear();
+  }
+
   /** How long to wait for an answer before asking another member: a few times the typical latency. */
   hedgeDelayMs(): number {
+    if (this.fixedHedgeDelayMs !== null) return this.fixedHedgeDelayMs;
     const known = [...this.latency.values()].sort((a, b) => a - b);
     const median = known.length > 0 ? known[Math.floor(known.length / 2)]! : 0;
     return Math.min(2000, Math.max(40, 3 * median));

@@ -55,6 +55,22 @@ export interface PackCopies {
   /** How many up members hold a copy, and whether all copies have the same size. */
   holders: number;
   sameSize: boolean;
+  /** Each holder's copy size, by member index. */
+  sizes: Map<number, number>;
+}
+
+/**
+ * Members whose listed copy of `ref`'s pack is long enough to hold its share. One member's word is not
+ * enough to trust a ref (a rolled-back member still lists packs the others have pruned): dedup and
+ * adoption count these against the write quorum.
+ */
+export function holdersOf(packs: ReadonlyMap<string, PackCopies>, ref: ChunkRef): number {
+  const copies = packs.get(ref.pack.toString('hex'));
+  if (!copies) return 0;
+  const end = ref.offset + ref.shareLen + PACK_FOOTER_BYTES;
+  let n = 0;
+  for (const size of copies.sizes.values()) if (size >= end) n += 1;
+  return n;
 }
 
 /** Every pack on the up members. */
@@ -66,10 +82,11 @@ export async function listPacks(members: Members): Promise<Map<string, PackCopie
         for await (const o of p.list('packs/')) {
           const id = idOfKey(o.key);
           const seen = packs.get(id);
-          if (!seen) packs.set(id, { member: slot.index, size: o.size, holders: 1, sameSize: true });
+          if (!seen) packs.set(id, { member: slot.index, size: o.size, holders: 1, sameSize: true, sizes: new Map([[slot.index, o.size]]) });
           else {
             seen.holders += 1;
             seen.sameSize &&= seen.size === o.size;
+            seen.sizes.set(slot.index, o.size);
           }
         }
       }),

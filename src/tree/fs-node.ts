@@ -19,21 +19,36 @@ export function nodeFromStat(name: string, type: NodeType, st: BigIntStats): Tre
     size: type === 'file' ? Number(st.size) : 0,
     uid: Number(st.uid),
     gid: Number(st.gid),
-    ...(type === 'file' ? { ino: st.ino.toString(), dev: st.dev.toString() } : {}),
+    ...(type === 'file' ? { ctimeNs: st.ctimeNs.toString(), ino: st.ino.toString(), dev: st.dev.toString() } : {}),
   };
 }
 
-/** Same file as in the parent snapshot (restic's rule: type, size, mtime, inode): its content is reused unread. */
-export function unchanged(now: TreeNode, before: TreeNode | undefined): before is TreeNode & { content: NonNullable<TreeNode['content']> } {
+/** How a file is judged unchanged since the parent snapshot (restic's flags). */
+export interface ChangeDetection {
+  /** Read every file again (nothing is reused unread). */
+  force?: boolean;
+  /** Do not compare ctime (filesystems where it moves without a change, e.g. some FUSE or network mounts). */
+  ignoreCtime?: boolean;
+  /** Do not compare inode and device (filesystems without stable inode numbers). */
+  ignoreInode?: boolean;
+}
+
+/**
+ * Same file as in the parent snapshot (restic's rule: type, size, mtime, ctime, inode): its content is
+ * reused unread. ctime matters because mtime can be put back (tar -x, rsync -t, editors that keep times),
+ * ctime cannot: a parent node without one (older snapshots) never counts as unchanged unless ctime is ignored.
+ */
+export function unchanged(now: TreeNode, before: TreeNode | undefined, how: ChangeDetection = {}): before is TreeNode & { content: NonNullable<TreeNode['content']> } {
   return (
+    !how.force &&
     before !== undefined &&
     before.type === 'file' &&
     now.type === 'file' &&
     before.content !== undefined &&
     before.size === now.size &&
     before.mtimeNs === now.mtimeNs &&
-    before.ino === now.ino &&
-    before.dev === now.dev
+    (how.ignoreCtime || (before.ctimeNs !== undefined && before.ctimeNs === now.ctimeNs)) &&
+    (how.ignoreInode || (before.ino === now.ino && before.dev === now.dev))
   );
 }
 

@@ -19,6 +19,8 @@ export interface TreeNode {
   size: number;
   uid: number;
   gid: number;
+  /** Status-change time in nanoseconds (files; decimal string), for change detection: unlike mtime it cannot be set back. */
+  ctimeNs?: string;
   /** Inode and device (decimal strings), for change detection against the parent snapshot. */
   ino?: string;
   dev?: string;
@@ -49,6 +51,7 @@ export function sameListing(nodes: readonly TreeNode[], before: ReadonlyMap<stri
       a.type === b.type &&
       a.mode === b.mode &&
       a.mtimeNs === b.mtimeNs &&
+      a.ctimeNs === b.ctimeNs &&
       a.size === b.size &&
       a.uid === b.uid &&
       a.gid === b.gid &&

@@ -28,3 +28,22 @@ test('applyMetadata restores mtimes to the microsecond (libuv resolution), for f
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('unchanged: size, mtime, ctime and inode must all match; --ignore-ctime / --ignore-inode / --force as restic', async () => {
+  const { unchanged } = await import('../../../src/tree/index.js');
+  const content = { entries: [], size: 1 } as unknown as NonNullable<TreeNode['content']>;
+  const before: TreeNode = { name: 'f', type: 'file', mode: 0o644, mtimeNs: '1000', ctimeNs: '2000', size: 5, uid: 0, gid: 0, ino: '7', dev: '1', content };
+  const now: TreeNode = { ...before, content: undefined as never };
+  delete now.content;
+  assert.equal(unchanged(now, before), true);
+  assert.equal(unchanged({ ...now, ctimeNs: '2001' }, before), false, 'a rewrite with mtime put back moves ctime');
+  assert.equal(unchanged({ ...now, ctimeNs: '2001' }, before, { ignoreCtime: true }), true);
+  const { ctimeNs: _, ...olderParent } = before;
+  assert.equal(unchanged(now, olderParent), false, 'a parent node without ctime is not trusted');
+  assert.equal(unchanged({ ...now, ino: '8' }, before), false);
+  assert.equal(unchanged({ ...now, ino: '8' }, before, { ignoreInode: true }), true);
+  assert.equal(unchanged({ ...now, size: 6 }, before, { ignoreCtime: true, ignoreInode: true }), false);
+  assert.equal(unchanged({ ...now, mtimeNs: '1001' }, before, { ignoreCtime: true }), false);
+  assert.equal(unchanged(now, before, { force: true }), false);
+  assert.equal(unchanged(now, { ...before, content: undefined as never }), false, 'nothing to reuse');
+});
