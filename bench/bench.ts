@@ -3,63 +3,25 @@
  * members deleted), beside restic's backup and restore of the same file in the same run when restic is
  * installed. Prints seconds, MB/s (10^6 bytes) and peak RSS for each, and raic ÷ restic ratios.
  * RAIC_BENCH_MB sets the file size (default 1024 MiB); RAIC_BENCH_DIR the scratch directory.
+ *
+ * Then the real-data profiles of real-trees.ts (/usr/share, a copy of node_modules, 100,000 tiny files), each
+ * beside restic: RAIC_BENCH_REAL=usr-share,node-modules,tiny picks them (default all, "none" skips them);
+ * RAIC_BENCH_ONLY=real runs only those (no random file, no 4000-file tree, no slow member). See real-trees.ts
+ * for their own variables.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { buildBigTree } from '../test/support/tree-fixture.js';
 import { slowMemberBench } from './slow-member.js';
+import { MiB, measure, resticInstalled, sha256File, storedBytes, type Measured } from './measure.js';
+import { realTreesBench, selectRealProfiles } from './real-trees.js';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
 const raicBin = join(root, 'bin', 'run.js');
-const MiB = 1024 * 1024;
-
-interface Measured {
-  name: string;
-  seconds: number;
-  bytes: number;
-  peakRssMB: number;
-}
-
-/** Runs a command, sampling its VmHWM (peak RSS) from /proc until it exits. */
-function measure(name: string, bytes: number, cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Measured & { stdout: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const started = performance.now();
-    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let peakKB = 0;
-    const sample = async (): Promise<void> => {
-      try {
-        const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
-        const m = /VmHWM:\s+(\d+) kB/.exec(status);
-        if (m) peakKB = Math.max(peakKB, Number(m[1]));
-      } catch {
-        // exited between samples
-      }
-    };
-    const timer = setInterval(() => void sample(), 50);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearInterval(timer);
-      const seconds = (performance.now() - started) / 1000;
-      if (code !== 0) return reject(new Error(`${name}: ${cmd} exited ${code}: ${stderr}`));
-      // Prefer the process's own exact figure when it reports one (raic --json).
-      try {
-        const reported = (JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { peakRssMB?: number }).peakRssMB;
-        if (reported) peakKB = Math.max(peakKB, reported * 1024);
-      } catch {
-        // not JSON
-      }
-      resolvePromise({ name, seconds, bytes, peakRssMB: Math.round(peakKB / 1024), stdout });
-    });
-  });
-}
 
 async function writeRandomFile(path: string, bytes: number): Promise<string> {
   // AES-CTR keystream: incompressible, fast, no dedup between chunks.
@@ -76,22 +38,15 @@ async function writeRandomFile(path: string, bytes: number): Promise<string> {
   return hash.digest('hex');
 }
 
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  const { createReadStream } = await import('node:fs');
-  for await (const piece of createReadStream(path, { highWaterMark: 4 * MiB })) hash.update(piece as Buffer);
-  return hash.digest('hex');
-}
-
 function row(m: Measured): string {
   const mbps = m.bytes / 1e6 / m.seconds;
   return `${m.name.padEnd(34)} ${m.seconds.toFixed(2).padStart(7)} s ${mbps.toFixed(0).padStart(6)} MB/s ${String(m.peakRssMB).padStart(5)} MB peak RSS`;
 }
 
-async function main(): Promise<void> {
+/** The synthetic parts: the large random file (put/get), the 4000-file tree, one slow member. */
+async function syntheticBench(base: string): Promise<void> {
   const sizeMiB = Number(process.env.RAIC_BENCH_MB ?? 1024);
   const bytes = sizeMiB * MiB;
-  const base = process.env.RAIC_BENCH_DIR ?? '/tmp';
   const dir = await mkdtemp(join(base, 'raic-bench-'));
   const results: Measured[] = [];
   try {
@@ -120,8 +75,7 @@ async function main(): Promise<void> {
     await rm(out2);
     for (const i of [0, 2]) await rename(`${members[i]!}.gone`, members[i]!);
 
-    const restic = spawnSync('restic', ['version']);
-    if (restic.status === 0) {
+    if (resticInstalled()) {
       const repo = join(dir, 'restic-repo');
       const renv = { RESTIC_REPOSITORY: repo, RESTIC_PASSWORD: 'bench' };
       const rinit = spawnSync('restic', ['init', '--quiet'], { env: { ...process.env, ...renv } });
@@ -150,7 +104,7 @@ async function main(): Promise<void> {
       results.push(await measure('raic restore tree', built.bytes, process.execPath, raic(['restore', 'latest', '--target', join(dir, 'tree-restore'), '--json']), tenv));
       await rm(join(dir, 'tree-restore'), { recursive: true, force: true });
       for (const m of tmembers) await rm(m, { recursive: true, force: true });
-      if (spawnSync('restic', ['version']).status === 0) {
+      if (resticInstalled()) {
         const renv = { RESTIC_REPOSITORY: join(dir, 'restic-tree-repo'), RESTIC_PASSWORD: 'bench' };
         spawnSync('restic', ['init', '--quiet'], { env: { ...process.env, ...renv } });
         results.push(await measure('restic backup tree (first)', built.bytes, 'restic', ['backup', '--quiet', tree], renv));
@@ -177,15 +131,19 @@ async function main(): Promise<void> {
     const slowMiB = Math.min(256, sizeMiB);
     const slow = await slowMemberBench(raicBin, base, slowMiB);
     console.log(`one member 10× slower (hedged reads): get of ${slowMiB} MiB ${slow.fast.toFixed(2)} s with all fast, ${slow.slow.toFixed(2)} s with member 0 slow: ${(slow.slow / slow.fast).toFixed(2)}× (target ≤ 1.3×)`);
-    const stored = await Promise.all(members.filter((m) => !m.includes('tmember')).map(async (m) => (await import('node:fs/promises')).readdir(m, { recursive: true }).then(async (names) => {
-      let total = 0;
-      for (const n of names) total += (await stat(join(m, String(n)))).isFile() ? (await stat(join(m, String(n)))).size : 0;
-      return total;
-    })));
-    console.log(`stored on members: ${(stored.reduce((x, y) => x + y, 0) / bytes).toFixed(3)}× the input (n/k = 1.5)`);
+    console.log(`stored on members: ${((await storedBytes(members)) / bytes).toFixed(3)}× the input (n/k = 1.5)`);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+async function main(): Promise<void> {
+  const base = process.env.RAIC_BENCH_DIR ?? '/tmp';
+  const only = process.env.RAIC_BENCH_ONLY ?? '';
+  if (only !== '' && only !== 'real') throw new Error(`RAIC_BENCH_ONLY=${only}: the only value is "real" (skip the random-file and 4000-file parts)`);
+  const profiles = selectRealProfiles(process.env.RAIC_BENCH_REAL); // a typo fails now, not after the long parts
+  if (only !== 'real') await syntheticBench(base);
+  await realTreesBench({ profiles, raicBin, base, nodeModules: join(root, 'node_modules') });
 }
 
 await main();

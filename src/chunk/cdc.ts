@@ -29,7 +29,7 @@ export interface CdcParams {
 
 /**
  * 256 KiB / 1 MiB / 4 MiB (FastCDC's own ratios, min = avg / 4, max = 4 × avg), mean ≈ 1.15 MiB: big
- * enough that per-chunk costs (a 62 + 32n byte ChunkRef, one AEAD call, one stripe) stay small beside
+ * enough that per-chunk costs (a 63 + 32n byte ChunkRef, one AEAD call, one stripe) stay small beside
  * the data, small enough that an edit re-uploads about a megabyte. A chunk reaches maxSize on random
  * data with probability ≈ e^-12, so cuts forced by size (which do not resynchronise) are rare.
  */

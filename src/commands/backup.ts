@@ -1,5 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand, peakRssMB } from '../cli/base-command.js';
+import { compressionFlag } from '../cli/compression-flag.js';
+import { showCapabilityFlag } from '../cli/show-capability-flag.js';
 import { describeDegraded, formatBytes } from '../cli/format.js';
 import { backup, type BackupResult } from '../core/backup.js';
 import { readCatalog } from '../core/catalog.js';
@@ -12,7 +14,8 @@ import { readExcludeFile } from '../tree/index.js';
 export default class Backup extends BaseCommand<typeof Backup> {
   static override summary = 'Back up files and directories as a new snapshot.';
   static override description = `Only changes are uploaded: files unchanged since the last snapshot of the same host and paths are not read,
-and identical data is stored once across files, snapshots and hosts. Prints the snapshot id and its capability.
+and identical data is stored once across files, snapshots and hosts. Prints the snapshot id (and, with --show-capability,
+the snapshot's capability: a key to the whole snapshot, which no passphrase change revokes — keep it out of logs).
 
 Exit codes: 0 all good; 1 failed, nothing committed; 3 snapshot committed but some files could not be read (each named on stderr);
 4 snapshot committed degraded — some members missed some shares (the write quorum, --min-members at init, held): run raic repair.`;
@@ -28,12 +31,14 @@ Exit codes: 0 all good; 1 failed, nothing committed; 3 snapshot committed but so
     tag: Flags.string({ description: 'tag the snapshot', multiple: true, default: [] }),
     host: Flags.string({ description: 'host name recorded in the snapshot (default: this machine\'s)' }),
     quiet: Flags.boolean({ char: 'q', description: 'print nothing but the summary (and errors)' }),
+    compression: compressionFlag,
+    'show-capability': showCapabilityFlag,
     force: Flags.boolean({ description: 'read every file again, even those unchanged since the parent snapshot' }),
     'ignore-ctime': Flags.boolean({ description: 'judge files unchanged without their ctime (for filesystems where it moves on its own)' }),
     'ignore-inode': Flags.boolean({ description: 'judge files unchanged without their inode and device (for filesystems without stable inodes)' }),
   };
 
-  async run(): Promise<BackupResult & { peakRssMB: number }> {
+  async run(): Promise<Omit<BackupResult, 'capability'> & { capability?: string; peakRssMB: number }> {
     const excludes = [...this.flags.exclude];
     for (const file of this.flags['exclude-file']) excludes.push(...(await readExcludeFile(file)));
     const array = await openConfiguredArray({ configPath: this.configPath() });
@@ -49,6 +54,7 @@ Exit codes: 0 all good; 1 failed, nothing committed; 3 snapshot committed but so
             excludes,
             tags: this.flags.tag,
             host: this.flags.host,
+            compression: this.flags.compression,
             changeDetection: { force: this.flags.force, ignoreCtime: this.flags['ignore-ctime'], ignoreInode: this.flags['ignore-inode'] },
             signal: lock.signal,
             commitGate: lock.confirmed,
@@ -67,13 +73,14 @@ Exit codes: 0 all good; 1 failed, nothing committed; 3 snapshot committed but so
       `snapshot ${result.snapshotId.slice(0, 8)} saved: ${result.files} files, ${result.dirs} dirs, ${formatBytes(result.bytes)}; ` +
         `${result.unchangedFiles} unchanged, ${formatBytes(result.newBytes)} new, ${formatBytes(result.storedBytes)} stored over all members, ${result.seconds.toFixed(1)} s`,
     );
-    this.log(`capability: ${result.capability}`);
+    if (this.flags['show-capability']) this.log(`capability: ${result.capability}`);
     const degraded = describeDegraded(result.degraded, n);
     if (degraded) this.log(degraded);
     if (result.errors.length > 0) {
       this.log(`${result.errors.length} path(s) could not be read; their contents are not in the snapshot (listed on stderr)`);
       process.exitCode = ExitCode.unreadableSources;
     } else if (degraded) process.exitCode = ExitCode.degraded;
-    return { ...result, peakRssMB: peakRssMB() };
+    const { capability, ...rest } = result;
+    return { ...rest, ...(this.flags['show-capability'] ? { capability } : {}), peakRssMB: peakRssMB() };
   }
 }

@@ -1,5 +1,6 @@
 import { Args } from '@oclif/core';
 import { BaseCommand, peakRssMB } from '../cli/base-command.js';
+import { compressionFlag } from '../cli/compression-flag.js';
 import { describeDegraded } from '../cli/format.js';
 import { ExitCode } from '../errors.js';
 import { openInput } from '../cli/input.js';
@@ -13,6 +14,7 @@ export default class Put extends BaseCommand<typeof Put> {
   static override description = `Prints exactly one line on stdout: the capability. Whoever holds it (and can reach k members) can get the file back; keep it safe.`;
   static override examples = ['<%= config.bin %> put report.pdf', 'tar c ~/docs | <%= config.bin %> put -'];
   static override args = { path: Args.string({ description: 'file to store, or - for stdin', required: true }) };
+  static override flags = { compression: compressionFlag };
 
   async run(): Promise<PutResult & { peakRssMB: number }> {
     const input = await openInput(this.args.path);
@@ -20,7 +22,7 @@ export default class Put extends BaseCommand<typeof Put> {
     try {
       const keys = await unlockArray(array, await this.passphrase(false));
       const result = await withLock(array, keys, { exclusive: false, command: 'put' }, (lock) =>
-        putStream(array, keys, input, { signal: lock.signal, label: this.args.path === '-' ? '-' : resolve(this.args.path) }),
+        putStream(array, keys, input, { signal: lock.signal, label: this.args.path === '-' ? '-' : resolve(this.args.path), compression: this.flags.compression }),
       );
       this.log(result.capability);
       const degraded = describeDegraded(result.degraded, array.n);

@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { formatBytes, table } from '../cli/format.js';
+import { showCapabilityFlag } from '../cli/show-capability-flag.js';
 import { readCatalog, type CatalogRecord } from '../core/catalog.js';
 import { openConfiguredArray, unlockArray } from '../core/open-array.js';
 
@@ -11,9 +12,10 @@ export default class Snapshots extends BaseCommand<typeof Snapshots> {
     host: Flags.string({ description: 'only snapshots of this host' }),
     tag: Flags.string({ description: 'only snapshots with this tag', multiple: true, default: [] }),
     path: Flags.string({ description: 'only snapshots that include this path', multiple: true, default: [] }),
+    'show-capability': showCapabilityFlag,
   };
 
-  async run(): Promise<CatalogRecord[]> {
+  async run(): Promise<(Omit<CatalogRecord, 'capability'> & { capability?: string })[]> {
     const array = await openConfiguredArray({ configPath: this.configPath() });
     let records: CatalogRecord[];
     try {
@@ -43,6 +45,10 @@ export default class Snapshots extends BaseCommand<typeof Snapshots> {
       ),
     );
     this.log(`${shown.length} snapshot${shown.length === 1 ? '' : 's'}`);
-    return shown;
+    if (this.flags['show-capability']) {
+      for (const r of shown) this.log(`${r.manifestId.slice(0, 8)}  ${r.capability}`);
+      return shown;
+    }
+    return shown.map(({ capability: _, ...r }) => r);
   }
 }

@@ -14,6 +14,7 @@ import pLimit from 'p-limit';
 import { RaicError, abortError } from '../errors.js';
 import { randomBytes } from '../crypto/index.js';
 import { DEFAULT_CDC } from '../chunk/index.js';
+import type { CompressionMode } from '../compress/index.js';
 import {
   ChunkSink,
   ShareReader,
@@ -39,6 +40,8 @@ export interface BackupOptions {
   excludes?: string[];
   tags?: string[];
   host?: string | undefined;
+  /** How chunks are compressed (default auto). */
+  compression?: CompressionMode;
   /** How files are judged unchanged since the parent (default: size, mtime, ctime, inode). */
   changeDetection?: ChangeDetection;
   signal?: AbortSignal;
@@ -368,7 +371,7 @@ export async function backup(array: RaicArray, keys: RepoKeys, catalog: readonly
   // The parent's root listing and the index (for dedup) are read at the same time.
   const [parentRoot, sink] = await Promise.all([
     parent && parentReader ? readParentRoot(array, parentReader, parent) : undefined,
-    ChunkSink.open(array, keys, DEFAULT_CDC.maxSize, opts.commitGate ? { commitGate: opts.commitGate } : {}),
+    ChunkSink.open(array, keys, DEFAULT_CDC.maxSize, { ...(opts.commitGate ? { commitGate: opts.commitGate } : {}), ...(opts.compression ? { compression: opts.compression } : {}) }),
   ]);
   const exclude = makeExcluder(opts.excludes ?? []);
   const run = new BackupRun(array, sink, parentReader, exclude, opts);

@@ -2,11 +2,18 @@
  * The catalog: one sealed record per snapshot (`raic backup`) and per put file, replicated on every
  * member as `snapshots/<manifest id>`. A record holds the capability of what it names, so the
  * passphrase opens everything; the record is written last — it is the commit point of a backup.
+ *
+ * What one member says does not decide what exists: a record must open under the catalog key and name the id
+ * it is stored under; a key no member can supply soundly that fewer than k members list is a phantom (a
+ * member's invention or a leftover), skipped, not an error. `forget` leaves a sealed tombstone
+ * (`forgotten/<id>`) on every member before it deletes a record, and a record with a tombstone on any member
+ * stays forgotten: a member rolled back to before the forget replays the record, but cannot remove the
+ * tombstones the others hold, nor forge one.
  */
 import { hostname } from 'node:os';
 import { RaicError } from '../errors.js';
 import { open, seal } from '../crypto/index.js';
-import { SNAPSHOTS_PREFIX, getFromAny, idOfKey, listUnion, putOnAll, snapshotKey, type RaicArray, type RepoKeys } from '../store/index.js';
+import { FORGOTTEN_PREFIX, SNAPSHOTS_PREFIX, forgottenKey, getFromAny, idOfKey, listCounts, listUnion, putOnAll, snapshotKey, type RaicArray, type RepoKeys } from '../store/index.js';
 
 export interface SnapshotStats {
   files: number;
@@ -32,6 +39,7 @@ export interface CatalogRecord {
 }
 
 const AD = Buffer.from('raic catalog v1');
+const TOMBSTONE_AD = 'raic forgotten v1 ';
 
 export async function writeCatalogRecord(array: RaicArray, keys: RepoKeys, rec: Omit<CatalogRecord, 'host'> & { host?: string | undefined }): Promise<CatalogRecord> {
   const full: CatalogRecord = { ...rec, host: rec.host ?? hostname() };
@@ -39,13 +47,52 @@ export async function writeCatalogRecord(array: RaicArray, keys: RepoKeys, rec: 
   return full;
 }
 
-/** Every record found on any up member, oldest first. */
+/** A record as a member served it: it must open under the catalog key and name the id it is stored under. */
+function openRecord(keys: RepoKeys, id: string, bytes: Buffer): CatalogRecord {
+  let rec: CatalogRecord;
+  try {
+    rec = JSON.parse(Buffer.from(open(keys.catalog, bytes, AD)).toString('utf8')) as CatalogRecord;
+  } catch (cause) {
+    throw new RaicError('Integrity', `snapshot record ${id.slice(0, 8)} does not open`, { cause });
+  }
+  if (rec.manifestId !== id || typeof rec.capability !== 'string' || typeof rec.time !== 'string' || !Array.isArray(rec.paths)) {
+    throw new RaicError('Integrity', `snapshot record ${id.slice(0, 8)} is not the record of that snapshot`);
+  }
+  return rec;
+}
+
+/** Ids with a sound tombstone on some up member: forgotten, whatever another member still lists. */
+export async function forgottenIds(array: RaicArray, keys: RepoKeys): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const key of (await listUnion(array.members, FORGOTTEN_PREFIX)).keys()) {
+    const id = idOfKey(key);
+    try {
+      await getFromAny(array.members, key, 'tombstone', (bytes) => open(keys.catalog, bytes, Buffer.from(TOMBSTONE_AD + id)));
+      out.add(id);
+    } catch {
+      // not sound on any member: not a tombstone (a forged one cannot hide a snapshot)
+    }
+  }
+  return out;
+}
+
+/**
+ * Every committed record, oldest first: found on any up member, opened and bound to its id, not forgotten.
+ * Rejects when a record that k or more members list cannot be read from any of them (real damage: commands
+ * that act on the catalog must not act on a partial one).
+ */
 export async function readCatalog(array: RaicArray, keys: RepoKeys): Promise<CatalogRecord[]> {
+  const [listed, forgotten] = await Promise.all([listCounts(array.members, SNAPSHOTS_PREFIX), forgottenIds(array, keys)]);
   const records: CatalogRecord[] = [];
-  for (const key of (await listUnion(array.members, SNAPSHOTS_PREFIX)).keys()) {
-    records.push(
-      await getFromAny(array.members, key, `snapshot record ${idOfKey(key).slice(0, 8)}`, (bytes) => JSON.parse(Buffer.from(open(keys.catalog, bytes, AD)).toString('utf8')) as CatalogRecord),
-    );
+  for (const [key, holders] of listed) {
+    const id = idOfKey(key);
+    if (forgotten.has(id)) continue;
+    try {
+      records.push(await getFromAny(array.members, key, `snapshot record ${id.slice(0, 8)}`, (bytes) => openRecord(keys, id, bytes)));
+    } catch (err) {
+      if (holders >= array.k) throw err;
+      // Listed by fewer than k members and sound on none: a phantom or an interrupted write, not a snapshot.
+    }
   }
   return records.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : a.manifestId.localeCompare(b.manifestId)));
 }
@@ -65,7 +112,10 @@ export function findRecord(records: readonly CatalogRecord[], ref: string, filte
   return matches[0]!;
 }
 
-export async function removeCatalogRecord(array: RaicArray, manifestId: string): Promise<void> {
+/** Forgets a record: its tombstone on every member first (so no replay brings it back), then the record goes. */
+export async function removeCatalogRecord(array: RaicArray, keys: RepoKeys, manifestId: string): Promise<void> {
+  const tombstone = seal(keys.catalog, Buffer.from(new Date().toISOString()), Buffer.from(TOMBSTONE_AD + manifestId));
+  await putOnAll(array.members, forgottenKey(manifestId), tombstone, 'tombstone', array.members.n);
   await Promise.all(array.members.up().map((s) => array.members.call(s.index, (p) => p.delete(snapshotKey(manifestId)))));
 }
 

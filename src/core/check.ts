@@ -11,6 +11,7 @@ import { hash } from '../crypto/index.js';
 import { isRaicError } from '../errors.js';
 import {
   CONFIG_KEY,
+  FORGOTTEN_PREFIX,
   FORWARD_PREFIX,
   INDEX_PREFIX,
   KEYS_PREFIX,
@@ -157,7 +158,7 @@ export async function checkArray(array: RaicArray, keys: RepoKeys, readData: Dat
     if (recordIds.has(idOfKey(key))) expected.whole.set(key, idOfKey(key));
     else leftovers.push(key);
   }
-  for (const prefix of [KEYS_PREFIX, MEMBERS_PREFIX, FORWARD_PREFIX]) for (const key of (await listUnion(array.members, prefix)).keys()) expected.whole.set(key, null);
+  for (const prefix of [KEYS_PREFIX, MEMBERS_PREFIX, FORWARD_PREFIX, FORGOTTEN_PREFIX]) for (const key of (await listUnion(array.members, prefix)).keys()) expected.whole.set(key, null);
   // What each snapshot needs is checked too, whether or not a committed index segment names it: a snapshot
   // that leans on a pack only one (rolled-back) member still holds must show as the risk it is.
   const needs = await snapshotNeeds(array, keys, expected);

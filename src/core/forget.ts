@@ -22,7 +22,7 @@ export async function forget(array: RaicArray, keys: RepoKeys, policy: Retention
   const brief = (r: CatalogRecord) => ({ id: r.manifestId, time: r.time, host: r.host, paths: r.paths });
   if (!opts.dryRun) {
     array.members.requireUp(array.n, 'cannot forget (every member must be reachable, or a removed record would survive on one)');
-    for (const s of decision.remove) await removeCatalogRecord(array, s.id);
+    for (const s of decision.remove) await removeCatalogRecord(array, keys, s.id);
   }
   return {
     keep: decision.keep.map((k) => ({ ...brief(byId.get(k.snapshot.id)!), reasons: k.reasons })),

@@ -33,6 +33,8 @@ export interface InitOptions {
   /** Asks for the passphrase; `confirm` when creating (a typo there would lock the user out). */
   passphrase: (confirm: boolean) => Promise<string>;
   wrap?: (p: Provider) => Provider;
+  /** Tests only: key objects with a trivial KDF cost (`raic init --insecure-kdf`). */
+  insecureKdf?: boolean;
 }
 
 export interface InitResult {
@@ -109,7 +111,7 @@ async function create(opts: InitOptions, members: Members): Promise<Omit<InitRes
   const arrayId = randomBytes(16).toString('hex');
   const master = newMasterKey();
   const keys = repoKeys(master);
-  const keyObject = await newKeyObject(master, passphrase, arrayId);
+  const keyObject = await newKeyObject(master, passphrase, arrayId, opts.insecureKdf ? 'insecure-test' : 'default');
   const createdAt = new Date().toISOString();
   const written: { index: number; key: string }[] = [];
   try {

@@ -188,6 +188,13 @@ export async function prune(array: RaicArray, keys: RepoKeys, opts: PruneOptions
     throw new RaicError('Integrity', `prune stopped before deleting anything: a forwarding record could not be read (${messageOf(err)})`, { cause: err });
   }
   const { needed, onChain, missing: liveChunksMissing } = placement;
+  // A live chunk found nowhere means the picture is incomplete (a member serving old listings, a lost pack):
+  // deleting by an incomplete picture could delete what that chunk's newer copy lives in.
+  if (liveChunksMissing > 0 && !opts.dryRun) {
+    throw new RaicError('Integrity', `prune stopped before deleting anything: ${liveChunksMissing} chunk(s) that snapshots need are on no member`, {
+      hint: 'run raic check: bring back the member that holds them (then raic repair), or forget the snapshots it names as not restorable; then prune again',
+    });
+  }
   const placed = (idHex: string, offset: number): ChunkEntry => ({ ...live.get(idHex)!.entry, offset });
 
   const dead: string[] = [];
@@ -250,7 +257,9 @@ export async function prune(array: RaicArray, keys: RepoKeys, opts: PruneOptions
   } else if (candidates.length > 0) {
     const target = packTargetBytes(array.tuning, array.n);
     const maxShare = [...candidateIds].reduce((max, id) => Math.max(max, live.get(id)!.entry.shareLen), 0);
-    const writer = new PackWriter(array.members, keys.index, target, target + maxShare + 64 * 1024);
+    // Moved chunks stay apart as they were stored: metadata into metadata packs, file content into data packs.
+    const writers = [false, true].map((meta) => new PackWriter(array.members, keys.index, target, target + maxShare + 64 * 1024, array.n, meta));
+    const writerFor = (c: ChunkRef): PackWriter => writers[c.meta ? 1 : 0]!;
     for (const p of candidates) {
       if (opts.signal?.aborted) throw abortError(opts.signal);
       const chunks = [...needed.get(p)!].map(([idHex, offset]) => placed(idHex, offset)).sort((a, b) => a.offset - b.offset);
@@ -267,7 +276,7 @@ export async function prune(array: RaicArray, keys: RepoKeys, opts: PruneOptions
         let ref = movedTo.get(idHex) ?? keptCopies.get(idHex);
         if (!ref) {
           const stripe = Buffer.concat(shares[j]!);
-          ref = await writer.add({ id: c.id, key: c.key, size: c.size, shareLen: c.shareLen, stripe, hashes: c.hashes });
+          ref = await writerFor(c).add({ id: c.id, key: c.key, size: c.size, shareLen: c.shareLen, stripe, hashes: c.hashes });
           movedTo.set(idHex, ref);
           result.chunksMoved += 1;
         }
@@ -276,9 +285,9 @@ export async function prune(array: RaicArray, keys: RepoKeys, opts: PruneOptions
       moves.set(p, list);
       repacked.push(p);
     }
-    await writer.finish();
-    result.packsWritten = writer.stats.packs;
-    result.bytesWritten = writer.stats.storedBytes;
+    for (const w of writers) await w.finish();
+    result.packsWritten = writers.reduce((sum, w) => sum + w.stats.packs, 0);
+    result.bytesWritten = writers.reduce((sum, w) => sum + w.stats.storedBytes, 0);
   }
   result.packsRepacked = repacked.length;
 

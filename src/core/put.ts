@@ -7,6 +7,7 @@ import { RaicError, abortError } from '../errors.js';
 import { randomBytes } from '../crypto/index.js';
 import { fixedChunks } from '../chunk/index.js';
 import { ChunkSink, formatCapability, manifestKey, manifestRoot, putOnAll, sealManifest, type RaicArray, type RepoKeys } from '../store/index.js';
+import type { CompressionMode } from '../compress/index.js';
 import { writeCatalogRecord } from './catalog.js';
 
 export interface PutResult {
@@ -28,12 +29,14 @@ export interface PutOptions {
   /** Shown by `raic snapshots` (the file name, or "-" for stdin). */
   label?: string;
   host?: string;
+  /** How chunks are compressed (default auto). */
+  compression?: CompressionMode;
 }
 
 export async function putStream(array: RaicArray, keys: RepoKeys, source: AsyncIterable<Uint8Array>, opts: PutOptions = {}): Promise<PutResult> {
   const started = performance.now();
   array.members.requireUp(array.writeQuorum, 'cannot store (the write quorum is not reachable)');
-  const sink = await ChunkSink.open(array, keys, array.tuning.chunkBytes);
+  const sink = await ChunkSink.open(array, keys, array.tuning.chunkBytes, opts.compression ? { compression: opts.compression } : {});
   const stream = sink.openStream();
   let bytesRead = 0;
   for await (const chunk of fixedChunks(source, array.tuning.chunkBytes, () => sink.allocChunk())) {

@@ -9,9 +9,14 @@
  * Egress costs money: bytes downloaded and uploaded are counted, and `maxDownloadBytes` stops the run
  * (cleanly, between packs) once it is reached.
  */
+import { forgottenIds } from './catalog.js';
 import { RaicError, isRaicError } from '../errors.js';
 import { hash, open } from '../crypto/index.js';
 import {
+  FORGOTTEN_PREFIX,
+  FORWARD_PREFIX,
+  ForwardRecord,
+  loadIndex,
   parseKeyObject,
   CONFIG_KEY,
   INDEX_PREFIX,
@@ -63,14 +68,22 @@ export interface RepairResult {
   index?: { segmentsWritten: number; refs: number; damagedSegmentsRemoved: number };
 }
 
-const REPLICATED = [KEYS_PREFIX, MEMBERS_PREFIX, INDEX_PREFIX, MANIFESTS_PREFIX, SNAPSHOTS_PREFIX];
+const REPLICATED = [KEYS_PREFIX, MEMBERS_PREFIX, INDEX_PREFIX, MANIFESTS_PREFIX, SNAPSHOTS_PREFIX, FORGOTTEN_PREFIX, FORWARD_PREFIX];
 const contentAddressed = (key: string): boolean => key.startsWith(INDEX_PREFIX) || key.startsWith(MANIFESTS_PREFIX);
 /** Objects whose copies can be judged without keys, and so are always checked before one is copied: key objects (tiny). */
-const alwaysVerified = (key: string): boolean => key.startsWith(KEYS_PREFIX);
+const alwaysVerified = (key: string): boolean => key.startsWith(KEYS_PREFIX) || key.startsWith(FORWARD_PREFIX);
 /** Whether a copy is sound as far as can be told without keys (content hash; a key object's name and shape). */
 function soundCopy(key: string, bytes: Buffer): boolean {
   if (contentAddressed(key)) return hash(bytes).equals(Buffer.from(idOfKey(key), 'hex'));
   if (key.startsWith(KEYS_PREFIX)) return parseKeyObject(key, bytes) !== null;
+  if (key.startsWith(FORWARD_PREFIX)) {
+    try {
+      ForwardRecord.decode(Buffer.from(idOfKey(key), 'hex'), bytes);
+      return true;
+    } catch {
+      return false;
+    }
+  }
   return true;
 }
 
@@ -128,10 +141,25 @@ export async function repair(array: RaicArray, keys: RepoKeys, opts: RepairOptio
     result.copied.push({ member: i, url: url(i), key: CONFIG_KEY, reason: 'missing' });
   }
 
-  // 2. Replicated objects.
+  // 2. Replicated objects. A record of a forgotten snapshot (a member rolled back to before the forget replays
+  // it) is never copied: it is deleted where it is found.
+  // Leftovers are not damage and are not spread: an index segment fewer than k members list (an interrupted
+  // run's, or a stale one a rolled-back member still serves) and the manifest of a forgotten snapshot.
+  const forgotten = await forgottenIds(array, keys);
+  const holdersOf = (key: string): number => [...listings.values()].filter((m) => m.has(key)).length;
   const replicated = new Set<string>();
   for (const m of listings.values()) for (const key of m.keys()) if (REPLICATED.some((p) => key.startsWith(p))) replicated.add(key);
   for (const key of [...replicated].sort()) {
+    if (key.startsWith(INDEX_PREFIX) && holdersOf(key) < k) continue;
+    if (key.startsWith(MANIFESTS_PREFIX) && forgotten.has(idOfKey(key))) continue;
+    if (key.startsWith(SNAPSHOTS_PREFIX) && forgotten.has(idOfKey(key))) {
+      for (const i of upMembers) {
+        if (!listings.get(i)!.has(key)) continue;
+        if (!result.dryRun) await members.call(i, (p) => p.delete(key));
+        result.copied.push({ member: i, url: url(i), key, reason: 'forgotten (a replayed record): deleted' });
+      }
+      continue;
+    }
     const good = async (i: number): Promise<Buffer | null> => {
       try {
         const bytes = await get(i, key);
@@ -158,10 +186,16 @@ export async function repair(array: RaicArray, keys: RepoKeys, opts: RepairOptio
     }
   }
 
-  // 3. Packs: every pack any member holds, checked on every up member.
+  // 3. Packs: every pack any member holds, checked on every up member. A pack fewer than k members hold cannot
+  // be rebuilt: damage when the committed index names it, else a leftover (prune removes it).
   const packs = new Map<string, number[]>(); // pack id → members listing it
   for (const [i, m] of listings) for (const key of m.keys()) if (key.startsWith('packs/')) (packs.get(idOfKey(key)) ?? packs.set(idOfKey(key), []).get(idOfKey(key))!).push(i);
+  const committedSegments = [...replicated].filter((key) => key.startsWith(INDEX_PREFIX) && holdersOf(key) >= k);
+  // (An index that cannot be read leaves every such pack reported, as before.)
+  const index = await loadIndex(members, keys.index, committedSegments).catch(() => null);
+  const indexed = index ? new Set([...index.values()].map((r) => r.pack.toString('hex'))) : null;
   for (const [packHex, holders] of [...packs].sort(([a], [b]) => a.localeCompare(b))) {
+    if (holders.length < k && indexed && !indexed.has(packHex)) continue;
     if (egress.exhausted) {
       result.limitReached = true;
       break;

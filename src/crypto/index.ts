@@ -21,6 +21,6 @@ export { randomBytes } from './random.js';
 export { KEYED_HASH_ID, keyedHash } from './keyed-hash.js';
 export { HASH_ID, hash } from './hash.js';
 export { SUBKEY_ID, deriveSubkey } from './subkey.js';
-export { type KdfParams, newKdfParams, deriveKeyFromPassphrase, kdfParamsWithinDefaults } from './kdf.js';
+export { type KdfCost, type KdfParams, newKdfParams, deriveKeyFromPassphrase, kdfParamsWithinDefaults } from './kdf.js';
 export { WRAPPED_KEY_BYTES, wrapKey, unwrapKey } from './key-wrap.js';
 export { base32Encode, base32Decode } from './base32.js';

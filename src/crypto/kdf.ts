@@ -8,8 +8,9 @@
  * ~0.11 s on this project's 2-core machine (bench/crypto-bench.ts). Every backup and put unlocks the key,
  * so the cost is paid on each run (a nightly unchanged backup takes ~1.5 s in all); memory is capped at
  * 64 MiB because raic keeps its peak RSS under 300 MB, which libsodium's MODERATE preset (256 MiB) breaks.
- * RAIC_KDF_FAST=1 in the environment makes newKdfParams return a tiny cost (opslimit 1, 64 KiB) so tests that
- * create arrays run fast; never use it for a real array — the params it writes stay with the array.
+ * The test suite creates arrays with `raic init --insecure-kdf` (hidden; opslimit 1, 64 KiB) so its thousands of
+ * runs stay fast. No environment variable selects it: an ambient setting must never weaken a real array's key
+ * objects without a word (init says so on stderr when the flag is given).
  */
 import { RaicError } from '../errors.js';
 import { KEY_BYTES } from './aead.js';
@@ -33,8 +34,11 @@ export const MAX_MEMLIMIT = 4 * 2 ** 30;
 export const MAX_OPSLIMIT = 64;
 const SALT_BYTES = 16;
 
-export function newKdfParams(): KdfParams {
-  const fast = process.env['RAIC_KDF_FAST'] === '1';
+/** `insecure-test`: the trivial cost of `raic init --insecure-kdf` (tests only). */
+export type KdfCost = 'default' | 'insecure-test';
+
+export function newKdfParams(cost: KdfCost = 'default'): KdfParams {
+  const fast = cost === 'insecure-test';
   return {
     alg: 'argon2id13',
     opslimit: fast ? FAST_OPSLIMIT : DEFAULT_OPSLIMIT,

@@ -4,9 +4,21 @@
  */
 import { RaicError } from '../errors.js';
 import { AEAD_ID, HASH_ID, KEYED_HASH_ID } from '../crypto/index.js';
+import { COMPRESSION_ID } from '../compress/index.js';
 import { CODEC_ID } from '../erasure/index.js';
 
-export const FORMAT_VERSION = 1;
+/** 2: chunks framed with a compression codec byte (compress/) and a length-prefixed stripe. */
+export const FORMAT_VERSION = 2;
+
+/** A config of another format version: the one place that says so (RaicArray.open turns it into one line). */
+export class UnsupportedVersion extends RaicError {
+  constructor(
+    where: string,
+    readonly version: unknown,
+  ) {
+    super('Permanent', `${where}: array format version ${String(version)} is not supported by this raic (it reads version ${FORMAT_VERSION})`, { hint: 'use the raic release that made this array' });
+  }
+}
 
 export interface ArrayConfig {
   format: 'raic';
@@ -18,6 +30,7 @@ export interface ArrayConfig {
   /** The share index this member holds, 0 ≤ member < n. */
   member: number;
   codec: string;
+  compression: string;
   aead: string;
   keyedHash: string;
   hash: string;
@@ -25,7 +38,7 @@ export interface ArrayConfig {
 }
 
 export function newArrayConfig(arrayId: string, k: number, n: number, member: number, createdAt: string): ArrayConfig {
-  return { format: 'raic', version: FORMAT_VERSION, arrayId, k, n, member, codec: CODEC_ID, aead: AEAD_ID, keyedHash: KEYED_HASH_ID, hash: HASH_ID, createdAt };
+  return { format: 'raic', version: FORMAT_VERSION, arrayId, k, n, member, codec: CODEC_ID, compression: COMPRESSION_ID, aead: AEAD_ID, keyedHash: KEYED_HASH_ID, hash: HASH_ID, createdAt };
 }
 
 export function encodeArrayConfig(c: ArrayConfig): Buffer {
@@ -42,16 +55,12 @@ export function parseArrayConfig(bytes: Buffer, where: string): ArrayConfig {
   if (c.format !== 'raic' || typeof c.arrayId !== 'string' || !/^[0-9a-f]{32}$/.test(c.arrayId)) {
     throw new RaicError('Integrity', `${where}: not a raic array config`);
   }
-  if (c.version !== FORMAT_VERSION) {
-    throw new RaicError('Permanent', `${where}: array format version ${String(c.version)} is not supported by this raic (supports ${FORMAT_VERSION})`, {
-      hint: 'upgrade raic',
-    });
-  }
+  if (c.version !== FORMAT_VERSION) throw new UnsupportedVersion(where, c.version);
   const { k, n, member } = c;
   if (!Number.isInteger(k) || !Number.isInteger(n) || !Number.isInteger(member) || k! < 1 || k! >= n! || n! > 255 || member! < 0 || member! >= n!) {
     throw new RaicError('Integrity', `${where}: array config has an invalid shape`);
   }
-  for (const [field, want] of [['codec', CODEC_ID], ['aead', AEAD_ID], ['keyedHash', KEYED_HASH_ID], ['hash', HASH_ID]] as const) {
+  for (const [field, want] of [['codec', CODEC_ID], ['compression', COMPRESSION_ID], ['aead', AEAD_ID], ['keyedHash', KEYED_HASH_ID], ['hash', HASH_ID]] as const) {
     if (c[field] !== want) throw new RaicError('Permanent', `${where}: array uses ${field} ${String(c[field])}, this raic supports ${want}`);
   }
   return c as ArrayConfig;

@@ -5,7 +5,7 @@
  */
 import { RaicError, isRaicError } from '../errors.js';
 import type { Provider } from '../providers/index.js';
-import { parseArrayConfig, type ArrayConfig } from './array-config.js';
+import { FORMAT_VERSION, UnsupportedVersion, parseArrayConfig, type ArrayConfig } from './array-config.js';
 import { CONFIG_KEY } from './layout.js';
 import { Members } from './members.js';
 import { messageOf } from './replicated.js';
@@ -80,14 +80,19 @@ export class RaicArray {
   }
 }
 
-/** Reads `config` from every up member; marks down those that lack it or disagree. */
+/**
+ * Reads `config` from every up member; marks down those that lack it or disagree. When k or more members hold
+ * the array in another format version, rejects with that one line (one member's old config only marks it down).
+ */
 export async function verifyMembers(members: Members, shape: ArrayShape): Promise<void> {
+  const otherVersion: UnsupportedVersion[] = [];
   await Promise.all(
     members.up().map(async (slot) => {
       let config: ArrayConfig;
       try {
         config = parseArrayConfig(await members.call(slot.index, (p) => p.get(CONFIG_KEY)), slot.url);
       } catch (err) {
+        if (err instanceof UnsupportedVersion) otherVersion.push(err);
         if (isRaicError(err, 'NotFound')) members.markDown(slot.index, 'holds no raic array (deleted or empty?)');
         else members.markDown(slot.index, messageOf(err));
         return;
@@ -98,4 +103,9 @@ export async function verifyMembers(members: Members, shape: ArrayShape): Promis
       }
     }),
   );
+  if (otherVersion.length >= shape.k) {
+    throw new RaicError('Permanent', `this array is in format version ${String(otherVersion[0]!.version)}; this raic reads version ${FORMAT_VERSION} only`, {
+      hint: 'use the raic release that made the array to restore from it, then back up into a new array',
+    });
+  }
 }

@@ -4,7 +4,9 @@
  * packs of one group receive the same stripes in the same order), `shareLen` bytes long.
  *
  * Binary form (big-endian), fixed size for a given n:  id 32 | pack 16 | offset u48 | shareLen u32 |
- * size u32 | hashes n×32.  A ChunkEntry (manifests) is a ChunkRef followed by the chunk's key (32).
+ * size u32 | flags u8 | hashes n×32.  flags bit 0: the chunk is metadata (a tree blob or a manifest page) and
+ * lives in a metadata pack; the other bits are zero. A ChunkEntry (manifests) is a ChunkRef followed by the
+ * chunk's key (32).
  */
 import { RaicError } from '../errors.js';
 
@@ -17,6 +19,8 @@ export interface ChunkRef {
   shareLen: number;
   /** Plaintext size of the chunk. */
   size: number;
+  /** Metadata (tree blob or manifest page), stored in a metadata pack apart from file content. */
+  meta: boolean;
   /** n × 32-byte hashes, share i at [32i, 32i+32). */
   hashes: Buffer;
 }
@@ -26,7 +30,8 @@ export interface ChunkEntry extends ChunkRef {
   key: Buffer;
 }
 
-export const refBytes = (n: number): number => 62 + 32 * n;
+export const refBytes = (n: number): number => 63 + 32 * n;
+const FLAG_META = 1;
 export const entryBytes = (n: number): number => refBytes(n) + 32;
 
 export function shareHash(ref: ChunkRef, member: number): Buffer {
@@ -39,19 +44,23 @@ export function writeRef(ref: ChunkRef, out: Buffer, at: number): number {
   out.writeUIntBE(ref.offset, at + 48, 6);
   out.writeUInt32BE(ref.shareLen, at + 54);
   out.writeUInt32BE(ref.size, at + 58);
-  ref.hashes.copy(out, at + 62);
-  return at + 62 + ref.hashes.length;
+  out.writeUInt8(ref.meta ? FLAG_META : 0, at + 62);
+  ref.hashes.copy(out, at + 63);
+  return at + 63 + ref.hashes.length;
 }
 
 export function readRef(buf: Buffer, at: number, n: number): ChunkRef {
   if (at + refBytes(n) > buf.length) throw new RaicError('Integrity', 'truncated chunk reference');
+  const flags = buf.readUInt8(at + 62);
+  if ((flags & ~FLAG_META) !== 0) throw new RaicError('Integrity', `a chunk reference has unknown flags ${flags}`);
   return {
     id: Buffer.from(buf.subarray(at, at + 32)),
     pack: Buffer.from(buf.subarray(at + 32, at + 48)),
     offset: buf.readUIntBE(at + 48, 6),
     shareLen: buf.readUInt32BE(at + 54),
     size: buf.readUInt32BE(at + 58),
-    hashes: Buffer.from(buf.subarray(at + 62, at + 62 + 32 * n)),
+    meta: (flags & FLAG_META) !== 0,
+    hashes: Buffer.from(buf.subarray(at + 63, at + 63 + 32 * n)),
   };
 }
 

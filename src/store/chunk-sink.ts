@@ -2,12 +2,12 @@
  * ChunkSink: the write side of a session (one put or one backup). Callers open streams and write
  * chunks; the sink encodes them on the worker pool (a bounded window of chunks in flight across all
  * streams, so small files still keep every core busy), deduplicates against the index and the
- * session, appends new stripes to packs, and builds each stream's page tree. `finish()` stores the
+ * session, appends new stripes to packs — file content to data packs, tree blobs and manifest pages to
+ * metadata packs, so walking a snapshot never reads file content — and builds each stream's page tree. `finish()` stores the
  * remaining packs and the session's index segments — after that, a manifest may name the streams.
  */
 import { closeSync } from 'node:fs';
 import type { CdcParams } from '../chunk/index.js';
-import { AEAD_OVERHEAD } from '../crypto/index.js';
 import { abortError } from '../errors.js';
 import { shardLength } from '../erasure/index.js';
 import { BufferPool } from './buffer-pool.js';
@@ -20,7 +20,8 @@ import { holdersOf, listPacks, unindexedPackRefs } from './pack-trailer.js';
 import type { RaicArray } from './array.js';
 import { segmentRegionBytes, type SegmentResult } from './file-segment.js';
 import { SharedRegions } from './shared-regions.js';
-import { chunkKeyAndId, encodeStripe, type EncodedStripe } from './stripe-codec.js';
+import { chunkKeyAndId, encodeStripe, stripeBytes, type EncodedStripe } from './stripe-codec.js';
+import type { CompressionMode } from '../compress/index.js';
 import { INLINE_CODEC_BYTES, packTargetBytes } from './tuning.js';
 
 export interface SinkStats {
@@ -50,6 +51,7 @@ type StripeToStore = Omit<EncodedStripe, 'plaintext'>;
 export class ChunkSink {
   readonly stats: SinkStats = { chunks: 0, newChunks: 0, newBytes: 0, storedBytes: 0, adoptedChunks: 0 };
   private readonly packs: PackWriter;
+  private readonly metaPacks: PackWriter;
   private readonly chunkBuffers: BufferPool;
   private readonly stripeBuffers: BufferPool;
   private unindexed: ChunkRef[] = [];
@@ -60,6 +62,8 @@ export class ChunkSink {
   private failure: unknown = null;
   /** Index segments are written only once this resolves (a lock still being confirmed, see locks.ts). */
   private commitGate: Promise<void> | null = null;
+  /** How chunks are compressed before they are sealed (compress/). */
+  private compression: CompressionMode = 'auto';
   /** Shared regions the workers encode file segments into (storeFile); made on first use. */
   private regions: SharedRegions | null = null;
 
@@ -71,9 +75,11 @@ export class ChunkSink {
   ) {
     const { k, n, tuning } = array;
     const target = packTargetBytes(tuning, n);
-    this.packs = new PackWriter(array.members, keys.index, target, target + Math.ceil((maxChunkBytes + 64) / k) + 64 * 1024, array.writeQuorum);
+    const capacity = target + Math.ceil((maxChunkBytes + 64) / k) + 64 * 1024;
+    this.packs = new PackWriter(array.members, keys.index, target, capacity, array.writeQuorum);
+    this.metaPacks = new PackWriter(array.members, keys.index, target, capacity, array.writeQuorum, true);
     this.chunkBuffers = new BufferPool(maxChunkBytes);
-    this.stripeBuffers = new BufferPool(n * shardLength(maxChunkBytes + AEAD_OVERHEAD, k));
+    this.stripeBuffers = new BufferPool(stripeBytes(maxChunkBytes, k, n));
   }
 
   /**
@@ -81,7 +87,7 @@ export class ChunkSink {
    * interrupted session stored but never indexed are adopted from their trailers (and indexed by this
    * session), so the work of a killed backup is reused, not uploaded again.
    */
-  static async open(array: RaicArray, keys: RepoKeys, maxChunkBytes: number, opts: { commitGate?: Promise<void> } = {}): Promise<ChunkSink> {
+  static async open(array: RaicArray, keys: RepoKeys, maxChunkBytes: number, opts: { commitGate?: Promise<void>; compression?: CompressionMode } = {}): Promise<ChunkSink> {
     const packs = await listPacks(array.members);
     // Dedup trusts an index entry only while its pack is listed, whole enough, on the write quorum: a member
     // rolled back to an old state still serves index segments and packs the others have pruned, and a new
@@ -91,6 +97,7 @@ export class ChunkSink {
     const orphans = await unindexedPackRefs(array.members, packs, indexedPacks, keys.index);
     const sink = new ChunkSink(array, keys, known, maxChunkBytes);
     sink.commitGate = opts.commitGate ?? null;
+    sink.compression = opts.compression ?? 'auto';
     for (const ref of orphans) {
       const idHex = ref.id.toString('hex');
       if (!known.has(idHex)) known.set(idHex, ref);
@@ -110,10 +117,11 @@ export class ChunkSink {
     return this.known.has(idHex);
   }
 
-  openStream(): StreamWriter {
+  /** A stream of file content, or (`meta`) of metadata: a tree blob. */
+  openStream(meta = false): StreamWriter {
     const tree = this.pageTree();
     return {
-      write: async (chunk, pooled = true) => tree.add((await this.submit(chunk, pooled)).stored),
+      write: async (chunk, pooled = true) => tree.add((await this.submit(chunk, pooled, meta)).stored),
       end: () => tree.finish(),
     };
   }
@@ -159,7 +167,7 @@ export class ChunkSink {
       try {
         if (this.failure) throw this.failure;
         if (opts.signal?.aborted) throw abortError(opts.signal);
-        res = await this.array.pool.encodeSegment({ path, fd, position, segmentBytes, params, convergenceKey: this.keys.convergence, k, n, region });
+        res = await this.array.pool.encodeSegment({ path, fd, position, segmentBytes, params, convergenceKey: this.keys.convergence, k, n, compression: this.compression, region });
       } catch (err) {
         regions.release(region);
         if (fd !== null) closeSync(fd);
@@ -175,7 +183,7 @@ export class ChunkSink {
         if (fd !== null) closeSync(fd);
         throw new Error(`no chunk fitted a segment region while reading ${path.toString()}`); // a bug: regions are sized for any segment
       }
-      const entries = res.chunks.map((c) => this.storeInOrder({ ...c, stripe: new Uint8Array(region, c.offset, n * c.shareLen) }));
+      const entries = res.chunks.map((c) => this.storeInOrder({ ...c, stripe: new Uint8Array(region, c.offset, n * c.shareLen) }, false));
       void Promise.allSettled(entries).then(() => regions.release(region));
       for (const e of entries) tree.add(e);
       opts.onRead?.(res.next - position);
@@ -185,9 +193,9 @@ export class ChunkSink {
     return { stored: tree.finish(), bytes: position };
   }
 
-  /** Stores one whole buffer as a stream (tree blobs, small metadata). */
+  /** Stores one whole buffer of metadata (a tree blob) as a stream, in metadata packs. */
   async storeBytes(bytes: Uint8Array): Promise<StreamRef> {
-    const w = this.openStream();
+    const w = this.openStream(true);
     for (let at = 0; at < bytes.length; at += this.maxChunkBytes) await w.write(bytes.subarray(at, at + this.maxChunkBytes), false);
     return w.end();
   }
@@ -196,20 +204,20 @@ export class ChunkSink {
   async finish(): Promise<void> {
     await this.storing;
     if (this.failure) throw this.failure;
-    await this.packs.finish();
+    await Promise.all([this.packs.finish(), this.metaPacks.finish()]);
     await this.commitGate;
     if (this.unindexed.length > 0) await writeIndexSegment(this.array.members, this.keys.index, this.unindexed, this.array.writeQuorum);
     this.unindexed = [];
-    this.stats.storedBytes = this.packs.stats.storedBytes;
+    this.stats.storedBytes = this.packs.stats.storedBytes + this.metaPacks.stats.storedBytes;
   }
 
   /** Resolves once the chunk is accepted (window space); `stored` resolves once it is stored. Boxed: an async
    * function would flatten the inner promise, and the caller would wait for the store (one chunk at a time). */
-  private async submit(chunk: Uint8Array, pooled: boolean): Promise<{ stored: Promise<ChunkEntry> }> {
+  private async submit(chunk: Uint8Array, pooled: boolean, meta: boolean): Promise<{ stored: Promise<ChunkEntry> }> {
     if (this.failure) throw this.failure;
     while (this.inFlight >= this.array.tuning.window) await new Promise<void>((r) => this.waiters.push(r));
     this.inFlight += 1;
-    const stored = this.encodeAndStore(chunk, pooled).finally(() => {
+    const stored = this.encodeAndStore(chunk, pooled, meta).finally(() => {
       this.inFlight -= 1;
       this.waiters.shift()?.();
     });
@@ -219,56 +227,63 @@ export class ChunkSink {
     return { stored };
   }
 
+  /** A manifest page: metadata. */
   private async storeNow(page: Uint8Array): Promise<ChunkEntry> {
-    return this.encodeAndStore(page, false);
+    return this.encodeAndStore(page, false, true);
   }
 
-  private async encodeAndStore(plaintext: Uint8Array, pooled: boolean): Promise<ChunkEntry> {
+  private async encodeAndStore(plaintext: Uint8Array, pooled: boolean, meta: boolean): Promise<ChunkEntry> {
     const { k, n } = this.array;
     if (plaintext.length <= INLINE_CODEC_BYTES) {
       // Small (tree blobs, pages, small files): on this thread, and not at all when already stored.
       const { key, id } = chunkKeyAndId(this.keys.convergence, plaintext);
       const known = this.known.get(id.toString('hex'));
-      const enc = known ? null : await encodeStripe({ plaintext, convergenceKey: this.keys.convergence, k, n });
-      if (pooled) this.chunkBuffers.release(plaintext.buffer);
-      if (!enc) {
+      if (known) {
+        if (pooled) this.chunkBuffers.release(plaintext.buffer);
         this.stats.chunks += 1;
-        return { ...known!, key };
+        return { ...known, key };
       }
-      return this.storeInOrder(enc);
+      const encoding = encodeStripe({ plaintext, convergenceKey: this.keys.convergence, k, n, compression: this.compression });
+      if (pooled) void encoding.finally(() => this.chunkBuffers.release(plaintext.buffer)).catch(() => undefined);
+      return this.storeInOrder(encoding, meta);
     }
-    const enc = await this.array.pool.encode(
-      { plaintext, convergenceKey: this.keys.convergence, k, n, ...(plaintext.length <= this.maxChunkBytes ? { stripeBuffer: this.stripeBuffers.take() } : {}) },
+    const encoding = this.array.pool.encode(
+      { plaintext, convergenceKey: this.keys.convergence, k, n, compression: this.compression, ...(plaintext.length <= this.maxChunkBytes ? { stripeBuffer: this.stripeBuffers.take() } : {}) },
       { movePlaintext: pooled },
     );
-    const entry = await this.storeInOrder(enc);
+    const entry = await this.storeInOrder(encoding, meta);
+    const enc = await encoding;
     this.stripeBuffers.release(enc.stripe.buffer);
     if (pooled) this.chunkBuffers.release(enc.plaintext.buffer);
     return entry;
   }
 
-  /** Queues an encoded stripe behind those before it (see `storing`); a failure fails the session. */
-  private storeInOrder(enc: StripeToStore): Promise<ChunkEntry> {
-    const run = this.storing.then(() => this.store(enc));
+  /**
+   * Queues a stripe (encoded, or still encoding) behind those handed in before it (see `storing`): encoding
+   * runs in parallel, but packs receive chunks in the order they were submitted, so a stream's chunks lie in
+   * stream order and a restore reads them with a few large requests. A failure fails the session.
+   */
+  private storeInOrder(enc: StripeToStore | Promise<StripeToStore>, meta: boolean): Promise<ChunkEntry> {
+    const run = this.storing.then(async () => this.store(await enc, meta));
     this.storing = run.catch((err: unknown) => {
       this.failure ??= err;
     });
     return run;
   }
 
-  private async store(enc: StripeToStore): Promise<ChunkEntry> {
+  private async store(enc: StripeToStore, meta: boolean): Promise<ChunkEntry> {
     this.stats.chunks += 1;
     const idHex = Buffer.from(enc.id).toString('hex');
     let ref = this.known.get(idHex);
     if (!ref) {
-      ref = await this.packs.add(enc);
+      ref = await (meta ? this.metaPacks : this.packs).add(enc);
       this.known.set(idHex, ref);
       this.unindexed.push(ref);
       this.stats.newChunks += 1;
       this.stats.newBytes += enc.size;
       if (this.unindexed.length >= this.array.tuning.indexSegmentEntries) {
         // An index segment may only name packs that are already stored.
-        await this.packs.finish();
+        await Promise.all([this.packs.finish(), this.metaPacks.finish()]);
         await this.commitGate;
         await writeIndexSegment(this.array.members, this.keys.index, this.unindexed, this.array.writeQuorum);
         this.unindexed = [];

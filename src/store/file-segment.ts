@@ -12,6 +12,7 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { GearScanner, type CdcParams } from '../chunk/index.js';
+import type { CompressionMode } from '../compress/index.js';
 import { loadErasureCodec } from '../erasure/index.js';
 import { encodeStripeInto, stripeBytes } from './stripe-codec.js';
 
@@ -26,6 +27,7 @@ export interface SegmentTask {
   convergenceKey: Uint8Array;
   k: number;
   n: number;
+  compression: CompressionMode;
   /** Where the stripes go, back to back (see segmentRegionBytes). */
   region: SharedArrayBuffer;
 }
@@ -98,10 +100,10 @@ export async function encodeFileSegment(task: SegmentTask): Promise<SegmentResul
         break;
       }
       if (!stripeScratch || stripeScratch.length < bytes) stripeScratch = new Uint8Array(stripeBytes(task.params.maxSize, task.k, task.n));
-      const enc = encodeStripeInto(data.subarray(at, end), task.convergenceKey, codec, stripeScratch.subarray(0, bytes));
-      new Uint8Array(task.region, offset, bytes).set(enc.stripe);
+      const enc = encodeStripeInto(data.subarray(at, end), task.convergenceKey, codec, stripeScratch.subarray(0, bytes), task.compression);
+      new Uint8Array(task.region, offset, enc.stripe.length).set(enc.stripe);
       chunks.push({ id: enc.id, key: enc.key, size: enc.size, shareLen: enc.shareLen, hashes: enc.hashes, offset });
-      offset += Math.ceil(bytes / REGION_ALIGN) * REGION_ALIGN;
+      offset += Math.ceil(enc.stripe.length / REGION_ALIGN) * REGION_ALIGN;
       at = end;
     }
     if (eof) {

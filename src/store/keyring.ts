@@ -3,7 +3,7 @@
  * member. Subkeys for each purpose are derived from the master key, never used twice.
  */
 import { RaicError, isRaicError } from '../errors.js';
-import { deriveKeyFromPassphrase, deriveSubkey, hash, kdfParamsWithinDefaults, newKdfParams, randomBytes, unwrapKey, wrapKey, type KdfParams } from '../crypto/index.js';
+import { deriveKeyFromPassphrase, deriveSubkey, hash, kdfParamsWithinDefaults, newKdfParams, randomBytes, unwrapKey, wrapKey, type KdfCost, type KdfParams } from '../crypto/index.js';
 import { KEYS_PREFIX, idOfKey, keyObjectKey } from './layout.js';
 import type { Members } from './members.js';
 import { listCounts, messageOf } from './replicated.js';
@@ -42,8 +42,8 @@ export function repoKeys(master: Buffer): RepoKeys {
 
 const wrapAd = (arrayId: string): Buffer => Buffer.from(`raic key v1 ${arrayId}`);
 
-export async function newKeyObject(master: Buffer, passphrase: string, arrayId: string): Promise<{ key: string; body: Buffer }> {
-  const kdf = newKdfParams();
+export async function newKeyObject(master: Buffer, passphrase: string, arrayId: string, cost: KdfCost = 'default'): Promise<{ key: string; body: Buffer }> {
+  const kdf = newKdfParams(cost);
   const kek = await deriveKeyFromPassphrase(passphrase, kdf);
   const obj: KeyObject = { version: 1, kdf, wrapped: wrapKey(kek, master, wrapAd(arrayId)).toString('base64'), createdAt: new Date().toISOString() };
   const body = Buffer.from(`${JSON.stringify(obj, null, 2)}\n`);

@@ -9,6 +9,7 @@
  *   manifests/<id[0:2]>/<id>  encrypted manifest (root of a file or tree); id = hash of its bytes
  *   snapshots/<id>            encrypted catalog record of a snapshot or put file (id = its manifest id)
  *   forward/<id[0:2]>/<id>    where the live chunks of repacked pack <id> went, one sealed entry per chunk (forwarding.ts)
+ *   forgotten/<id>            tombstone of a forgotten snapshot record (sealed): a replayed record stays forgotten
  */
 export const CONFIG_KEY = 'config';
 export const KEYS_PREFIX = 'keys/';
@@ -19,6 +20,7 @@ export const MANIFESTS_PREFIX = 'manifests/';
 export const SNAPSHOTS_PREFIX = 'snapshots/';
 export const LOCKS_PREFIX = 'locks/'; // locks/<random id>: sealed lock objects (locks.ts)
 export const FORWARD_PREFIX = 'forward/';
+export const FORGOTTEN_PREFIX = 'forgotten/';
 
 function sharded(prefix: string, idHex: string): string {
   return `${prefix}${idHex.slice(0, 2)}/${idHex}`;
@@ -31,6 +33,7 @@ export const keyObjectKey = (idHex: string): string => `${KEYS_PREFIX}${idHex}`;
 export const membersKey = (idHex: string): string => `${MEMBERS_PREFIX}${idHex}`;
 export const snapshotKey = (idHex: string): string => `${SNAPSHOTS_PREFIX}${idHex}`;
 export const forwardKey = (packIdHex: string): string => sharded(FORWARD_PREFIX, packIdHex);
+export const forgottenKey = (idHex: string): string => `${FORGOTTEN_PREFIX}${idHex}`;
 
 /** The id (last path segment) of a sharded key. */
 export function idOfKey(key: string): string {

@@ -6,7 +6,8 @@
  *
  * Pack bytes: share… | trailer (AEAD under the index key, ad = pack id) | trailer length u32 | "RAICPK01".
  * The trailer lists the ChunkRefs of the pack, so the index can be rebuilt from packs alone.
- * Memory: at most two groups (one filling, one uploading) of n buffers each.
+ * Memory: at most two groups (one filling, one uploading) of n buffers each. A writer makes either data packs
+ * (file content) or metadata packs (tree blobs, manifest pages: what walking a snapshot reads), never a mix.
  */
 import { RaicError } from '../errors.js';
 import { randomBytes, seal } from '../crypto/index.js';
@@ -49,6 +50,8 @@ export class PackWriter {
     private readonly capacityBytes: number,
     /** Members that must store each pack (the write quorum); the others' shares become repair debt. */
     private readonly need: number = members.n,
+    /** Metadata packs (every ref they hold is marked meta). */
+    private readonly meta = false,
   ) {}
 
   /** Appends a stripe's shares; returns where they will live. May wait for an earlier upload (backpressure). */
@@ -76,6 +79,7 @@ export class PackWriter {
       offset: g.used,
       shareLen: enc.shareLen,
       size: enc.size,
+      meta: this.meta,
       hashes: Buffer.from(enc.hashes),
     };
     g.used += enc.shareLen;

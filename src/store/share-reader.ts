@@ -12,14 +12,13 @@ import { RaicError, isRaicError } from '../errors.js';
 import type { ChunkEntry } from './chunk-ref.js';
 import { ForwardTable, type ChunkLocation } from './forwarding.js';
 import { hedgedFetch } from './hedged-fetch.js';
-import { packKey } from './layout.js';
+import { FORWARD_PREFIX, idOfKey, packKey } from './layout.js';
 import type { Members } from './members.js';
-import { messageOf } from './replicated.js';
-import { decodeStripe } from './stripe-codec.js';
+import { listUnion, messageOf } from './replicated.js';
+import { decodeStripe, stripeBytes } from './stripe-codec.js';
 import type { StripePool } from './stripe-pool.js';
 import { INLINE_CODEC_BYTES } from './tuning.js';
 import { BufferPool } from './buffer-pool.js';
-import { AEAD_OVERHEAD } from '../crypto/index.js';
 import { shardLength } from '../erasure/index.js';
 
 export interface ShareProblem {
@@ -57,7 +56,7 @@ export class ShareReader {
   private readonly stripes: BufferPool;
   private readonly plaintexts: BufferPool;
   private readonly forwards: ForwardTable;
-  private readonly presence = new Map<string, Promise<boolean>>();
+  private forwardListing: Promise<Set<string>> | null = null;
   /** Per member: where its last read ended, and the ranges read ahead (see readShare). */
   private readonly lastRead: ({ packHex: string; end: number } | undefined)[] = [];
   private readonly windows: ReadWindow[][] = [];
@@ -68,21 +67,23 @@ export class ShareReader {
     private readonly k: number,
     maxChunkBytes = 0,
   ) {
-    this.stripes = new BufferPool(members.n * shardLength(maxChunkBytes + AEAD_OVERHEAD, k));
+    this.stripes = new BufferPool(stripeBytes(maxChunkBytes, k, members.n));
     this.plaintexts = new BufferPool(maxChunkBytes);
     this.forwards = new ForwardTable(members);
   }
 
   /**
-   * Where the entry's shares are now: the entry itself, or — when its pack is gone from the first up
-   * member and a forwarding record names the chunk — the entry at its new pack and offset (moves chained).
-   * For checks, which must look at the pack that really holds the shares. Rejects like ForwardTable.lookup.
+   * Where the entry's shares are now: the entry itself, or — when some member lists a forwarding record for
+   * its pack and the record names the chunk — the entry at its new pack and offset (moves chained). For
+   * checks, which must look at the pack that really holds the shares. Whether the old pack is still there is
+   * not asked: a member rolled back to before the move still holds it, and one member's word must not decide
+   * where a chunk lives. Rejects like ForwardTable.lookup.
    */
   async locate(entry: ChunkEntry): Promise<ChunkEntry> {
     let at: ChunkEntry = entry;
     for (let hop = 0; hop < MAX_FORWARD_HOPS; hop++) {
       const packHex = at.pack.toString('hex');
-      if (!this.forwards.has(packHex) && (await this.packPresent(packHex))) return at;
+      if (!this.forwards.has(packHex) && !(await this.listedForwards()).has(packHex)) return at;
       const next = await this.forwards.lookup(packHex, entry);
       if (!next) return at;
       at = { ...at, pack: next.pack, offset: next.offset };
@@ -263,24 +264,10 @@ export class ShareReader {
     return this.members.call(i, (p) => p.get(key, { offset, length }));
   }
 
-  /** Is the pack on the first up member? (cached per pack; a member that cannot say counts as "present") */
-  private packPresent(packHex: string): Promise<boolean> {
-    let known = this.presence.get(packHex);
-    if (!known) {
-      known = (async () => {
-        for (const slot of this.members.up()) {
-          try {
-            await this.members.call(slot.index, (p) => p.head(packKey(packHex)));
-            return true;
-          } catch (err) {
-            if (isRaicError(err, 'NotFound')) return false;
-          }
-        }
-        return true;
-      })();
-      this.presence.set(packHex, known);
-    }
-    return known;
+  /** Packs that some up member lists a forwarding record for (listed once per reader). */
+  private listedForwards(): Promise<Set<string>> {
+    this.forwardListing ??= listUnion(this.members, FORWARD_PREFIX).then((keys) => new Set([...keys.keys()].map(idOfKey)));
+    return this.forwardListing;
   }
 
   private describe(packs: Set<string>): string {

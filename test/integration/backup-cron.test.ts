@@ -61,9 +61,9 @@ describe('raic backup without a terminal, as cron runs it (k=2, n=3)', { timeout
   });
   after(async () => a.cleanup());
 
-  it('prints the summary and nothing else: no escape code on either stream; its capability restores the tree', async () => {
+  it('prints the summary and nothing else: no escape code on either stream; its capability (asked for) restores the tree', async () => {
     const want = await snapshotTree(tree.root);
-    const r = await startRaic(a, ['backup', tree.root]).done;
+    const r = await startRaic(a, ['backup', tree.root, '--show-capability']).done;
     assert.equal(r.code, 0, r.stderr);
     assertNoEscapes(r, 'backup');
     assert.equal(r.stderr, '');
@@ -76,16 +76,16 @@ describe('raic backup without a terminal, as cron runs it (k=2, n=3)', { timeout
     await restoreAndCompare(a, cap, want, tree.root, 'by-capability');
   });
 
-  it('--quiet prints only the summary; --json prints one JSON object', async () => {
+  it('--quiet prints only the summary (no capability: cron logs must not hold keys); --json prints one JSON object', async () => {
     await writeFile(join(tree.root, 'changed.txt'), 'one more file\n');
     const quiet = await startRaic(a, ['backup', tree.root, '--quiet']).done;
     assert.equal(quiet.code, 0, quiet.stderr);
     assertNoEscapes(quiet, 'backup --quiet');
     assert.equal(quiet.stderr, '');
     const lines = quiet.stdout.trimEnd().split('\n');
-    assert.equal(lines.length, 2, quiet.stdout);
+    assert.equal(lines.length, 1, quiet.stdout);
     assert.match(lines[0]!, SUMMARY);
-    assert.match(lines[1]!, CAPABILITY);
+    assert.doesNotMatch(quiet.stdout, /raic:tree:/);
 
     await writeFile(join(tree.root, 'changed-again.txt'), 'and another\n');
     const json = await startRaic(a, ['backup', tree.root, '--json']).done;
@@ -96,8 +96,12 @@ describe('raic backup without a terminal, as cron runs it (k=2, n=3)', { timeout
     assert.ok(body.startsWith('{') && body.endsWith('}'), json.stdout);
     const out = JSON.parse(body) as Record<string, unknown>;
     assert.match(String(out.snapshotId), /^[0-9a-f]{64}$/);
-    assert.match(String(out.capability), /^raic:tree:1:/);
+    assert.equal(out.capability, undefined, 'no capability unless asked');
     assert.deepEqual(out.errors, []);
+    const snaps = JSON.parse((await startRaic(a, ['snapshots', '--json']).done).stdout) as Record<string, unknown>[];
+    assert.ok(snaps.length >= 3 && snaps.every((s) => s.capability === undefined), 'snapshots --json holds no capability');
+    const shown = JSON.parse((await startRaic(a, ['snapshots', '--json', '--show-capability']).done).stdout) as Record<string, unknown>[];
+    assert.ok(shown.every((s) => /^raic:tree:1:/.test(String(s.capability))), 'unless asked');
     assert.equal(typeof out.newBytes, 'number');
     assert.equal(out.unchangedFiles, (out.files as number) - 1, 'only the new file should have been read');
   });
@@ -175,7 +179,7 @@ describe('raic backup without a terminal, as cron runs it (k=2, n=3)', { timeout
     const quote = (arg: string): string => `'${arg.replace(/'/g, `'\\''`)}'`;
     const command = [process.execPath, join(repoRoot, 'bin', 'run.js'), 'backup', src].map(quote).join(' ');
     const r = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
-      const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: repoRoot, env: { ...process.env, RAIC_KDF_FAST: '1', COLUMNS: '150', ...a.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: repoRoot, env: { ...process.env, COLUMNS: '150', ...a.env }, stdio: ['ignore', 'pipe', 'pipe'] });
       const out: Buffer[] = [];
       child.stdout.on('data', (b: Buffer) => out.push(b));
       child.stderr.on('data', (b: Buffer) => out.push(b));

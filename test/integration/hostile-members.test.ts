@@ -7,7 +7,9 @@ import { cp, mkdir, readdir, readFile, rm, stat, utimes, writeFile } from 'node:
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { localArray, sha256, type ArrayFixture } from '../support/array-fixture.js';
+import { runRaic, tempDir } from '../support/cli.js';
 import { seededBytes } from '../support/tree-fixture.js';
+import { filesUnder } from '../support/damage.js';
 
 interface CheckJson {
   ok: boolean;
@@ -70,11 +72,21 @@ describe('a member rolled back to an old state', { timeout: 300_000 }, () => {
     const back = await readFile(join(target, src, 'big.bin'));
     assert.equal(sha256(back), sha256(big), 'restored bit-exact');
 
+    // The forgotten snapshot's record, replayed by member 0, stays forgotten (its tombstones are on the others).
+    const snaps = JSON.parse(await a.ok(['snapshots', '--json'])) as { manifestId: string }[];
+    assert.equal(snaps.length, 2, `the kept and the new snapshot only: ${JSON.stringify(snaps)}`);
     // check judges the new snapshot by what is really present: it restores, and it survives a loss.
     const c = await check(a);
+    assert.equal(c.report.snapshots!.length, 2);
     const latest = c.report.snapshots!.find((s) => s.id === res.snapshotId);
     assert.ok(latest, 'the new snapshot is in check\'s report');
     assert.ok(latest.survives >= 1, JSON.stringify(c.report.snapshots));
+    // repair brings member 0 up to date (the tombstone too) and deletes the replayed record; then all is whole.
+    await a.ok(['repair']);
+    const after = await check(a);
+    assert.equal(after.code, 0, JSON.stringify(after.report.members));
+    assert.ok(after.report.snapshots!.every((s) => s.survives === 2), JSON.stringify(after.report.snapshots));
+    assert.equal((await readdir(join(a.memberDirs[0]!, 'snapshots'))).length, 2, 'the replayed record is gone from member 0');
   });
 });
 
@@ -215,5 +227,57 @@ describe('one member\'s bad copy of a key object', { timeout: 300_000 }, () => {
   it('a wrong passphrase is still refused (exit 12)', async () => {
     const r = await a.raic(['snapshots'], { env: { RAIC_PASSWORD: 'not the passphrase' } });
     assert.equal(r.code, 12, r.stderr);
+  });
+});
+
+describe('prune with a live chunk that no member holds', { timeout: 300_000 }, () => {
+  let a: ArrayFixture;
+  after(async () => a?.cleanup());
+
+  it('deletes nothing and says why', async () => {
+    a = await localArray(2, 3, { label: 'prune-missing' });
+    const src = join(a.dir, 'src');
+    await mkdir(src);
+    await writeFile(join(src, 'keep.bin'), seededBytes(3, 'keep', 600 * 1024));
+    await writeFile(join(src, 'drop.bin'), seededBytes(4, 'drop', 600 * 1024));
+    await a.ok(['backup', src]);
+    await rm(join(src, 'drop.bin'));
+    await a.ok(['backup', src]);
+    await a.ok(['forget', '--keep-last', '1']);
+    // The data pack gone from every member, as if lost (metadata packs stay: the snapshot can be walked):
+    // the live file's chunks are nowhere.
+    let dropped = 0;
+    for (const dir of a.memberDirs) {
+      for (const f of (await filesUnder(join(dir, 'packs'))).filter((p) => !p.includes('.tmp'))) {
+        if ((await stat(f)).size > 100 * 1024) {
+          await rm(f);
+          dropped += 1;
+        }
+      }
+    }
+    assert.equal(dropped, 3, 'one data pack per member');
+    const listing = async (): Promise<string[]> => (await Promise.all(a.memberDirs.map((d) => readdir(d, { recursive: true })))).flat().sort();
+    const before = await listing();
+    const r = await a.raic(['prune']);
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stderr, /prune stopped before deleting anything: \d+ chunk\(s\) that snapshots need are on no member/);
+    assert.deepEqual(await listing(), before, 'nothing deleted');
+  });
+});
+
+describe('no environment variable weakens a new array\'s KDF', { timeout: 120_000 }, () => {
+  it('RAIC_KDF_FAST=1 (which earlier releases honoured) is ignored: init writes the default Argon2id cost', async () => {
+    const dir = await tempDir('kdf-env');
+    try {
+      const env = { RAIC_CONFIG: join(dir, 'config.json'), RAIC_PASSWORD: 'a passphrase', RAIC_KDF_FAST: '1' };
+      const r = await runRaic(['init', '--k', '1', `file://${dir}/a`, `file://${dir}/b`], { env, realKdf: true });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stderr, '', 'no warning: nothing weak was written');
+      const [name] = await readdir(join(dir, 'a', 'keys'));
+      const obj = JSON.parse(await readFile(join(dir, 'a', 'keys', name!), 'utf8')) as { kdf: { opslimit: number; memlimit: number } };
+      assert.deepEqual([obj.kdf.opslimit, obj.kdf.memlimit], [3, 64 * 2 ** 20]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -74,14 +74,14 @@ describe('prune: repacking mostly-garbage packs behind forwarding records', () =
     putBytes = randomBytes(PUT_FILE_BYTES);
     await writeFile(join(src, 'put-me.bin'), putBytes);
 
-    firstTreeCap = (JSON.parse(await a.ok(['backup', src, '--json'])) as { capability: string }).capability;
+    firstTreeCap = (JSON.parse(await a.ok(['backup', src, '--json', '--show-capability'])) as { capability: string }).capability;
     packsBeforePut = await packFiles(a.memberDirs[0]!);
     putCap = await putFile(a, join(src, 'put-me.bin'));
     packsAtPut = await packFiles(a.memberDirs[0]!);
     // Most of the tree changes (and the put file's copy in the tree too: only the put keeps that chunk live).
     await rewrite(src, [...small.filter((n) => !unchanged.includes(n)), ...large], sizeOf);
     await writeFile(join(src, 'put-me.bin'), randomBytes(PUT_FILE_BYTES));
-    secondTreeCap = (JSON.parse(await a.ok(['backup', src, '--json'])) as { capability: string }).capability;
+    secondTreeCap = (JSON.parse(await a.ok(['backup', src, '--json', '--show-capability'])) as { capability: string }).capability;
 
     before1 = await storedObjects(a);
     const forgot = JSON.parse(await a.ok(['forget', '--keep-last', '1', '--prune', '--json'])) as { prune: PruneJson };

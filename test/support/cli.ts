@@ -31,6 +31,8 @@ export interface RunOptions {
   /** Sees every stdout piece as it arrives (e.g. to hash a huge get). */
   onStdout?: (piece: Buffer) => void;
   cwd?: string;
+  /** `init` with the real KDF cost (tests pass --insecure-kdf to init otherwise). */
+  realKdf?: boolean;
 }
 
 /** Runs the binary to its end; `code` is -1 when a signal ended it. */
@@ -81,10 +83,11 @@ interface LaunchOptions extends Omit<RunOptions, 'stdin'> {
 
 /** Both entry points spawn here, so the binary, its environment and the capture of output are one. */
 function launch(args: string[], opts: LaunchOptions): StartedRaic & { done: Promise<Finished & { stdoutBytes: Buffer }> } {
-  const argv = [...(opts.wrapper ?? []), process.execPath, raicBin, ...args];
+  // Arrays made by tests use the trivial KDF (thousands of runs each unlock the key); users never get it.
+  const argv = [...(opts.wrapper ?? []), process.execPath, raicBin, ...args, ...(args[0] === 'init' && !opts.realKdf ? ['--insecure-kdf'] : [])];
   const child = spawn(argv[0]!, argv.slice(1), {
     cwd: opts.cwd ?? repoRoot,
-    env: { ...process.env, RAIC_KDF_FAST: '1', ...opts.env },
+    env: { ...process.env, ...opts.env },
     stdio: [opts.stdin === 'ignore' ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
   const out: Buffer[] = [];

@@ -9,6 +9,7 @@ const entry = (n: number, i: number): ChunkEntry => ({
   offset: 2 ** 40 + i, // beyond 32 bits: offsets are 48-bit
   shareLen: 1_048_576 + i,
   size: 4_194_304 - i,
+  meta: i % 2 === 1,
   hashes: randomBytes(32 * n),
   key: randomBytes(32),
 });
@@ -23,7 +24,7 @@ describe('ChunkRef binary form', () => {
       for (const [i, r] of refsOnly.refs.entries()) {
         const want = list[i]!;
         assert.ok(r.id.equals(want.id) && r.pack.equals(want.pack) && r.hashes.equals(want.hashes));
-        assert.deepEqual([r.offset, r.shareLen, r.size], [want.offset, want.shareLen, want.size]);
+        assert.deepEqual([r.offset, r.shareLen, r.size, r.meta], [want.offset, want.shareLen, want.size, want.meta]);
         assert.equal('key' in r, false);
       }
       const withKeys = decodeRefList('TESTLIST', encodeRefList('TESTLIST', n, list, true), true);
@@ -36,5 +37,11 @@ describe('ChunkRef binary form', () => {
     const bytes = encodeRefList('TESTLIST', 3, [entry(3, 0)]);
     assert.throws(() => decodeRefList('OTHERMAG', bytes), /not a OTHERMAG/);
     assert.throws(() => decodeRefList('TESTLIST', bytes.subarray(0, bytes.length - 1)), /wrong length/);
+  });
+
+  it('rejects unknown flag bits', () => {
+    const bytes = encodeRefList('TESTLIST', 3, [entry(3, 0)]);
+    bytes[13 + 62] = 0x82;
+    assert.throws(() => decodeRefList('TESTLIST', bytes), /unknown flags/);
   });
 });

@@ -153,7 +153,7 @@ describe('ShareReader follows forwarding records', () => {
 
   it('reads a chunk moved twice from its original entry; locate names the pack that holds it; no record → missing', async () => {
     const plaintext = randomBytes(300_000);
-    const enc = await pool.encode({ plaintext, convergenceKey: randomBytes(32), k, n });
+    const enc = await pool.encode({ plaintext, convergenceKey: randomBytes(32), k, n, compression: 'auto' });
     const at: ChunkEntry[] = [];
     // Three copies of the stripe in three packs A, B, C (as repacking writes them: same bytes, new place).
     for (let i = 0; i < 3; i++) {

@@ -1,0 +1,106 @@
+/**
+ * Helpers shared by the bench scripts (bench.ts, real-trees.ts): run a command and measure its wall time and
+ * peak RSS, hash a file, add up the bytes stored under directories, check whether restic is installed.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+
+export const MiB = 1024 * 1024;
+
+export interface Measured {
+  name: string;
+  seconds: number;
+  bytes: number;
+  peakRssMB: number;
+}
+
+export interface MeasureOptions {
+  /** Exit codes that count as success (default [0]); e.g. 3 for "committed, but some files were unreadable". */
+  okExitCodes?: number[];
+}
+
+/** Runs a command, sampling its VmHWM (peak RSS) from /proc until it exits. */
+export function measure(
+  name: string,
+  bytes: number,
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  opts: MeasureOptions = {},
+): Promise<Measured & { stdout: string; stderr: string; exitCode: number }> {
+  const ok = opts.okExitCodes ?? [0];
+  return new Promise((resolvePromise, reject) => {
+    const started = performance.now();
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let peakKB = 0;
+    const sample = async (): Promise<void> => {
+      try {
+        const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
+        const m = /VmHWM:\s+(\d+) kB/.exec(status);
+        if (m) peakKB = Math.max(peakKB, Number(m[1]));
+      } catch {
+        // exited between samples
+      }
+    };
+    const timer = setInterval(() => void sample(), 50);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.on('error', (err) => {
+      clearInterval(timer);
+      reject(err);
+    });
+    child.on('close', (code) => {
+      clearInterval(timer);
+      const seconds = (performance.now() - started) / 1000;
+      if (code === null || !ok.includes(code)) return reject(new Error(`${name}: ${cmd} exited ${code}: ${stderr}`));
+      // Prefer the process's own exact figure when it reports one (raic --json prints one JSON document,
+      // pretty-printed over several lines; try the whole output, then its last line).
+      const reported = reportedPeakRssMB(stdout);
+      if (reported) peakKB = Math.max(peakKB, reported * 1024);
+      resolvePromise({ name, seconds, bytes, peakRssMB: Math.round(peakKB / 1024), stdout, stderr, exitCode: code });
+    });
+  });
+}
+
+function reportedPeakRssMB(stdout: string): number | undefined {
+  const text = stdout.trim();
+  for (const candidate of [text, text.split('\n').pop() ?? '']) {
+    try {
+      const value = (JSON.parse(candidate) as { peakRssMB?: unknown }).peakRssMB;
+      if (typeof value === 'number') return value;
+    } catch {
+      // not JSON
+    }
+  }
+  return undefined;
+}
+
+/** SHA-256 of a file's contents, streamed, as hex. */
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const piece of createReadStream(path, { highWaterMark: 4 * MiB })) hash.update(piece as Buffer);
+  return hash.digest('hex');
+}
+
+/** Sum of the sizes of the regular files under the given directories (symlinks are not followed). */
+export async function storedBytes(dirs: string[]): Promise<number> {
+  let total = 0;
+  const stack = [...dirs];
+  for (let dir = stack.pop(); dir !== undefined; dir = stack.pop()) {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) stack.push(path);
+      else if (entry.isFile()) total += (await stat(path)).size;
+    }
+  }
+  return total;
+}
+
+export function resticInstalled(): boolean {
+  return spawnSync('restic', ['version']).status === 0;
+}

@@ -1,0 +1,89 @@
+/**
+ * compress/ — what a chunk's plaintext becomes before it is sealed: a codec byte, then the payload.
+ * Pure functions over bytes, run wherever chunks are sealed and opened (worker threads, and the main thread
+ * for small ones). No I/O, no crypto.
+ *
+ * Terms:
+ *   codec byte  0 = stored as it is, 1 = one zstd frame. It travels inside the ciphertext (a provider
+ *               learns nothing from it), so the algorithm can change later without a new format.
+ *   mode        the user's choice, restic's names: off (never compress), auto (zstd level 3, kept only when
+ *               it shrinks the chunk; a sample decides first for large chunks, so incompressible data costs
+ *               almost nothing), fastest (level 1), better (level 9), max (level 19).
+ *
+ * Opening is bounded: the chunk's plaintext size comes from its (authenticated) reference, and a frame that
+ * would decompress to anything else is rejected before or while decompressing, never allocated beyond it.
+ */
+import { RaicError } from '../errors.js';
+import { zstdCompress, zstdDecompress, zstdFrameContentSize } from './zstd.js';
+
+export const COMPRESSION_ID = 'zstd/1';
+export type CompressionMode = 'off' | 'auto' | 'fastest' | 'better' | 'max';
+export const COMPRESSION_MODES: readonly CompressionMode[] = ['auto', 'off', 'fastest', 'better', 'max'];
+
+export const CODEC_RAW = 0;
+export const CODEC_ZSTD = 1;
+/** Bytes a framed chunk may have beyond its plaintext (the codec byte; a stored-as-is chunk is never larger). */
+export const FRAME_OVERHEAD = 1;
+
+const LEVEL: Record<Exclude<CompressionMode, 'off'>, number> = { auto: 3, fastest: 1, better: 9, max: 19 };
+
+/**
+ * auto: chunks larger than this are judged by compressing a sample first (their first SAMPLE_BYTES at level 1):
+ * a sample that does not shrink by SAMPLE_GAIN means the chunk is stored as it is without compressing it whole.
+ */
+const SAMPLE_FROM = 128 * 1024;
+const SAMPLE_BYTES = 32 * 1024;
+const SAMPLE_GAIN = 0.97;
+
+export function parseCompressionMode(text: string): CompressionMode {
+  if ((COMPRESSION_MODES as readonly string[]).includes(text)) return text as CompressionMode;
+  throw new RaicError('Usage', `--compression takes ${COMPRESSION_MODES.join(', ')}, not "${text}"`);
+}
+
+/**
+ * The framed form of `plaintext`: codec byte ‖ payload, written into `into` (≥ plaintext.length + 1 bytes;
+ * fresh when absent) and returned as a view of it. Compressed only when that makes it smaller.
+ */
+export function frameChunk(plaintext: Uint8Array, mode: CompressionMode, into?: Uint8Array): Uint8Array {
+  const out = into ?? new Uint8Array(plaintext.length + FRAME_OVERHEAD);
+  if (out.length < plaintext.length + FRAME_OVERHEAD) throw new RangeError('frameChunk: output too small');
+  if (mode !== 'off' && plaintext.length > 16) {
+    const worthTrying = mode !== 'auto' || plaintext.length <= SAMPLE_FROM || zstdCompress(plaintext.subarray(0, SAMPLE_BYTES), 1).length < SAMPLE_BYTES * SAMPLE_GAIN;
+    if (worthTrying) {
+      const packed = zstdCompress(plaintext, LEVEL[mode]);
+      if (packed.length + FRAME_OVERHEAD < plaintext.length) {
+        out[0] = CODEC_ZSTD;
+        out.set(packed, 1);
+        return out.subarray(0, packed.length + 1);
+      }
+    }
+  }
+  out[0] = CODEC_RAW;
+  out.set(plaintext, 1);
+  return out.subarray(0, plaintext.length + 1);
+}
+
+/**
+ * The plaintext of a framed chunk, which must be exactly `size` bytes (from the chunk's reference). Writes into
+ * `out` when given (≥ size bytes) and returns the view. Rejects Integrity for an unknown codec or a frame whose
+ * content is not `size` bytes (checked from the frame header before anything is decompressed).
+ */
+export function unframeChunk(framed: Uint8Array, size: number, out?: Uint8Array): Uint8Array {
+  if (framed.length < 1) throw new RaicError('Integrity', 'an empty chunk frame');
+  const codec = framed[0];
+  const payload = framed.subarray(1);
+  const target = out ? out.subarray(0, size) : new Uint8Array(size);
+  if (codec === CODEC_RAW) {
+    if (payload.length !== size) throw new RaicError('Integrity', `a stored chunk has ${payload.length} bytes, its reference says ${size}`);
+    target.set(payload);
+    return target;
+  }
+  if (codec === CODEC_ZSTD) {
+    const declared = zstdFrameContentSize(payload);
+    if (declared !== size) throw new RaicError('Integrity', `a compressed chunk declares ${String(declared)} bytes, its reference says ${size}`);
+    const got = zstdDecompress(payload, target);
+    if (got !== size) throw new RaicError('Integrity', `a compressed chunk decompressed to ${got} bytes, its reference says ${size}`);
+    return target;
+  }
+  throw new RaicError('Integrity', `a chunk uses compression codec ${String(codec)}, which this raic does not know`);
+}
