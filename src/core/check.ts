@@ -31,8 +31,6 @@ import {
   messageOf,
   packKey,
   shareHash,
-  streamOf,
-  walkStreamAll,
   type ChunkEntry,
   type ChunkRef,
   type FileCapability,

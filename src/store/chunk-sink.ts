@@ -9,7 +9,6 @@
 import { closeSync } from 'node:fs';
 import type { CdcParams } from '../chunk/index.js';
 import { abortError } from '../errors.js';
-import { shardLength } from '../erasure/index.js';
 import { BufferPool } from './buffer-pool.js';
 import type { ChunkEntry, ChunkRef } from './chunk-ref.js';
 import { loadIndex, writeIndexSegment } from './index-store.js';

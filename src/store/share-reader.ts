@@ -19,7 +19,6 @@ import { decodeStripe, stripeBytes } from './stripe-codec.js';
 import type { StripePool } from './stripe-pool.js';
 import { INLINE_CODEC_BYTES } from './tuning.js';
 import { BufferPool } from './buffer-pool.js';
-import { shardLength } from '../erasure/index.js';
 
 export interface ShareProblem {
   member: number;
