@@ -61,11 +61,17 @@ function openRecord(keys: RepoKeys, id: string, bytes: Buffer): CatalogRecord {
   return rec;
 }
 
-/** Ids with a sound tombstone on some up member: forgotten, whatever another member still lists. */
-export async function forgottenIds(array: RaicArray, keys: RepoKeys): Promise<Set<string>> {
+/**
+ * Of `candidates` (ids some member still lists a record or manifest for), those with a sound tombstone on some
+ * up member: forgotten, whatever another member still lists. Only tombstones of candidates are read, so a run
+ * costs one listing however many snapshots were ever forgotten.
+ */
+export async function forgottenIds(array: RaicArray, keys: RepoKeys, candidates: Iterable<string>): Promise<Set<string>> {
   const out = new Set<string>();
-  for (const key of (await listUnion(array.members, FORGOTTEN_PREFIX)).keys()) {
-    const id = idOfKey(key);
+  const tombstones = new Set([...(await listUnion(array.members, FORGOTTEN_PREFIX)).keys()].map(idOfKey));
+  for (const id of new Set(candidates)) {
+    if (!tombstones.has(id)) continue;
+    const key = forgottenKey(id);
     try {
       await getFromAny(array.members, key, 'tombstone', (bytes) => open(keys.catalog, bytes, Buffer.from(TOMBSTONE_AD + id)));
       out.add(id);
@@ -82,7 +88,8 @@ export async function forgottenIds(array: RaicArray, keys: RepoKeys): Promise<Se
  * that act on the catalog must not act on a partial one).
  */
 export async function readCatalog(array: RaicArray, keys: RepoKeys): Promise<CatalogRecord[]> {
-  const [listed, forgotten] = await Promise.all([listCounts(array.members, SNAPSHOTS_PREFIX), forgottenIds(array, keys)]);
+  const listed = await listCounts(array.members, SNAPSHOTS_PREFIX);
+  const forgotten = await forgottenIds(array, keys, [...listed.keys()].map(idOfKey));
   const records: CatalogRecord[] = [];
   for (const [key, holders] of listed) {
     const id = idOfKey(key);

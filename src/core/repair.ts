@@ -145,10 +145,11 @@ export async function repair(array: RaicArray, keys: RepoKeys, opts: RepairOptio
   // it) is never copied: it is deleted where it is found.
   // Leftovers are not damage and are not spread: an index segment fewer than k members list (an interrupted
   // run's, or a stale one a rolled-back member still serves) and the manifest of a forgotten snapshot.
-  const forgotten = await forgottenIds(array, keys);
   const holdersOf = (key: string): number => [...listings.values()].filter((m) => m.has(key)).length;
   const replicated = new Set<string>();
   for (const m of listings.values()) for (const key of m.keys()) if (REPLICATED.some((p) => key.startsWith(p))) replicated.add(key);
+  const catalogued = [...replicated].filter((key) => key.startsWith(SNAPSHOTS_PREFIX) || key.startsWith(MANIFESTS_PREFIX)).map(idOfKey);
+  const forgotten = await forgottenIds(array, keys, catalogued);
   for (const key of [...replicated].sort()) {
     if (key.startsWith(INDEX_PREFIX) && holdersOf(key) < k) continue;
     if (key.startsWith(MANIFESTS_PREFIX) && forgotten.has(idOfKey(key))) continue;

@@ -38,7 +38,7 @@ export async function unindexedPackRefs(members: Members, packs: Map<string, Pac
   const out: ChunkRef[] = [];
   for (const [packHex, where] of packs) {
     if (indexedPacks.has(packHex)) continue;
-    if (where.holders !== members.n || !where.sameSize) continue;
+    if (where.sizes.size !== members.n || new Set(where.sizes.values()).size !== 1) continue;
     try {
       out.push(...(await readPackTrailer(members, where.member, packHex, where.size, indexKey)));
     } catch {
@@ -52,10 +52,7 @@ export interface PackCopies {
   /** One member holding the pack, and the size of its copy. */
   member: number;
   size: number;
-  /** How many up members hold a copy, and whether all copies have the same size. */
-  holders: number;
-  sameSize: boolean;
-  /** Each holder's copy size, by member index. */
+  /** Each up holder's copy size, by member index. */
   sizes: Map<number, number>;
 }
 
@@ -82,12 +79,8 @@ export async function listPacks(members: Members): Promise<Map<string, PackCopie
         for await (const o of p.list('packs/')) {
           const id = idOfKey(o.key);
           const seen = packs.get(id);
-          if (!seen) packs.set(id, { member: slot.index, size: o.size, holders: 1, sameSize: true, sizes: new Map([[slot.index, o.size]]) });
-          else {
-            seen.holders += 1;
-            seen.sameSize &&= seen.size === o.size;
-            seen.sizes.set(slot.index, o.size);
-          }
+          if (!seen) packs.set(id, { member: slot.index, size: o.size, sizes: new Map([[slot.index, o.size]]) });
+          else seen.sizes.set(slot.index, o.size);
         }
       }),
     ),
