@@ -17,7 +17,7 @@ import { DEFAULT_CDC } from '../chunk/index.js';
 import type { CompressionMode } from '../compress/index.js';
 import {
   ChunkSink,
-  ShareReader,
+  ChunkReader,
   formatCapability,
   manifestKey,
   manifestRoot,
@@ -155,7 +155,7 @@ class BackupRun {
   constructor(
     private readonly array: RaicArray,
     private readonly sink: ChunkSink,
-    private readonly parentReader: ShareReader | null,
+    private readonly parentReader: ChunkReader | null,
     private readonly exclude: Excluder,
     private readonly opts: BackupOptions,
   ) {}
@@ -300,7 +300,7 @@ class BackupRun {
     // Boxed: an async function would flatten the promise, and the caller would wait for the store after all.
     const store = (nodes: TreeNode[]): Promise<StreamRef> =>
       // Nothing in it changed: its listing is the parent's, byte for byte, already stored.
-      beforeRef && before && sameListing(nodes, before) ? Promise.resolve(beforeRef) : this.sink.storeBytes(encodeTree(nodes, this.array.n));
+      beforeRef && before && sameListing(nodes, before) ? Promise.resolve(beforeRef) : this.sink.storeBytes(encodeTree(nodes));
     return { stored: deferred(settle(pending).then(store)) };
   }
 
@@ -333,14 +333,14 @@ class BackupRun {
         node.subtree = await build(child, abs, await this.parentChildren(before?.get(name)));
         pending.push({ node });
       }
-      return this.sink.storeBytes(encodeTree(await settle(pending), this.array.n));
+      return this.sink.storeBytes(encodeTree(await settle(pending)));
     };
     return build(top, sep, parentRoot);
   }
 }
 
 /** The parent snapshot's root listing; an unreadable parent only costs re-reading everything. */
-async function readParentRoot(array: RaicArray, reader: ShareReader, parent: CatalogRecord): Promise<ParentDir> {
+async function readParentRoot(array: RaicArray, reader: ChunkReader, parent: CatalogRecord): Promise<ParentDir> {
   try {
     const root = await loadManifest(array, parseCapability(parent.capability));
     return new Map(decodeTree(await readStreamBytes(reader, streamOf(root))).map((c) => [c.name, c]));
@@ -367,7 +367,7 @@ export async function backup(array: RaicArray, keys: RepoKeys, catalog: readonly
   const host = opts.host ?? hostname();
 
   const parent = findParent(catalog, host, paths);
-  const parentReader = parent ? new ShareReader(array.members, array.pool, array.k, DEFAULT_CDC.maxSize) : null;
+  const parentReader = parent ? new ChunkReader(array.members, array.pool, array.k, DEFAULT_CDC.maxSize) : null;
   // The parent's root listing and the index (for dedup) are read at the same time.
   const [parentRoot, sink] = await Promise.all([
     parent && parentReader ? readParentRoot(array, parentReader, parent) : undefined,
@@ -383,7 +383,7 @@ export async function backup(array: RaicArray, keys: RepoKeys, catalog: readonly
 
   const time = new Date().toISOString();
   const capKey = randomBytes(32);
-  const { id, sealed } = sealManifest(manifestRoot('tree', rootRef, time), array.n, capKey);
+  const { id, sealed } = sealManifest(manifestRoot('tree', rootRef, time), capKey);
   await putOnAll(array.members, manifestKey(id), sealed, 'snapshot manifest', array.writeQuorum);
   const capability = formatCapability(array.shape.arrayId, id, capKey, 'tree');
   await writeCatalogRecord(array, keys, {

@@ -1,10 +1,12 @@
 /**
  * check: is every object the array needs present, and (with readData) intact, on every member?
  *
- * With a capability: the file's manifest and every share its chunks (and manifest pages) need.
- * Without: everything the index names, plus every replicated object (config, keys, member lists, index
- * segments, manifests) — this needs the passphrase to read the index.
- * Structure checks use listings and sizes; readData downloads every share and checks its hash.
+ * With a capability: the file's manifest and every pack its chunks (and manifest pages) need.
+ * Without: every pack the index names and every snapshot reaches, the index segments, plus every replicated
+ * object (config, keys, member lists, manifests) — this needs the passphrase to read the index.
+ * Erasure-coded objects (packs, index segments) are judged against the table k members agree on: structure
+ * checks compare each member's size with it; readData downloads each member's share and checks it region by
+ * region.
  */
 import pLimit from 'p-limit';
 import { hash } from '../crypto/index.js';
@@ -19,9 +21,8 @@ import {
   MEMBERS_PREFIX,
   SNAPSHOTS_PREFIX,
   snapshotKey,
-  PACK_FOOTER_BYTES,
-  PACK_MAGIC,
-  ShareReader,
+  ChunkReader,
+  PackReader,
   idOfKey,
   listCounts,
   parseKeyObject,
@@ -30,8 +31,11 @@ import {
   manifestKey,
   messageOf,
   packKey,
-  shareHash,
+  regionsMatch,
+  sameTable,
+  segmentTableId,
   type ChunkEntry,
+  type CodedTable,
   type ChunkRef,
   type FileCapability,
   type RaicArray,
@@ -114,17 +118,19 @@ export interface SnapshotHealth {
 }
 
 interface Expected {
-  /** Pack id hex → the refs (shares) it must hold, by offset. */
+  /** Pack id hex → the refs it must hold, by offset. */
   packs: Map<string, Map<number, ChunkRef>>;
+  /** Other erasure-coded objects (index segments): object key → the id their table names. */
+  coded: Map<string, Buffer>;
   /** Replicated objects: key → expected hash (hex id) or null when only presence can be checked. */
   whole: Map<string, string | null>;
 }
 
 export async function checkFile(array: RaicArray, cap: FileCapability, readData: DataSelection): Promise<CheckReport> {
   const root = await loadManifest(array, cap);
-  const expected: Expected = { packs: new Map(), whole: new Map([[manifestKey(cap.manifestId), cap.manifestId]]) };
+  const expected: Expected = { packs: new Map(), coded: new Map(), whole: new Map([[manifestKey(cap.manifestId), cap.manifestId]]) };
   // Everything the capability reaches: for a snapshot, every tree blob and file content too.
-  const reader = new ShareReader(array.members, array.pool, array.k, DEFAULT_CDC.maxSize);
+  const reader = new ChunkReader(array.members, array.pool, array.k, DEFAULT_CDC.maxSize);
   const entries: ChunkEntry[] = [];
   await forEachReachableFrom(reader, root, (entry) => entries.push(entry));
   // A chunk that prune moved is checked where it is now (its old pack is gone), and so is the record that says so.
@@ -139,7 +145,7 @@ export async function checkFile(array: RaicArray, cap: FileCapability, readData:
  * They are reported as leftovers (prune removes them); everything committed must be whole everywhere.
  */
 export async function checkArray(array: RaicArray, keys: RepoKeys, readData: DataSelection): Promise<CheckReport> {
-  const expected: Expected = { packs: new Map(), whole: new Map([[CONFIG_KEY, null]]) };
+  const expected: Expected = { packs: new Map(), coded: new Map(), whole: new Map([[CONFIG_KEY, null]]) };
   const leftovers: string[] = [];
   const committed = async (prefix: string): Promise<string[]> => {
     const out: string[] = [];
@@ -148,8 +154,8 @@ export async function checkArray(array: RaicArray, keys: RepoKeys, readData: Dat
   };
   const segments = await committed(INDEX_PREFIX);
   const records = await committed(SNAPSHOTS_PREFIX);
-  for (const ref of (await loadIndex(array.members, keys.index, segments)).values()) addRef(expected, ref);
-  for (const key of segments) expected.whole.set(key, idOfKey(key));
+  for (const ref of (await loadIndex(array.members, array.k, keys.index, segments)).values()) addRef(expected, ref);
+  for (const key of segments) expected.coded.set(key, segmentTableId(idOfKey(key)));
   for (const key of records) expected.whole.set(key, null);
   const recordIds = new Set(records.map(idOfKey));
   for (const key of (await listUnion(array.members, MANIFESTS_PREFIX)).keys()) {
@@ -175,7 +181,7 @@ interface SnapshotNeeds {
 
 /** Walks every catalog record; adds each chunk it needs (where it is now) to `expected`. */
 async function snapshotNeeds(array: RaicArray, keys: RepoKeys, expected: Expected): Promise<SnapshotNeeds[]> {
-  const reader = new ShareReader(array.members, array.pool, array.k, DEFAULT_CDC.maxSize);
+  const reader = new ChunkReader(array.members, array.pool, array.k, DEFAULT_CDC.maxSize);
   const out: SnapshotNeeds[] = [];
   for (const record of await readCatalog(array, keys)) {
     try {
@@ -216,14 +222,45 @@ function addRef(expected: Expected, ref: ChunkRef): void {
 }
 
 async function runCheck(array: RaicArray, expected: Expected, readData: DataSelection, scope: 'file' | 'array'): Promise<CheckReport> {
-  const objects = expected.packs.size + expected.whole.size;
-  const reports = await Promise.all(array.members.slots.map((slot) => checkMember(array, slot.index, expected, readData)));
+  const objects = expected.packs.size + expected.coded.size + expected.whole.size;
+  const coded = await agreedTables(array, expected);
+  const reports = await Promise.all(array.members.slots.map((slot) => checkMember(array, slot.index, expected, coded, readData)));
   const ok = reports.every((r) => r.unreachable === null && r.missing === 0 && r.corrupt === 0);
   const readPacks = [...expected.packs.keys()].filter((p) => selectsPack(readData, p)).sort();
   return { ok, scope, readData: readData !== false, objects, packsRead: readPacks.length, readPacks, members: reports };
 }
 
-async function checkMember(array: RaicArray, member: number, expected: Expected, readData: DataSelection): Promise<MemberReport> {
+/** What an erasure-coded object must be on every member: its agreed table, or why there is none. */
+type CodedExpectation = { table: CodedTable; refs: ChunkRef[]; readData: boolean } | { problem: string };
+
+/** The table k members agree on for every expected pack and index segment. */
+async function agreedTables(array: RaicArray, expected: Expected): Promise<Map<string, CodedExpectation>> {
+  const reader = new PackReader(array.members, array.k);
+  const limit = pLimit(8);
+  const out = new Map<string, CodedExpectation>();
+  const items: [string, Buffer, ChunkRef[], boolean][] = [
+    ...[...expected.packs].map(([hex, refs]): [string, Buffer, ChunkRef[], boolean] => [packKey(hex), Buffer.from(hex, 'hex'), [...refs.values()], false]),
+    ...[...expected.coded].map(([key, id]): [string, Buffer, ChunkRef[], boolean] => [key, id, [], true]),
+  ];
+  await Promise.all(
+    items.map(([key, id, refs, isIndex]) =>
+      limit(async () => {
+        try {
+          const table = await reader.table(key, id);
+          const end = table.table.bodyBytes - table.table.trailerBytes;
+          const outside = refs.find((r) => r.offset + r.length > end);
+          out.set(key, outside ? { problem: `a chunk at ${outside.offset}+${outside.length} lies outside the pack's ${end} bytes of chunks` } : { table, refs, readData: isIndex });
+        } catch (err) {
+          if (!isRaicError(err, 'Quorum') && !isRaicError(err, 'NotFound') && !isRaicError(err, 'Integrity')) throw err;
+          out.set(key, { problem: messageOf(err) });
+        }
+      }),
+    ),
+  );
+  return out;
+}
+
+async function checkMember(array: RaicArray, member: number, expected: Expected, coded: Map<string, CodedExpectation>, readData: DataSelection): Promise<MemberReport> {
   const slot = array.members.slots[member]!;
   const report: MemberReport = { member, url: slot.url, unreachable: slot.downReason, present: 0, missing: 0, corrupt: 0, damaged: [] };
   if (slot.downReason !== null) return report;
@@ -250,12 +287,12 @@ async function checkMember(array: RaicArray, member: number, expected: Expected,
           }
         }),
       ),
-      ...[...expected.packs].map(([packHex, byOffset]) =>
+      ...[...coded].map(([key, want]) =>
         limit(async () => {
-          const key = packKey(packHex);
-          const refs = [...byOffset.values()];
+          if ('problem' in want) return damage(key, 'corrupt', want.problem);
+          const read = want.readData ? readData !== false : selectsPack(readData, idOfKey(key));
           try {
-            const problem = selectsPack(readData, packHex) ? verifyPackData(member, refs, await call((p) => p.get(key))) : verifyPackSize(refs, (await call((p) => p.head(key))).size);
+            const problem = read ? verifyShare(member, want.table, await call((p) => p.get(key))) : verifySize(want.table, (await call((p) => p.head(key))).size);
             if (problem) damage(key, 'corrupt', problem);
             else report.present += 1;
           } catch (err) {
@@ -271,16 +308,15 @@ async function checkMember(array: RaicArray, member: number, expected: Expected,
   return report;
 }
 
-function verifyPackSize(refs: ChunkRef[], size: number): string | null {
-  const end = Math.max(...refs.map((r) => r.offset + r.shareLen));
-  return size < end + PACK_FOOTER_BYTES ? `truncated: ${size} bytes, at least ${end + PACK_FOOTER_BYTES} expected` : null;
+function verifySize(t: CodedTable, size: number): string | null {
+  const want = t.dataStart + t.table.shareLen;
+  return size !== want ? `${size} bytes, ${want} expected` : null;
 }
 
-function verifyPackData(member: number, refs: ChunkRef[], bytes: Buffer): string | null {
-  const sizeProblem = verifyPackSize(refs, bytes.length);
+/** Member `member`'s whole object against the agreed table: same table, and its share region by region. */
+function verifyShare(member: number, t: CodedTable, bytes: Buffer): string | null {
+  const sizeProblem = verifySize(t, bytes.length);
   if (sizeProblem) return sizeProblem;
-  const bad = refs.filter((r) => !hash(bytes.subarray(r.offset, r.offset + r.shareLen)).equals(shareHash(r, member)));
-  if (bad.length > 0) return `${bad.length} of ${refs.length} shares fail their hash (first at offset ${bad[0]!.offset})`;
-  if (bytes.toString('latin1', bytes.length - 8) !== PACK_MAGIC) return 'pack footer damaged';
-  return null;
+  if (!sameTable(bytes, t)) return 'its header or table differs from the table the other members agree on';
+  return regionsMatch(t.table, member, 0, bytes.subarray(t.dataStart)) ? null : 'its share does not match the table';
 }

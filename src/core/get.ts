@@ -10,7 +10,7 @@ import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { RaicError, isRaicError } from '../errors.js';
 import {
-  ShareReader,
+  ChunkReader,
   arrayTagOf,
   getFromAny,
   manifestKey,
@@ -59,7 +59,7 @@ export async function loadManifest(array: RaicArray, cap: FileCapability): Promi
 
 /** Writes the file named by `cap` to `sink` in order; rejects if any chunk cannot be read. */
 export async function streamFile(array: RaicArray, root: ManifestRoot, sink: (bytes: Uint8Array) => Promise<void>, opts: GetOptions = {}): Promise<Omit<GetResult, 'seconds'>> {
-  const reader = new ShareReader(array.members, array.pool, array.k, array.tuning.chunkBytes);
+  const reader = new ChunkReader(array.members, array.pool, array.k, array.tuning.chunkBytes);
   const window = array.tuning.window;
   const inFlight: Promise<Uint8Array>[] = [];
   let written = 0;

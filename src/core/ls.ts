@@ -1,6 +1,6 @@
 /** ls: the nodes of a snapshot, optionally below one path, in tree order. */
 import { DEFAULT_CDC } from '../chunk/index.js';
-import { ShareReader, streamOf, type ManifestRoot, type RaicArray } from '../store/index.js';
+import { ChunkReader, streamOf, type ManifestRoot, type RaicArray } from '../store/index.js';
 import { walkTree } from './tree-walk.js';
 import { displayPath } from '../tree/index.js';
 
@@ -14,7 +14,7 @@ export interface LsEntry {
 }
 
 export async function* listSnapshot(array: RaicArray, root: ManifestRoot, under = '/'): AsyncGenerator<LsEntry> {
-  const reader = new ShareReader(array.members, array.pool, array.k, DEFAULT_CDC.maxSize);
+  const reader = new ChunkReader(array.members, array.pool, array.k, DEFAULT_CDC.maxSize);
   const prefix = under.replace(/\/+$/, '');
   for await (const ev of walkTree(reader, streamOf(root))) {
     if (ev.kind === 'leave') continue;

@@ -8,10 +8,11 @@
  * their pages); for a put file, its content. If any record cannot be read, nothing is deleted. An entry
  * names the pack its chunk was written to; following forwarding records (store/forwarding.ts) from there
  * gives the pack that holds it now. A pack in which no live entry (nor the index ref of a live chunk) ends
- * is dead. A pack of which at least `repackThreshold` (default 50%) of the bytes are not live shares is
- * repacked: its live shares are copied, bytes and hashes unchanged, into new packs (every member's copy
- * must be present and pass its hashes, else the pack is kept whole and reported), and a forwarding record
- * tells whoever holds a chunk's key where it went — manifests and trees are never rewritten.
+ * is dead. A pack of which at least `repackThreshold` (default 50%) of the bytes are not live chunks is
+ * repacked: its body is read from k members and verified against its table, its live sealed chunks are
+ * copied as they are into new packs (a body that cannot be had verified keeps the pack whole, reported),
+ * and a forwarding record tells whoever holds a chunk's key where it went — manifests and trees are never
+ * rewritten.
  *
  * Order (crash-safe at every step): new packs → new index segments (live chunks where they are now) →
  * forwarding records → old index segments deleted → dead and repacked packs deleted → forwarding records
@@ -19,7 +20,6 @@
  * copies or records, which the next prune removes.
  */
 import { RaicError, abortError } from '../errors.js';
-import { hash } from '../crypto/index.js';
 import { DEFAULT_CDC } from '../chunk/index.js';
 import {
   FORWARD_PREFIX,
@@ -27,8 +27,9 @@ import {
   ForwardTable,
   INDEX_PREFIX,
   MANIFESTS_PREFIX,
+  PackReader,
   PackWriter,
-  ShareReader,
+  ChunkReader,
   getFromAny,
   idOfKey,
   indexKey,
@@ -36,10 +37,10 @@ import {
   messageOf,
   packKey,
   packTargetBytes,
-  shareHash,
   writeForwardRecord,
   writeIndexSegment,
   type ChunkEntry,
+  type ChunkIndex,
   type ChunkRef,
   type ForwardMove,
   type RaicArray,
@@ -50,9 +51,6 @@ import { forEachReachable } from './reachable.js';
 
 /** Repack a pack once half its bytes are garbage: each repack at least halves the space of what it moves. */
 export const DEFAULT_REPACK_THRESHOLD = 0.5;
-/** Live shares closer than this are fetched in one ranged read (the gap is downloaded and dropped). */
-const RUN_GAP_BYTES = 256 * 1024;
-const RUN_MAX_BYTES = 16 * 1024 * 1024;
 const MAX_FORWARD_HOPS = 64;
 
 export interface PruneOptions {
@@ -77,6 +75,8 @@ export interface PruneResult {
   bytesFreed: number;
   /** Packs whose live shares were moved into new packs (then deleted), and how many chunks moved. */
   packsRepacked: number;
+  /** Ids of the packs repacked (a dry run: that would be). */
+  repackedPacks: string[];
   chunksMoved: number;
   /** New packs and their bytes summed over members (a dry run estimates the bytes from the shares to move). */
   packsWritten: number;
@@ -97,7 +97,7 @@ export interface PruneResult {
   indexSegmentsReplaced: number;
 }
 
-/** A live chunk: one of its entries (key, sizes, hashes) and every place (pack hex → offset) entries name. */
+/** A live chunk: one of its entries (key, sizes) and every place (pack hex → offset) entries name. */
 interface LiveChunk {
   entry: ChunkEntry;
   named: Map<string, number>;
@@ -105,7 +105,7 @@ interface LiveChunk {
 
 async function liveChunks(array: RaicArray, keys: RepoKeys): Promise<Map<string, LiveChunk>> {
   const live = new Map<string, LiveChunk>();
-  const reader = new ShareReader(array.members, array.pool, array.k, DEFAULT_CDC.maxSize);
+  const reader = new ChunkReader(array.members, array.pool, array.k, DEFAULT_CDC.maxSize);
   for (const record of await readCatalog(array, keys)) {
     await forEachReachable(array, reader, record, (entry) => {
       const id = entry.id.toString('hex');
@@ -129,7 +129,7 @@ interface Placement {
 /** Where each live chunk is now: from every place its entries (and the index) name, follow its moves. */
 async function placeLiveChunks(
   live: Map<string, LiveChunk>,
-  index: Map<string, ChunkRef>,
+  index: ChunkIndex,
   packs: Map<string, number>,
   forwarded: Set<string>,
   forwards: ForwardTable,
@@ -168,7 +168,7 @@ export async function prune(array: RaicArray, keys: RepoKeys, opts: PruneOptions
   /** Every pack on any member → its largest copy's size. */
   const packs = new Map<string, number>();
   for (const m of sizes) for (const [p, size] of m) packs.set(p, Math.max(size, packs.get(p) ?? 0));
-  const index = await loadIndex(array.members, keys.index);
+  const index = await loadIndex(array.members, array.k, keys.index);
   const forwardCopies = await listPerMember(array, FORWARD_PREFIX);
   const forwarded = new Set([...forwardCopies.keys()].map(idOfKey));
   let live: Map<string, LiveChunk>;
@@ -207,8 +207,10 @@ export async function prune(array: RaicArray, keys: RepoKeys, opts: PruneOptions
       continue;
     }
     let liveBytes = 0;
-    for (const [idHex] of need) liveBytes += live.get(idHex)!.entry.shareLen;
-    if (size - liveBytes < threshold * size) continue;
+    for (const [idHex] of need) liveBytes += live.get(idHex)!.entry.length;
+    // A member's object holds 1/k of the body (plus its table): the body is about k times it.
+    const bodyBytes = array.k * size;
+    if (bodyBytes - liveBytes < threshold * bodyBytes) continue;
     // An interrupted prune already forwarded some of this pack; its record cannot be replaced (create-once).
     if (forwarded.has(p)) repackSkipped.push({ pack: p, reason: 'it already has a forwarding record (an earlier prune was interrupted); kept whole' });
     else candidates.push(p);
@@ -220,6 +222,7 @@ export async function prune(array: RaicArray, keys: RepoKeys, opts: PruneOptions
     packsDeleted: 0,
     bytesFreed: 0,
     packsRepacked: 0,
+    repackedPacks: [],
     chunksMoved: 0,
     packsWritten: 0,
     bytesWritten: 0,
@@ -250,33 +253,33 @@ export async function prune(array: RaicArray, keys: RepoKeys, opts: PruneOptions
   if (opts.dryRun) {
     repacked.push(...candidates);
     const toMove = [...candidateIds].filter((id) => !keptCopies.has(id));
-    const bytes = toMove.reduce((sum, id) => sum + live.get(id)!.entry.shareLen, 0);
-    result.packsWritten = Math.ceil(bytes / packTargetBytes(array.tuning, array.n));
-    result.bytesWritten = bytes * array.n;
+    const bytes = toMove.reduce((sum, id) => sum + live.get(id)!.entry.length, 0);
+    result.packsWritten = Math.ceil(bytes / (array.k * packTargetBytes(array.tuning, array.n)));
+    result.bytesWritten = Math.ceil((bytes * array.n) / array.k);
     result.chunksMoved = toMove.length;
   } else if (candidates.length > 0) {
-    const target = packTargetBytes(array.tuning, array.n);
-    const maxShare = [...candidateIds].reduce((max, id) => Math.max(max, live.get(id)!.entry.shareLen), 0);
+    const target = array.k * packTargetBytes(array.tuning, array.n);
+    const maxChunk = [...candidateIds].reduce((max, id) => Math.max(max, live.get(id)!.entry.length), 0);
     // Moved chunks stay apart as they were stored: metadata into metadata packs, file content into data packs.
-    const writers = [false, true].map((meta) => new PackWriter(array.members, keys.index, target, target + maxShare + 64 * 1024, array.n, meta));
+    const writers = [false, true].map((meta) => new PackWriter(array.members, array.k, keys.index, target, target + maxChunk + 64 * 1024, array.n, meta));
+    const reader = new PackReader(array.members, array.k);
     const writerFor = (c: ChunkRef): PackWriter => writers[c.meta ? 1 : 0]!;
     for (const p of candidates) {
       if (opts.signal?.aborted) throw abortError(opts.signal);
       const chunks = [...needed.get(p)!].map(([idHex, offset]) => placed(idHex, offset)).sort((a, b) => a.offset - b.offset);
-      let shares: Buffer[][];
+      let body: Buffer;
       try {
-        shares = await readVerifiedShares(array, p, chunks);
+        body = await readVerifiedBody(reader, p, chunks);
       } catch (err) {
         repackSkipped.push({ pack: p, reason: messageOf(err) });
         continue;
       }
       const list: ForwardMove[] = [];
-      for (const [j, c] of chunks.entries()) {
+      for (const c of chunks) {
         const idHex = c.id.toString('hex');
         let ref = movedTo.get(idHex) ?? keptCopies.get(idHex);
         if (!ref) {
-          const stripe = Buffer.concat(shares[j]!);
-          ref = await writerFor(c).add({ id: c.id, key: c.key, size: c.size, shareLen: c.shareLen, stripe, hashes: c.hashes });
+          ref = await writerFor(c).add({ id: c.id, size: c.size, sealed: body.subarray(c.offset, c.offset + c.length) });
           movedTo.set(idHex, ref);
           result.chunksMoved += 1;
         }
@@ -290,6 +293,7 @@ export async function prune(array: RaicArray, keys: RepoKeys, opts: PruneOptions
     result.bytesWritten = writers.reduce((sum, w) => sum + w.stats.storedBytes, 0);
   }
   result.packsRepacked = repacked.length;
+  result.repackedPacks = [...repacked].sort();
 
   // The index after prune: refs of kept packs, live chunks where they are now, moved chunks at their new place.
   const gone = new Set([...dead, ...repacked]);
@@ -332,7 +336,7 @@ export async function prune(array: RaicArray, keys: RepoKeys, opts: PruneOptions
   if (indexChanged) {
     const refs = [...newIndex.values()];
     for (let at = 0; at < refs.length; at += array.tuning.indexSegmentEntries) {
-      written.add(indexKey(await writeIndexSegment(array.members, keys.index, refs.slice(at, at + array.tuning.indexSegmentEntries))));
+      written.add(indexKey(await writeIndexSegment(array.members, array.k, keys.index, refs.slice(at, at + array.tuning.indexSegmentEntries))));
     }
   }
   for (const [p, list] of moves) await writeForwardRecord(array.members, Buffer.from(p, 'hex'), list);
@@ -346,41 +350,16 @@ export async function prune(array: RaicArray, keys: RepoKeys, opts: PruneOptions
 }
 
 /**
- * The shares of `chunks` (sorted by offset) in pack `packHex` from every member, each checked against its
- * hash: result[j][i] is chunk j's share i. Rejects naming the first member whose copy is missing, short,
- * unreachable or damaged — then the pack is not repacked (regenerating a share is repair's job).
+ * The body of pack `packHex`, read from k members and verified region by region against the table k members
+ * agree on, holding every one of `chunks`. Rejects when it cannot be had — then the pack is kept whole
+ * (regenerating a share is repair's job).
  */
-async function readVerifiedShares(array: RaicArray, packHex: string, chunks: readonly ChunkEntry[]): Promise<Buffer[][]> {
-  const runs: { start: number; end: number; first: number; last: number }[] = [];
-  for (const [j, c] of chunks.entries()) {
-    const run = runs.at(-1);
-    if (run && c.offset - run.end <= RUN_GAP_BYTES && c.offset + c.shareLen - run.start <= RUN_MAX_BYTES && c.offset >= run.end) {
-      run.end = c.offset + c.shareLen;
-      run.last = j;
-    } else runs.push({ start: c.offset, end: c.offset + c.shareLen, first: j, last: j });
-  }
-  const out: Buffer[][] = chunks.map(() => new Array<Buffer>(array.n));
-  await Promise.all(
-    array.members.slots.map(async (slot) => {
-      for (const run of runs) {
-        const what = `${slot.url}: pack ${packHex.slice(0, 16)}`;
-        let bytes: Buffer;
-        try {
-          bytes = await array.members.call(slot.index, (p) => p.get(packKey(packHex), { offset: run.start, length: run.end - run.start }));
-        } catch (err) {
-          throw new RaicError('Integrity', `${what} could not be read (${messageOf(err)}); kept whole`, { cause: err });
-        }
-        if (bytes.length !== run.end - run.start) throw new RaicError('Integrity', `${what} is truncated; kept whole`);
-        for (let j = run.first; j <= run.last; j++) {
-          const c = chunks[j]!;
-          const share = bytes.subarray(c.offset - run.start, c.offset - run.start + c.shareLen);
-          if (!hash(share).equals(shareHash(c, slot.index))) throw new RaicError('Integrity', `${what}: a share fails its hash (offset ${c.offset}); kept whole`);
-          out[j]![slot.index] = share;
-        }
-      }
-    }),
-  );
-  return out;
+async function readVerifiedBody(reader: PackReader, packHex: string, chunks: readonly ChunkEntry[]): Promise<Buffer> {
+  const { body, table } = await reader.readBody(packKey(packHex), Buffer.from(packHex, 'hex'));
+  const end = table.table.bodyBytes - table.table.trailerBytes;
+  const outside = chunks.find((c) => c.offset + c.length > end);
+  if (outside) throw new RaicError('Integrity', `pack ${packHex.slice(0, 16)}: a chunk at ${outside.offset} lies outside it; kept whole`);
+  return body;
 }
 
 /** Copies a forwarding record to the members that lack it, from a member whose copy is sound. */

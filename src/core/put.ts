@@ -49,7 +49,7 @@ export async function putStream(array: RaicArray, keys: RepoKeys, source: AsyncI
   await sink.finish();
   const createdAt = new Date().toISOString();
   const capKey = randomBytes(32);
-  const { id, sealed } = sealManifest(manifestRoot('file', ref, createdAt), array.n, capKey);
+  const { id, sealed } = sealManifest(manifestRoot('file', ref, createdAt), capKey);
   await putOnAll(array.members, manifestKey(id), sealed, 'manifest', array.writeQuorum);
   const capability = formatCapability(array.shape.arrayId, id, capKey);
   await writeCatalogRecord(array, keys, { kind: 'file', manifestId: id, capability, time: createdAt, host: opts.host, paths: [opts.label ?? '-'], tags: [], stats: { files: 1, bytes: ref.size, newBytes: sink.stats.newBytes } });

@@ -1,9 +1,10 @@
 /**
- * repair: put back what members lost. Replicated objects (config, keys, member lists, index segments,
- * manifests, catalog records) missing on a member are copied from another member (content-addressed ones
- * checked against their hash). A pack missing, truncated or (with readData) corrupt on member i is rebuilt
- * byte-identical: each stripe's share i is regenerated from any k valid shares of the other members, and the
- * trailer (identical on every member) is copied from a healthy copy. Nothing else is ever rewritten.
+ * repair: put back what members lost. Replicated objects (config, keys, member lists, manifests, catalog
+ * records) missing on a member are copied from another member (content-addressed ones checked against their
+ * hash). An erasure-coded object (pack, index segment) missing, of the wrong size or (with readData) corrupt
+ * on member i is rebuilt byte-identical: its body is read from k members and verified region by region
+ * against the table k members agree on, encoded again, and member i's share and table written. Nothing else
+ * is ever rewritten.
  *
  * `index` first rebuilds the index from the packs' own trailers (when it is lost or damaged everywhere).
  * Egress costs money: bytes downloaded and uploaded are counted, and `maxDownloadBytes` stops the run
@@ -11,7 +12,8 @@
  */
 import { forgottenIds } from './catalog.js';
 import { RaicError, isRaicError } from '../errors.js';
-import { hash, open } from '../crypto/index.js';
+import { hash } from '../crypto/index.js';
+import { loadErasureCodec } from '../erasure/index.js';
 import {
   FORGOTTEN_PREFIX,
   FORWARD_PREFIX,
@@ -23,16 +25,21 @@ import {
   KEYS_PREFIX,
   MANIFESTS_PREFIX,
   MEMBERS_PREFIX,
-  PACK_MAGIC,
   SNAPSHOTS_PREFIX,
   encodeArrayConfig,
   idOfKey,
   newArrayConfig,
   packKey,
   parseArrayConfig,
+  PackReader,
+  encodePack,
+  readIndexSegment,
   readPackTrailer,
-  shareHash,
+  regionsMatch,
+  sameTable,
+  segmentTableId,
   writeIndexSegment,
+  type CodedTable,
   type ChunkRef,
   type RaicArray,
   type RepoKeys,
@@ -68,8 +75,8 @@ export interface RepairResult {
   index?: { segmentsWritten: number; refs: number; damagedSegmentsRemoved: number };
 }
 
-const REPLICATED = [KEYS_PREFIX, MEMBERS_PREFIX, INDEX_PREFIX, MANIFESTS_PREFIX, SNAPSHOTS_PREFIX, FORGOTTEN_PREFIX, FORWARD_PREFIX];
-const contentAddressed = (key: string): boolean => key.startsWith(INDEX_PREFIX) || key.startsWith(MANIFESTS_PREFIX);
+const REPLICATED = [KEYS_PREFIX, MEMBERS_PREFIX, MANIFESTS_PREFIX, SNAPSHOTS_PREFIX, FORGOTTEN_PREFIX, FORWARD_PREFIX];
+const contentAddressed = (key: string): boolean => key.startsWith(MANIFESTS_PREFIX);
 /** Objects whose copies can be judged without keys, and so are always checked before one is copied: key objects (tiny). */
 const alwaysVerified = (key: string): boolean => key.startsWith(KEYS_PREFIX) || key.startsWith(FORWARD_PREFIX);
 /** Whether a copy is sound as far as can be told without keys (content hash; a key object's name and shape). */
@@ -143,15 +150,12 @@ export async function repair(array: RaicArray, keys: RepoKeys, opts: RepairOptio
 
   // 2. Replicated objects. A record of a forgotten snapshot (a member rolled back to before the forget replays
   // it) is never copied: it is deleted where it is found.
-  // Leftovers are not damage and are not spread: an index segment fewer than k members list (an interrupted
-  // run's, or a stale one a rolled-back member still serves) and the manifest of a forgotten snapshot.
-  const holdersOf = (key: string): number => [...listings.values()].filter((m) => m.has(key)).length;
+  // Leftovers are not damage and are not spread: the manifest of a forgotten snapshot.
   const replicated = new Set<string>();
   for (const m of listings.values()) for (const key of m.keys()) if (REPLICATED.some((p) => key.startsWith(p))) replicated.add(key);
   const catalogued = [...replicated].filter((key) => key.startsWith(SNAPSHOTS_PREFIX) || key.startsWith(MANIFESTS_PREFIX)).map(idOfKey);
   const forgotten = await forgottenIds(array, keys, catalogued);
   for (const key of [...replicated].sort()) {
-    if (key.startsWith(INDEX_PREFIX) && holdersOf(key) < k) continue;
     if (key.startsWith(MANIFESTS_PREFIX) && forgotten.has(idOfKey(key))) continue;
     if (key.startsWith(SNAPSHOTS_PREFIX) && forgotten.has(idOfKey(key))) {
       for (const i of upMembers) {
@@ -187,40 +191,35 @@ export async function repair(array: RaicArray, keys: RepoKeys, opts: RepairOptio
     }
   }
 
-  // 3. Packs: every pack any member holds, checked on every up member. A pack fewer than k members hold cannot
-  // be rebuilt: damage when the committed index names it, else a leftover (prune removes it).
-  const packs = new Map<string, number[]>(); // pack id → members listing it
-  for (const [i, m] of listings) for (const key of m.keys()) if (key.startsWith('packs/')) (packs.get(idOfKey(key)) ?? packs.set(idOfKey(key), []).get(idOfKey(key))!).push(i);
-  const committedSegments = [...replicated].filter((key) => key.startsWith(INDEX_PREFIX) && holdersOf(key) >= k);
+  // 3. Erasure-coded objects: index segments at least k members list (fewer: an interrupted run's, or a stale
+  // one a rolled-back member still serves — leftovers, not spread), then every pack any member holds. A pack
+  // fewer than k members hold cannot be rebuilt: damage when the committed index names it, else a leftover.
+  const reader = new PackReader(members, k);
+  const holding = (prefix: string): Map<string, number[]> => {
+    const out = new Map<string, number[]>();
+    for (const [i, m] of listings) for (const key of m.keys()) if (key.startsWith(prefix)) (out.get(key) ?? out.set(key, []).get(key)!).push(i);
+    return out;
+  };
+  const segments = [...holding(INDEX_PREFIX)].filter(([, holders]) => holders.length >= k);
   // (An index that cannot be read leaves every such pack reported, as before.)
-  const index = await loadIndex(members, keys.index, committedSegments).catch(() => null);
-  const indexed = index ? new Set([...index.values()].map((r) => r.pack.toString('hex'))) : null;
-  for (const [packHex, holders] of [...packs].sort(([a], [b]) => a.localeCompare(b))) {
-    if (holders.length < k && indexed && !indexed.has(packHex)) continue;
+  const index = await loadIndex(members, k, keys.index, segments.map(([key]) => key)).catch(() => null);
+  const indexed = index ? new Set([...index.values()].map((r) => packKey(r.pack.toString('hex')))) : null;
+  const packs = [...holding('packs/')].filter(([key, holders]) => holders.length >= k || !indexed || indexed.has(key));
+  const coded = [...segments.map(([key]): [string, Buffer] => [key, segmentTableId(idOfKey(key))]), ...packs.map(([key]): [string, Buffer] => [key, Buffer.from(idOfKey(key), 'hex')])];
+  for (const [key, id] of coded.sort(([a], [b]) => a.localeCompare(b))) {
     if (egress.exhausted) {
       result.limitReached = true;
       break;
     }
-    const key = packKey(packHex);
-    // The reference copy: the size most members agree on, with a trailer that authenticates.
-    const sizes = holders.map((i) => listings.get(i)!.get(key)!);
-    const size = mode(sizes);
-    let refs: ChunkRef[] | null = null;
-    let tailFrom = -1;
-    for (const i of holders) {
-      if (listings.get(i)!.get(key) !== size) continue;
-      try {
-        refs = await readPackTrailer(members, i, packHex, size, keys.index);
-        tailFrom = i;
-        break;
-      } catch {
-        // try the next copy
-      }
-    }
-    if (!refs) {
-      for (const i of upMembers) result.unrepairable.push({ member: i, url: url(i), key, reason: 'no copy of the pack has a readable trailer' });
+    let t: CodedTable;
+    try {
+      t = await reader.table(key, id);
+    } catch (err) {
+      for (const i of upMembers) result.unrepairable.push({ member: i, url: url(i), key, reason: `no ${k} members agree on its table (${(err as Error).message})` });
       continue;
     }
+    egress.down += k * t.dataStart;
+    const size = t.dataStart + t.table.shareLen;
     const damaged: { member: number; reason: string }[] = [];
     for (const i of upMembers) {
       const have = listings.get(i)!.get(key);
@@ -228,18 +227,19 @@ export async function repair(array: RaicArray, keys: RepoKeys, opts: RepairOptio
       else if (have !== size) damaged.push({ member: i, reason: `wrong size (${have} of ${size} bytes)` });
       else if (opts.readData) {
         const bytes = await get(i, key);
-        const bad = refs.filter((r) => !hash(bytes.subarray(r.offset, r.offset + r.shareLen)).equals(shareHash(r, i)));
-        if (bad.length > 0) damaged.push({ member: i, reason: `${bad.length} corrupt share(s)` });
+        if (!sameTable(bytes, t) || !regionsMatch(t.table, i, 0, bytes.subarray(t.dataStart))) damaged.push({ member: i, reason: 'corrupt share' });
       }
     }
-    for (const d of damaged) {
-      try {
-        const body = await rebuildPack(array, d.member, packHex, refs, size, tailFrom === d.member ? otherHolder(holders, d.member, listings, key, size) : tailFrom, get);
-        await put(d.member, key, body);
+    if (damaged.length === 0) continue;
+    try {
+      const objects = await rebuildObjects(reader, key, id, t);
+      egress.down += k * t.table.shareLen;
+      for (const d of damaged) {
+        await put(d.member, key, objects[d.member]!);
         result.rebuilt.push({ member: d.member, url: url(d.member), key, reason: d.reason });
-      } catch (err) {
-        result.unrepairable.push({ member: d.member, url: url(d.member), key, reason: (err as Error).message });
       }
+    } catch (err) {
+      for (const d of damaged) result.unrepairable.push({ member: d.member, url: url(d.member), key, reason: (err as Error).message });
     }
   }
   result.bytesDownloaded = egress.down;
@@ -247,59 +247,12 @@ export async function repair(array: RaicArray, keys: RepoKeys, opts: RepairOptio
   return result;
 }
 
-/** Member i's copy of a pack, regenerated: share i of every stripe from the others, then the shared tail. */
-async function rebuildPack(
-  array: RaicArray,
-  member: number,
-  packHex: string,
-  refs: ChunkRef[],
-  size: number,
-  tailFrom: number,
-  get: (i: number, key: string, range?: { offset: number; length: number }) => Promise<Buffer>,
-): Promise<Buffer> {
-  const key = packKey(packHex);
-  const body = Buffer.alloc(size);
-  const sharesEnd = Math.max(0, ...refs.map((r) => r.offset + r.shareLen));
-  if (tailFrom < 0) throw new RaicError('Integrity', 'no intact copy of the pack trailer');
-  const tail = await get(tailFrom, key, { offset: sharesEnd, length: size - sharesEnd });
-  if (tail.length !== size - sharesEnd || tail.toString('latin1', tail.length - 8) !== PACK_MAGIC) throw new RaicError('Integrity', 'the pack trailer copy is damaged');
-  tail.copy(body, sharesEnd);
-  for (const ref of refs) {
-    const shares: (Uint8Array | null)[] = new Array<Uint8Array | null>(array.n).fill(null);
-    const tried = new Set<number>([member]);
-    for (;;) {
-      const have = shares.filter(Boolean).length;
-      const candidates = array.members.up().map((s) => s.index).filter((i) => !tried.has(i));
-      if (have + candidates.length < array.k) throw new RaicError('Quorum', `fewer than ${array.k} intact shares of a stripe remain`);
-      for (const i of candidates.slice(0, array.k - have)) {
-        tried.add(i);
-        try {
-          const share = await get(i, key, { offset: ref.offset, length: ref.shareLen });
-          if (share.length === ref.shareLen) shares[i] = share;
-        } catch {
-          // missing or unreachable: try another member
-        }
-      }
-      if (shares.filter(Boolean).length < array.k) continue;
-      const out = await array.pool.rebuild({ shares: shares.map((s) => (s ? Buffer.from(s) : null)), hashes: ref.hashes, shareLen: ref.shareLen, k: array.k, n: array.n });
-      if ('stripe' in out) {
-        body.set(out.stripe.subarray(member * ref.shareLen, (member + 1) * ref.shareLen), ref.offset);
-        break;
-      }
-      for (const i of out.badShares) shares[i] = null;
-    }
-  }
-  return body;
-}
-
-function otherHolder(holders: number[], not: number, listings: Map<number, Map<string, number>>, key: string, size: number): number {
-  return holders.find((i) => i !== not && listings.get(i)!.get(key) === size) ?? -1;
-}
-
-function mode(values: number[]): number {
-  const counts = new Map<number, number>();
-  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
-  return [...counts].sort((a, b) => b[1] - a[1] || b[0] - a[0])[0]![0];
+/** Every member's object, regenerated byte-identical from the body k members' verified shares give. */
+async function rebuildObjects(reader: PackReader, key: string, id: Buffer, t: CodedTable): Promise<Buffer[]> {
+  const { body } = await reader.readBody(key, id);
+  const coded = encodePack(body, await loadErasureCodec(t.table.k, t.table.n), id, t.table.trailerBytes, t.table.regionBytes);
+  if (!coded.tableBytes.equals(t.tableBytes)) throw new RaicError('Integrity', 'the rebuilt object does not match its table');
+  return coded.objects;
 }
 
 async function firstConfig(array: RaicArray, upMembers: number[]): Promise<{ arrayId: string; createdAt: string }> {
@@ -314,54 +267,43 @@ async function firstConfig(array: RaicArray, upMembers: number[]): Promise<{ arr
   return { arrayId: array.shape.arrayId, createdAt: new Date().toISOString() };
 }
 
-/** Index recovery: every pack's trailer becomes index entries; undecodable segments are removed. */
+/** Index recovery: every pack's trailer becomes index entries; segments that cannot be decoded are removed. */
 async function rebuildIndex(array: RaicArray, keys: RepoKeys, dryRun: boolean): Promise<{ segmentsWritten: number; refs: number; damagedSegmentsRemoved: number }> {
   const { members } = array;
-  const holders = new Map<string, { member: number; size: number }[]>();
+  const reader = new PackReader(members, array.k);
+  const packs = new Set<string>();
+  const segments = new Map<string, number[]>();
   for (const slot of members.up()) {
     await members.call(slot.index, async (p) => {
-      for await (const o of p.list('packs/')) (holders.get(idOfKey(o.key)) ?? holders.set(idOfKey(o.key), []).get(idOfKey(o.key))!).push({ member: slot.index, size: o.size });
+      for await (const o of p.list('packs/')) packs.add(idOfKey(o.key));
+      for await (const o of p.list(INDEX_PREFIX)) (segments.get(o.key) ?? segments.set(o.key, []).get(o.key)!).push(slot.index);
     });
   }
   const refs: ChunkRef[] = [];
-  for (const [packHex, copies] of holders) {
-    for (const c of copies) {
-      try {
-        refs.push(...(await readPackTrailer(members, c.member, packHex, c.size, keys.index)));
-        break;
-      } catch {
-        // next copy
-      }
+  for (const packHex of packs) {
+    try {
+      refs.push(...(await readPackTrailer(reader, packHex, keys.index)));
+    } catch {
+      // a pack without a readable trailer names nothing
     }
   }
   let damaged = 0;
-  for (const slot of members.up()) {
-    const segs: string[] = [];
-    await members.call(slot.index, async (p) => {
-      for await (const o of p.list(INDEX_PREFIX)) segs.push(o.key);
-    });
-    for (const key of segs) {
-      let ok = false;
-      try {
-        const sealed = await members.call(slot.index, (p) => p.get(key));
-        ok = hash(sealed).equals(Buffer.from(idOfKey(key), 'hex'));
-        if (ok) open(keys.index, sealed, Buffer.from('raic index v1'));
-      } catch {
-        ok = false;
-      }
-      if (!ok) {
-        damaged += 1;
-        if (!dryRun) await members.call(slot.index, (p) => p.delete(key));
-      }
+  for (const [key, holders] of segments) {
+    try {
+      await readIndexSegment(reader, keys.index, idOfKey(key));
+    } catch (err) {
+      // Only a segment that decodes to the wrong bytes is removed; one that cannot be read now may be fine later.
+      if (!isRaicError(err, 'Integrity')) continue;
+      damaged += 1;
+      if (!dryRun) for (const i of holders) await members.call(i, (p) => p.delete(key));
     }
   }
   let written = 0;
   if (!dryRun) {
     for (let at = 0; at < refs.length; at += array.tuning.indexSegmentEntries) {
-      await writeIndexSegment(members, keys.index, refs.slice(at, at + array.tuning.indexSegmentEntries));
+      await writeIndexSegment(members, array.k, keys.index, refs.slice(at, at + array.tuning.indexSegmentEntries));
       written += 1;
     }
   }
   return { segmentsWritten: written, refs: refs.length, damagedSegmentsRemoved: damaged };
 }
-

@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import picomatch from 'picomatch';
 import { RaicError } from '../errors.js';
 import { DEFAULT_CDC } from '../chunk/index.js';
-import { ShareReader, pageLoader, streamOf, walkStream, type ManifestRoot, type RaicArray } from '../store/index.js';
+import { ChunkReader, pageLoader, streamOf, walkStream, type ManifestRoot, type RaicArray } from '../store/index.js';
 import { applyMetadata, bytesOfName, displayPath, fsPath, type TreeNode } from '../tree/index.js';
 import { fsError } from './get.js';
 import { walkTree, type TreeEvent } from './tree-walk.js';
@@ -67,7 +67,7 @@ function selector(include: readonly string[]): (path: string, ancestorIncluded: 
 }
 
 /** Events of the walk that are selected, with `included` so directories on the way are created as needed. */
-async function* selected(reader: ShareReader, root: ManifestRoot, include: readonly string[]): AsyncGenerator<TreeEvent & { included: boolean }> {
+async function* selected(reader: ChunkReader, root: ManifestRoot, include: readonly string[]): AsyncGenerator<TreeEvent & { included: boolean }> {
   const pick = selector(include);
   const stack: boolean[] = [];
   for await (const ev of walkTree(reader, streamOf(root))) {
@@ -93,7 +93,7 @@ async function exists(path: string | Buffer): Promise<'dir' | 'other' | null> {
 export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: RestoreOptions): Promise<RestoreResult> {
   const started = performance.now();
   if (root.header.kind !== 'tree') throw new RaicError('Usage', 'this is a file capability, not a snapshot', { hint: 'use raic get CAP PATH' });
-  const reader = new ShareReader(array.members, array.pool, array.k, DEFAULT_CDC.maxSize);
+  const reader = new ChunkReader(array.members, array.pool, array.k, DEFAULT_CDC.maxSize);
   const include = opts.include ?? [];
   const at = (path: string): string => join(opts.target, path);
   /** The file system's form of a restored path (bytes where a name is not UTF-8, see tree/raw-name.ts). */

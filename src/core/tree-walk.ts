@@ -3,12 +3,12 @@
  * before children, and a `leave` event after a directory's children (for post-order work such as
  * directory mtimes). Tree blobs are fetched one directory at a time.
  */
-import { readStreamBytes, type ShareReader, type StreamRef } from '../store/index.js';
+import { readStreamBytes, type ChunkReader, type StreamRef } from '../store/index.js';
 import { decodeTree, type TreeNode } from '../tree/index.js';
 
 export type TreeEvent = { kind: 'enter' | 'leave' | 'leaf'; path: string; node: TreeNode };
 
-export async function* walkTree(reader: ShareReader, root: StreamRef, base = ''): AsyncGenerator<TreeEvent> {
+export async function* walkTree(reader: ChunkReader, root: StreamRef, base = ''): AsyncGenerator<TreeEvent> {
   for (const node of decodeTree(await readStreamBytes(reader, root))) {
     const path = `${base}/${node.name}`;
     if (node.type === 'dir') {

@@ -8,7 +8,7 @@ import { COMPRESSION_ID } from '../compress/index.js';
 import { CODEC_ID } from '../erasure/index.js';
 
 /** 2: chunks framed with a compression codec byte (compress/) and a length-prefixed stripe. */
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 
 /** A config of another format version: the one place that says so (RaicArray.open turns it into one line). */
 export class UnsupportedVersion extends RaicError {

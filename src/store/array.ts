@@ -9,7 +9,7 @@ import { FORMAT_VERSION, UnsupportedVersion, parseArrayConfig, type ArrayConfig 
 import { CONFIG_KEY } from './layout.js';
 import { Members } from './members.js';
 import { messageOf } from './replicated.js';
-import { StripePool } from './stripe-pool.js';
+import { CodecPool } from './codec-pool.js';
 import { defaultTuning, type Tuning } from './tuning.js';
 
 export interface ArrayShape {
@@ -26,7 +26,7 @@ export function defaultMinMembers(k: number, n: number): number {
 }
 
 export class RaicArray {
-  private poolInstance: StripePool | null = null;
+  private poolInstance: CodecPool | null = null;
 
   private constructor(
     readonly shape: ArrayShape,
@@ -47,8 +47,8 @@ export class RaicArray {
     return Math.max(this.shape.k, Math.min(this.shape.n, this.shape.minMembers ?? defaultMinMembers(this.shape.k, this.shape.n)));
   }
 
-  get pool(): StripePool {
-    return (this.poolInstance ??= new StripePool(this.tuning.workers));
+  get pool(): CodecPool {
+    return (this.poolInstance ??= new CodecPool(this.tuning.workers));
   }
 
   /**

@@ -1,8 +1,8 @@
 /**
  * ChunkSink: the write side of a session (one put or one backup). Callers open streams and write
- * chunks; the sink encodes them on the worker pool (a bounded window of chunks in flight across all
+ * chunks; the sink seals them on the worker pool (a bounded window of chunks in flight across all
  * streams, so small files still keep every core busy), deduplicates against the index and the
- * session, appends new stripes to packs — file content to data packs, tree blobs and manifest pages to
+ * session, appends new sealed chunks to packs — file content to data packs, tree blobs and manifest pages to
  * metadata packs, so walking a snapshot never reads file content — and builds each stream's page tree. `finish()` stores the
  * remaining packs and the session's index segments — after that, a manifest may name the streams.
  */
@@ -10,6 +10,7 @@ import { closeSync } from 'node:fs';
 import type { CdcParams } from '../chunk/index.js';
 import { abortError } from '../errors.js';
 import { BufferPool } from './buffer-pool.js';
+import type { ChunkIndex } from './chunk-index.js';
 import type { ChunkEntry, ChunkRef } from './chunk-ref.js';
 import { loadIndex, writeIndexSegment } from './index-store.js';
 import type { RepoKeys } from './keyring.js';
@@ -19,7 +20,8 @@ import { holdersOf, listPacks, unindexedPackRefs } from './pack-trailer.js';
 import type { RaicArray } from './array.js';
 import { segmentRegionBytes, type SegmentResult } from './file-segment.js';
 import { SharedRegions } from './shared-regions.js';
-import { chunkKeyAndId, encodeStripe, stripeBytes, type EncodedStripe } from './stripe-codec.js';
+import { chunkKeyAndId, sealChunk, sealedBytes, type SealedChunk } from './chunk-codec.js';
+import { PackReader } from './pack-reader.js';
 import type { CompressionMode } from '../compress/index.js';
 import { INLINE_CODEC_BYTES, packTargetBytes } from './tuning.js';
 
@@ -44,15 +46,15 @@ export interface StreamWriter {
   end(): Promise<StreamRef>;
 }
 
-/** What storing needs of an encoded stripe (the plaintext has gone back to its pool, or was never here). */
-type StripeToStore = Omit<EncodedStripe, 'plaintext'>;
+/** What storing needs of a sealed chunk (the plaintext has gone back to its pool, or was never here). */
+type ChunkToStore = SealedChunk;
 
 export class ChunkSink {
   readonly stats: SinkStats = { chunks: 0, newChunks: 0, newBytes: 0, storedBytes: 0, adoptedChunks: 0 };
   private readonly packs: PackWriter;
   private readonly metaPacks: PackWriter;
   private readonly chunkBuffers: BufferPool;
-  private readonly stripeBuffers: BufferPool;
+  private readonly sealedBuffers: BufferPool;
   private unindexed: ChunkRef[] = [];
   private inFlight = 0;
   private waiters: (() => void)[] = [];
@@ -63,22 +65,23 @@ export class ChunkSink {
   private commitGate: Promise<void> | null = null;
   /** How chunks are compressed before they are sealed (compress/). */
   private compression: CompressionMode = 'auto';
-  /** Shared regions the workers encode file segments into (storeFile); made on first use. */
+  /** Shared regions the workers seal file segments into (storeFile); made on first use. */
   private regions: SharedRegions | null = null;
 
   private constructor(
     private readonly array: RaicArray,
     private readonly keys: RepoKeys,
-    private readonly known: Map<string, ChunkRef>,
+    private readonly known: ChunkIndex,
     readonly maxChunkBytes: number,
   ) {
     const { k, n, tuning } = array;
-    const target = packTargetBytes(tuning, n);
-    const capacity = target + Math.ceil((maxChunkBytes + 64) / k) + 64 * 1024;
-    this.packs = new PackWriter(array.members, keys.index, target, capacity, array.writeQuorum);
-    this.metaPacks = new PackWriter(array.members, keys.index, target, capacity, array.writeQuorum, true);
+    // A pack's body is cut into k shares: k × the per-member target.
+    const target = k * packTargetBytes(tuning, n);
+    const capacity = target + sealedBytes(maxChunkBytes) + 64 * 1024;
+    this.packs = new PackWriter(array.members, k, keys.index, target, capacity, array.writeQuorum);
+    this.metaPacks = new PackWriter(array.members, k, keys.index, target, capacity, array.writeQuorum, true);
     this.chunkBuffers = new BufferPool(maxChunkBytes);
-    this.stripeBuffers = new BufferPool(stripeBytes(maxChunkBytes, k, n));
+    this.sealedBuffers = new BufferPool(sealedBytes(maxChunkBytes));
   }
 
   /**
@@ -91,9 +94,9 @@ export class ChunkSink {
     // Dedup trusts an index entry only while its pack is listed, whole enough, on the write quorum: a member
     // rolled back to an old state still serves index segments and packs the others have pruned, and a new
     // snapshot must never lean on them. A ref that fails this costs storing the chunk again, nothing more.
-    const known = await loadIndex(array.members, keys.index, undefined, (ref) => holdersOf(packs, ref) >= array.writeQuorum);
+    const known = await loadIndex(array.members, array.k, keys.index, undefined, (ref) => holdersOf(packs, ref) >= array.writeQuorum);
     const indexedPacks = new Set([...known.values()].map((r) => r.pack.toString('hex')));
-    const orphans = await unindexedPackRefs(array.members, packs, indexedPacks, keys.index);
+    const orphans = await unindexedPackRefs(array.members, new PackReader(array.members, array.k), packs, indexedPacks, keys.index);
     const sink = new ChunkSink(array, keys, known, maxChunkBytes);
     sink.commitGate = opts.commitGate ?? null;
     sink.compression = opts.compression ?? 'auto';
@@ -127,7 +130,7 @@ export class ChunkSink {
 
   /** A stream's page tree, fed entries still being stored: they join it in the order given, each once stored. */
   private pageTree(): { add(stored: Promise<ChunkEntry>): void; finish(): Promise<StreamRef> } {
-    const builder = new ManifestBuilder(this.array.n, this.array.tuning.manifestPageEntries, (page) => this.storeNow(page));
+    const builder = new ManifestBuilder(this.array.tuning.manifestPageEntries, (page) => this.storeNow(page));
     let chain: Promise<void> = Promise.resolve();
     return {
       add(stored) {
@@ -152,9 +155,8 @@ export class ChunkSink {
     params: CdcParams,
     opts: { onRead?: (bytes: number) => void; signal?: AbortSignal | undefined } = {},
   ): Promise<{ stored: Promise<StreamRef>; bytes: number } | { error: NodeJS.ErrnoException }> {
-    const { k, n } = this.array;
     const segmentBytes = 2 * params.maxSize;
-    const regionBytes = segmentRegionBytes(segmentBytes, params, k, n);
+    const regionBytes = segmentRegionBytes(segmentBytes, params);
     if (this.regions?.regionBytes !== regionBytes) this.regions = new SharedRegions(regionBytes, this.array.tuning.workers + 2);
     const regions = this.regions;
     const tree = this.pageTree();
@@ -166,7 +168,7 @@ export class ChunkSink {
       try {
         if (this.failure) throw this.failure;
         if (opts.signal?.aborted) throw abortError(opts.signal);
-        res = await this.array.pool.encodeSegment({ path, fd, position, segmentBytes, params, convergenceKey: this.keys.convergence, k, n, compression: this.compression, region });
+        res = await this.array.pool.sealSegment({ path, fd, position, segmentBytes, params, convergenceKey: this.keys.convergence, compression: this.compression, region });
       } catch (err) {
         regions.release(region);
         if (fd !== null) closeSync(fd);
@@ -182,7 +184,7 @@ export class ChunkSink {
         if (fd !== null) closeSync(fd);
         throw new Error(`no chunk fitted a segment region while reading ${path.toString()}`); // a bug: regions are sized for any segment
       }
-      const entries = res.chunks.map((c) => this.storeInOrder({ ...c, stripe: new Uint8Array(region, c.offset, n * c.shareLen) }, false));
+      const entries = res.chunks.map((c) => this.storeInOrder({ id: c.id, key: c.key, size: c.size, sealed: new Uint8Array(region, c.offset, c.length) }, false));
       void Promise.allSettled(entries).then(() => regions.release(region));
       for (const e of entries) tree.add(e);
       opts.onRead?.(res.next - position);
@@ -205,7 +207,7 @@ export class ChunkSink {
     if (this.failure) throw this.failure;
     await Promise.all([this.packs.finish(), this.metaPacks.finish()]);
     await this.commitGate;
-    if (this.unindexed.length > 0) await writeIndexSegment(this.array.members, this.keys.index, this.unindexed, this.array.writeQuorum);
+    if (this.unindexed.length > 0) await writeIndexSegment(this.array.members, this.array.k, this.keys.index, this.unindexed, this.array.writeQuorum);
     this.unindexed = [];
     this.stats.storedBytes = this.packs.stats.storedBytes + this.metaPacks.stats.storedBytes;
   }
@@ -232,7 +234,6 @@ export class ChunkSink {
   }
 
   private async encodeAndStore(plaintext: Uint8Array, pooled: boolean, meta: boolean): Promise<ChunkEntry> {
-    const { k, n } = this.array;
     if (plaintext.length <= INLINE_CODEC_BYTES) {
       // Small (tree blobs, pages, small files): on this thread, and not at all when already stored.
       const { key, id } = chunkKeyAndId(this.keys.convergence, plaintext);
@@ -242,27 +243,27 @@ export class ChunkSink {
         this.stats.chunks += 1;
         return { ...known, key };
       }
-      const encoding = encodeStripe({ plaintext, convergenceKey: this.keys.convergence, k, n, compression: this.compression });
-      if (pooled) void encoding.finally(() => this.chunkBuffers.release(plaintext.buffer)).catch(() => undefined);
-      return this.storeInOrder(encoding, meta);
+      const sealed = sealChunk({ plaintext, convergenceKey: this.keys.convergence, compression: this.compression });
+      if (pooled) this.chunkBuffers.release(plaintext.buffer);
+      return this.storeInOrder(sealed, meta);
     }
-    const encoding = this.array.pool.encode(
-      { plaintext, convergenceKey: this.keys.convergence, k, n, compression: this.compression, ...(plaintext.length <= this.maxChunkBytes ? { stripeBuffer: this.stripeBuffers.take() } : {}) },
+    const encoding = this.array.pool.seal(
+      { plaintext, convergenceKey: this.keys.convergence, compression: this.compression, ...(plaintext.length <= this.maxChunkBytes ? { sealedBuffer: this.sealedBuffers.take() } : {}) },
       { movePlaintext: pooled },
     );
     const entry = await this.storeInOrder(encoding, meta);
     const enc = await encoding;
-    this.stripeBuffers.release(enc.stripe.buffer);
+    this.sealedBuffers.release(enc.sealed.buffer);
     if (pooled) this.chunkBuffers.release(enc.plaintext.buffer);
     return entry;
   }
 
   /**
-   * Queues a stripe (encoded, or still encoding) behind those handed in before it (see `storing`): encoding
+   * Queues a chunk (sealed, or still sealing) behind those handed in before it (see `storing`): sealing
    * runs in parallel, but packs receive chunks in the order they were submitted, so a stream's chunks lie in
    * stream order and a restore reads them with a few large requests. A failure fails the session.
    */
-  private storeInOrder(enc: StripeToStore | Promise<StripeToStore>, meta: boolean): Promise<ChunkEntry> {
+  private storeInOrder(enc: ChunkToStore | Promise<ChunkToStore>, meta: boolean): Promise<ChunkEntry> {
     const run = this.storing.then(async () => this.store(await enc, meta));
     this.storing = run.catch((err: unknown) => {
       this.failure ??= err;
@@ -270,7 +271,7 @@ export class ChunkSink {
     return run;
   }
 
-  private async store(enc: StripeToStore, meta: boolean): Promise<ChunkEntry> {
+  private async store(enc: ChunkToStore, meta: boolean): Promise<ChunkEntry> {
     this.stats.chunks += 1;
     const idHex = Buffer.from(enc.id).toString('hex');
     let ref = this.known.get(idHex);
@@ -284,7 +285,7 @@ export class ChunkSink {
         // An index segment may only name packs that are already stored.
         await Promise.all([this.packs.finish(), this.metaPacks.finish()]);
         await this.commitGate;
-        await writeIndexSegment(this.array.members, this.keys.index, this.unindexed, this.array.writeQuorum);
+        await writeIndexSegment(this.array.members, this.array.k, this.keys.index, this.unindexed, this.array.writeQuorum);
         this.unindexed = [];
       }
     }

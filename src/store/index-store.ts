@@ -1,41 +1,74 @@
 /**
- * The index: chunk id → ChunkRef, as encrypted segments `index/<id>` replicated on every member. Each
- * put/backup writes its own segments (append-only, no read-modify-write), after its packs and before
- * its manifest. The index holds no chunk keys: it locates ciphertext, it cannot decrypt it.
+ * The index: chunk id → ChunkRef, as encrypted segments `index/<id>`, erasure-coded like packs (each member
+ * holds one share and the table: n/k of the segment's size in all, not n times it). Each put/backup writes
+ * its own segments (append-only, no read-modify-write), after its packs and before its manifest. The index
+ * holds no chunk keys: it locates ciphertext, it cannot decrypt it. A segment's id is the SHA-256 of its
+ * sealed bytes, checked after they are decoded.
  */
 import { RaicError } from '../errors.js';
 import { hash, open, seal } from '../crypto/index.js';
+import { loadErasureCodec } from '../erasure/index.js';
+import { ChunkIndex } from './chunk-index.js';
 import { decodeRefList, encodeRefList, type ChunkRef } from './chunk-ref.js';
 import { INDEX_PREFIX, idOfKey, indexKey } from './layout.js';
 import type { Members } from './members.js';
-import { getFromAny, listUnion, putOnAll } from './replicated.js';
+import { encodePack } from './pack-codec.js';
+import { PackReader } from './pack-reader.js';
+import { listCounts, putOnAll } from './replicated.js';
 
-const INDEX_MAGIC = 'RAICIDX1';
-const INDEX_AD = Buffer.from('raic index v1');
+const INDEX_MAGIC = 'RAICIDX2';
+const INDEX_AD = Buffer.from('raic index v2');
 
-export async function writeIndexSegment(members: Members, key: Uint8Array, refs: readonly ChunkRef[], need = members.n): Promise<string> {
-  const sealed = seal(key, encodeRefList(INDEX_MAGIC, members.n, refs), INDEX_AD);
+/** The first 16 bytes of a segment's id: what its table names. */
+export const segmentTableId = (idHex: string): Buffer => Buffer.from(idHex.slice(0, 32), 'hex');
+
+/** Every member's object of an erasure-coded, content-addressed body (index segments). */
+export async function codedObjects(body: Uint8Array, k: number, n: number, idHex: string): Promise<Buffer[]> {
+  return encodePack(body, await loadErasureCodec(k, n), segmentTableId(idHex)).objects;
+}
+
+export async function writeIndexSegment(members: Members, k: number, key: Uint8Array, refs: readonly ChunkRef[], need = members.n): Promise<string> {
+  const sealed = seal(key, encodeRefList(INDEX_MAGIC, refs), INDEX_AD);
   const id = hash(sealed).toString('hex');
-  await putOnAll(members, indexKey(id), sealed, 'index', need);
+  await putOnAll(members, indexKey(id), await codedObjects(sealed, k, members.n, id), 'index', need);
   return id;
 }
 
 export function decodeIndexSegment(key: Uint8Array, idHex: string, sealed: Buffer): ChunkRef[] {
   if (!hash(sealed).equals(Buffer.from(idHex, 'hex'))) throw new RaicError('Integrity', `index segment ${idHex} is corrupt`);
-  return decodeRefList(INDEX_MAGIC, Buffer.from(open(key, sealed, INDEX_AD))).refs;
+  let plain: Uint8Array;
+  try {
+    plain = open(key, sealed, INDEX_AD);
+  } catch {
+    throw new RaicError('Integrity', `index segment ${idHex} does not authenticate`);
+  }
+  return decodeRefList(INDEX_MAGIC, Buffer.from(plain));
 }
 
+/** One segment's refs, decoded from k members' verified shares. */
+export async function readIndexSegment(reader: PackReader, key: Uint8Array, idHex: string): Promise<ChunkRef[]> {
+  const { body } = await reader.readBody(indexKey(idHex), segmentTableId(idHex));
+  return decodeIndexSegment(key, idHex, body);
+}
+
+/** Segments read at once (each from k members). */
+const PARALLEL_SEGMENTS = 8;
+
 /**
- * Loads every index segment found on any up member (or only the segments named by `only`). With `keep`,
- * only refs it accepts are loaded (and so a rejected ref never hides an accepted one for the same chunk).
+ * Loads every index segment that at least k up members list (or only the segments named by `only`): fewer
+ * cannot be read, and are an interrupted write's leftovers or a member's phantoms, never a committed segment.
+ * With `keep`, only refs it accepts are loaded (and so a rejected ref never hides an accepted one for the
+ * same chunk).
  */
-export async function loadIndex(members: Members, key: Uint8Array, only?: Iterable<string>, keep?: (ref: ChunkRef) => boolean): Promise<Map<string, ChunkRef>> {
-  const index = new Map<string, ChunkRef>();
-  const keys = only ? [...only] : [...(await listUnion(members, INDEX_PREFIX)).keys()];
-  for (const objectKey of keys) {
-    const id = idOfKey(objectKey);
-    const refs = await getFromAny(members, objectKey, `index segment ${id}`, (bytes) => decodeIndexSegment(key, id, bytes));
-    for (const ref of refs) if (!keep || keep(ref)) index.set(ref.id.toString('hex'), ref);
+export async function loadIndex(members: Members, k: number, key: Uint8Array, only?: Iterable<string>, keep?: (ref: ChunkRef) => boolean): Promise<ChunkIndex> {
+  const index = new ChunkIndex();
+  const keys = only ? [...only] : [...(await listCounts(members, INDEX_PREFIX))].filter(([, holders]) => holders >= k).map(([key]) => key);
+  const reader = new PackReader(members, k);
+  // Read PARALLEL_SEGMENTS at a time, added in listing order (a later segment's ref for the same chunk wins),
+  // so at most that many decoded segments are held besides the compact index.
+  for (let at = 0; at < keys.length; at += PARALLEL_SEGMENTS) {
+    const batch = await Promise.all(keys.slice(at, at + PARALLEL_SEGMENTS).map((k2) => readIndexSegment(reader, key, idOfKey(k2))));
+    for (const refs of batch) for (const ref of refs) if (!keep || keep(ref)) index.set(ref.id.toString('hex'), ref);
   }
   return index;
 }

@@ -12,8 +12,8 @@ import { RaicError } from '../errors.js';
 import { hash, open, seal } from '../crypto/index.js';
 import { decodeRefList, encodeRefList, type ChunkEntry } from './chunk-ref.js';
 
-const ROOT_MAGIC = 'RAICMAN1';
-const PAGE_MAGIC = 'RAICPAG1';
+const ROOT_MAGIC = 'RAICMAN2';
+const PAGE_MAGIC = 'RAICPAG2';
 const ROOT_AD = Buffer.from('raic manifest v1');
 
 /** A byte stream stored as chunks: the top of its page tree. File contents and tree blobs are StreamRefs. */
@@ -60,7 +60,6 @@ export class ManifestBuilder {
   private chunks = 0;
 
   constructor(
-    private readonly n: number,
     private readonly pageEntries: number,
     private readonly storePage: StorePage,
   ) {}
@@ -77,7 +76,7 @@ export class ManifestBuilder {
     list.push(entry);
     if (list.length === this.pageEntries) {
       this.levels[level] = [];
-      await this.push(level + 1, await this.storePage(encodePage(this.n, list)));
+      await this.push(level + 1, await this.storePage(encodePage(list)));
     }
   }
 
@@ -88,7 +87,7 @@ export class ManifestBuilder {
       const list = this.levels[depth]!;
       if (list.length > 0) {
         this.levels[depth] = [];
-        await this.push(depth + 1, await this.storePage(encodePage(this.n, list)));
+        await this.push(depth + 1, await this.storePage(encodePage(list)));
       }
       depth += 1;
     }
@@ -96,18 +95,18 @@ export class ManifestBuilder {
   }
 }
 
-export function encodePage(n: number, entries: readonly ChunkEntry[]): Buffer {
-  return encodeRefList(PAGE_MAGIC, n, entries, true);
+export function encodePage(entries: readonly ChunkEntry[]): Buffer {
+  return encodeRefList(PAGE_MAGIC, entries, true);
 }
 
 export function decodePage(bytes: Buffer): ChunkEntry[] {
-  return decodeRefList(PAGE_MAGIC, bytes, true).refs;
+  return decodeRefList(PAGE_MAGIC, bytes, true);
 }
 
 /** Seals the root under `capKey`; returns the bytes and their id (hex hash). */
-export function sealManifest(root: ManifestRoot, n: number, capKey: Uint8Array): { id: string; sealed: Uint8Array } {
+export function sealManifest(root: ManifestRoot, capKey: Uint8Array): { id: string; sealed: Uint8Array } {
   const header = Buffer.from(JSON.stringify(root.header));
-  const list = encodeRefList(PAGE_MAGIC, n, root.entries, true);
+  const list = encodeRefList(PAGE_MAGIC, root.entries, true);
   const plain = Buffer.alloc(8 + 4 + header.length + list.length);
   plain.write(ROOT_MAGIC, 0, 8, 'latin1');
   plain.writeUInt32BE(header.length, 8);
@@ -133,8 +132,7 @@ export function openManifest(idHex: string, sealed: Buffer, capKey: Uint8Array):
   if (plain.toString('latin1', 0, 8) !== ROOT_MAGIC) throw new RaicError('Integrity', 'not a raic manifest');
   const headerLen = plain.readUInt32BE(8);
   const header = JSON.parse(plain.toString('utf8', 12, 12 + headerLen)) as ManifestHeader;
-  const { refs } = decodeRefList(PAGE_MAGIC, plain.subarray(12 + headerLen), true);
-  return { header, entries: refs };
+  return { header, entries: decodeRefList(PAGE_MAGIC, plain.subarray(12 + headerLen), true) };
 }
 
 /** Every data chunk entry of a stream in order; `loadPage` fetches and decrypts one page chunk. */
@@ -168,8 +166,8 @@ export interface StreamRefJson {
   e: string;
 }
 
-export function streamRefToJson(ref: StreamRef, n: number): StreamRefJson {
-  return { s: ref.size, c: ref.chunks, d: ref.depth, e: encodePage(n, ref.entries).toString('base64') };
+export function streamRefToJson(ref: StreamRef): StreamRefJson {
+  return { s: ref.size, c: ref.chunks, d: ref.depth, e: encodePage(ref.entries).toString('base64') };
 }
 
 export function streamRefFromJson(j: StreamRefJson): StreamRef {

@@ -1,32 +1,35 @@
 /**
- * Reading a pack's own description back: its footer names the trailer, the trailer (sealed under the
- * index key, bound to the pack id) lists the ChunkRefs of every stripe in it. Lets a session adopt
- * packs that a crashed session stored but never indexed, and lets the index be rebuilt from packs.
+ * Reading a pack's own description back: the trailer at the end of its body (sealed under the index key,
+ * bound to the pack id; its length is in the pack's table) lists the ChunkRefs of every chunk in it. Lets a
+ * session adopt packs that a crashed session stored but never indexed, and lets the index be rebuilt from
+ * packs.
  */
 import { RaicError } from '../errors.js';
 import { open } from '../crypto/index.js';
 import { decodeRefList, type ChunkRef } from './chunk-ref.js';
 import { idOfKey, packKey } from './layout.js';
 import type { Members } from './members.js';
-import { PACK_FOOTER_BYTES, PACK_MAGIC, TRAILER_MAGIC } from './pack-writer.js';
+import type { PackReader } from './pack-reader.js';
+import { TRAILER_MAGIC } from './pack-writer.js';
 
-/** The refs a pack describes, read from member `member` (whose copy is `size` bytes). */
-export async function readPackTrailer(members: Members, member: number, packHex: string, size: number, indexKey: Uint8Array): Promise<ChunkRef[]> {
-  const key = packKey(packHex);
-  if (size < PACK_FOOTER_BYTES) throw new RaicError('Integrity', `pack ${packHex} is truncated`);
-  const footer = await members.call(member, (p) => p.get(key, { offset: size - PACK_FOOTER_BYTES, length: PACK_FOOTER_BYTES }));
-  if (footer.length !== PACK_FOOTER_BYTES || footer.toString('latin1', 4) !== PACK_MAGIC) throw new RaicError('Integrity', `pack ${packHex} has no valid footer`);
-  const trailerLen = footer.readUInt32BE(0);
-  const start = size - PACK_FOOTER_BYTES - trailerLen;
-  if (start < 0) throw new RaicError('Integrity', `pack ${packHex} footer is damaged`);
-  const sealed = await members.call(member, (p) => p.get(key, { offset: start, length: trailerLen }));
-  let plain: Uint8Array;
-  try {
-    plain = open(indexKey, sealed, Buffer.from(packHex, 'hex'));
-  } catch {
-    throw new RaicError('Integrity', `pack ${packHex} trailer does not authenticate`);
-  }
-  return decodeRefList(TRAILER_MAGIC, Buffer.from(plain)).refs;
+/** The refs pack `packHex` describes (read from its data shares, rebuilt from k members if they lie). */
+export async function readPackTrailer(reader: PackReader, packHex: string, indexKey: Uint8Array): Promise<ChunkRef[]> {
+  const object = packKey(packHex);
+  const id = Buffer.from(packHex, 'hex');
+  const { table } = await reader.table(object, id);
+  if (table.trailerBytes === 0) throw new RaicError('Integrity', `pack ${packHex} has no trailer`);
+  const at = table.bodyBytes - table.trailerBytes;
+  const openTrailer = (sealed: Uint8Array): ChunkRef[] | null => {
+    try {
+      return decodeRefList(TRAILER_MAGIC, Buffer.from(open(indexKey, sealed, id)));
+    } catch {
+      return null;
+    }
+  };
+  const refs = openTrailer(await reader.readRange(object, id, at, table.trailerBytes)) ?? openTrailer(await reader.rebuildRange(object, id, at, table.trailerBytes));
+  if (!refs) throw new RaicError('Integrity', `pack ${packHex} trailer does not authenticate`);
+  if (refs.some((r) => !r.pack.equals(id) || r.offset + r.length > at)) throw new RaicError('Integrity', `pack ${packHex} trailer names bytes outside the pack`);
+  return refs;
 }
 
 /**
@@ -34,13 +37,13 @@ export async function readPackTrailer(members: Members, member: number, packHex:
  * (same size everywhere): a pack an interrupted session stored on some members only is left to prune, so
  * adopting it can never commit a snapshot that is missing shares.
  */
-export async function unindexedPackRefs(members: Members, packs: Map<string, PackCopies>, indexedPacks: Set<string>, indexKey: Uint8Array): Promise<ChunkRef[]> {
+export async function unindexedPackRefs(members: Members, reader: PackReader, packs: Map<string, PackCopies>, indexedPacks: Set<string>, indexKey: Uint8Array): Promise<ChunkRef[]> {
   const out: ChunkRef[] = [];
   for (const [packHex, where] of packs) {
     if (indexedPacks.has(packHex)) continue;
     if (where.sizes.size !== members.n || new Set(where.sizes.values()).size !== 1) continue;
     try {
-      out.push(...(await readPackTrailer(members, where.member, packHex, where.size, indexKey)));
+      out.push(...(await readPackTrailer(reader, packHex, indexKey)));
     } catch {
       // A damaged orphan is simply not adopted; prune removes it.
     }
@@ -57,17 +60,16 @@ export interface PackCopies {
 }
 
 /**
- * Members whose listed copy of `ref`'s pack is long enough to hold its share. One member's word is not
- * enough to trust a ref (a rolled-back member still lists packs the others have pruned): dedup and
- * adoption count these against the write quorum.
+ * Members that list `ref`'s pack at the size most of its holders agree on (every member's object of a pack
+ * has the same size). One member's word is not enough to trust a ref (a rolled-back member still lists packs
+ * the others have pruned): dedup and adoption count these against the write quorum.
  */
 export function holdersOf(packs: ReadonlyMap<string, PackCopies>, ref: ChunkRef): number {
   const copies = packs.get(ref.pack.toString('hex'));
   if (!copies) return 0;
-  const end = ref.offset + ref.shareLen + PACK_FOOTER_BYTES;
-  let n = 0;
-  for (const size of copies.sizes.values()) if (size >= end) n += 1;
-  return n;
+  const bySize = new Map<number, number>();
+  for (const size of copies.sizes.values()) bySize.set(size, (bySize.get(size) ?? 0) + 1);
+  return Math.max(...bySize.values());
 }
 
 /** Every pack on the up members. */

@@ -1,30 +1,30 @@
 /**
- * PackWriter: appends share i of each stripe to member i's pack; when the packs reach their target size
- * they are sealed with an encrypted trailer and uploaded to every member at once. All members' packs of
- * one group receive the same stripes in the same order, so a chunk's shares sit at the same offset on
- * every member and one ChunkRef locates all n.
+ * PackWriter: appends sealed chunks to a pack body; when the body reaches its target size it is closed with
+ * an encrypted trailer, erasure-coded as a whole (pack-codec.ts: k data shares, n − k parity shares, a table
+ * of region hashes) and uploaded, member i receiving share i. A chunk's ref names its bytes in the body, so a
+ * healthy read is one ranged GET from the member whose data share holds them.
  *
- * Pack bytes: share… | trailer (AEAD under the index key, ad = pack id) | trailer length u32 | "RAICPK01".
- * The trailer lists the ChunkRefs of the pack, so the index can be rebuilt from packs alone.
- * Memory: at most two groups (one filling, one uploading) of n buffers each. A writer makes either data packs
- * (file content) or metadata packs (tree blobs, manifest pages: what walking a snapshot reads), never a mix.
+ * Body: sealed chunk … | trailer = seal(index key, ref list, ad = pack id). The trailer lists the ChunkRefs of
+ * the pack, so the index can be rebuilt from packs alone.
+ * Memory: the body filling, one spare, and the n member objects of the pack uploading (n/k × a body). A writer makes either data
+ * packs (file content) or metadata packs (tree blobs, manifest pages: what walking a snapshot reads), never a mix.
  */
 import { RaicError } from '../errors.js';
 import { randomBytes, seal } from '../crypto/index.js';
+import { loadErasureCodec } from '../erasure/index.js';
 import type { ChunkRef } from './chunk-ref.js';
 import { encodeRefList } from './chunk-ref.js';
+import type { SealedChunk } from './chunk-codec.js';
 import { packKey } from './layout.js';
 import type { Members } from './members.js';
-import type { EncodedStripe } from './stripe-codec.js';
+import { encodePack } from './pack-codec.js';
 
-export const PACK_MAGIC = 'RAICPK01';
-export const TRAILER_MAGIC = 'RAICTRL1';
-export const PACK_FOOTER_BYTES = 12;
-const MAX_REFS_PER_PACK = 4096;
+export const TRAILER_MAGIC = 'RAICTRL2';
+const MAX_REFS_PER_PACK = 16384;
 
-interface PackGroup {
+interface PackBody {
   id: Buffer;
-  buffers: Buffer[];
+  body: Buffer;
   used: number;
   refs: ChunkRef[];
 }
@@ -36,16 +36,18 @@ export interface PackWriterStats {
 }
 
 export class PackWriter {
-  private group: PackGroup | null = null;
+  private open: PackBody | null = null;
   private uploading: Promise<void> | null = null;
-  /** Buffer sets of uploaded groups, reused for the next group (no per-pack allocation). */
-  private readonly spare: Buffer[][] = [];
+  /** Bodies of uploaded packs, reused for the next pack (no per-pack allocation). */
+  private readonly spare: Buffer[] = [];
   private scratch = new Uint8Array(0);
   readonly stats: PackWriterStats = { packs: 0, storedBytes: 0 };
 
   constructor(
     private readonly members: Members,
+    private readonly k: number,
     private readonly indexKey: Uint8Array,
+    /** Body bytes at which a pack is closed. */
     private readonly targetBytes: number,
     private readonly capacityBytes: number,
     /** Members that must store each pack (the write quorum); the others' shares become repair debt. */
@@ -54,73 +56,54 @@ export class PackWriter {
     private readonly meta = false,
   ) {}
 
-  /** Appends a stripe's shares; returns where they will live. May wait for an earlier upload (backpressure). */
-  async add(enc: Omit<EncodedStripe, 'plaintext'>): Promise<ChunkRef> {
-    const n = this.members.n;
-    let g = this.group;
-    if (g && (g.used + enc.shareLen > this.targetBytes || g.refs.length >= MAX_REFS_PER_PACK)) {
+  /** Appends a sealed chunk; returns where it will live. May wait for an earlier upload (backpressure). */
+  async add(chunk: Pick<SealedChunk, 'id' | 'size' | 'sealed'>): Promise<ChunkRef> {
+    const length = chunk.sealed.length;
+    let p = this.open;
+    if (p && (p.used + length > this.targetBytes || p.refs.length >= MAX_REFS_PER_PACK)) {
       await this.flush();
-      g = null;
+      p = null;
     }
-    if (!g) {
-      const cap = Math.max(this.capacityBytes, enc.shareLen);
-      const buffers = this.spare.pop() ?? Array.from({ length: n }, () => Buffer.allocUnsafeSlow(cap));
-      g = { id: randomBytes(16), buffers, used: 0, refs: [] };
-      this.group = g;
+    if (!p) {
+      const body = this.spare.pop() ?? Buffer.allocUnsafeSlow(Math.max(this.capacityBytes, length));
+      p = { id: randomBytes(16), body, used: 0, refs: [] };
+      this.open = p;
     }
-    const stripe = this.unshared(enc.stripe);
-    for (let i = 0; i < n; i++) {
-      const buf = ensureCapacity(g, i, g.used + enc.shareLen);
-      buf.set(stripe.subarray(i * enc.shareLen, (i + 1) * enc.shareLen), g.used);
-    }
-    const ref: ChunkRef = {
-      id: Buffer.from(enc.id),
-      pack: g.id,
-      offset: g.used,
-      shareLen: enc.shareLen,
-      size: enc.size,
-      meta: this.meta,
-      hashes: Buffer.from(enc.hashes),
-    };
-    g.used += enc.shareLen;
-    g.refs.push(ref);
+    ensureCapacity(p, p.used + length).set(this.unshared(chunk.sealed), p.used);
+    const ref: ChunkRef = { id: Buffer.from(chunk.id), pack: p.id, offset: p.used, length, size: chunk.size, meta: this.meta };
+    p.used += length;
+    p.refs.push(ref);
     return ref;
   }
 
   /**
-   * A stripe in shared memory (a worker's region) as a private copy: V8 copies out of shared memory byte by
-   * byte unless source and destination are equally aligned mod 8, which shares at arbitrary pack offsets
-   * rarely are (2.4 vs 17 GB/s measured); one aligned copy of the whole stripe, then fast copies, is cheaper.
+   * A chunk in shared memory (a worker's region) as a private copy: V8 copies out of shared memory byte by
+   * byte unless source and destination are equally aligned mod 8, which chunks at arbitrary body offsets
+   * rarely are (2.4 vs 17 GB/s measured); one aligned copy, then a fast copy, is cheaper.
    */
-  private unshared(stripe: Uint8Array): Uint8Array {
-    if (!(stripe.buffer instanceof SharedArrayBuffer)) return stripe;
-    if (this.scratch.length < stripe.length + 8) this.scratch = new Uint8Array(stripe.length + 8);
-    const copy = this.scratch.subarray(stripe.byteOffset % 8, (stripe.byteOffset % 8) + stripe.length);
-    copy.set(stripe);
+  private unshared(bytes: Uint8Array): Uint8Array {
+    if (!(bytes.buffer instanceof SharedArrayBuffer)) return bytes;
+    if (this.scratch.length < bytes.length + 8) this.scratch = new Uint8Array(bytes.length + 8);
+    const copy = this.scratch.subarray(bytes.byteOffset % 8, (bytes.byteOffset % 8) + bytes.length);
+    copy.set(bytes);
     return copy;
   }
 
-  /** Seals the current group and starts its upload (after the previous one finished). */
+  /** Closes the current pack and starts its upload (after the previous one finished). */
   async flush(): Promise<void> {
-    const g = this.group;
-    this.group = null;
+    const p = this.open;
+    this.open = null;
     if (this.uploading) {
       const prev = this.uploading;
       this.uploading = null;
       await prev;
     }
-    if (!g || g.refs.length === 0) return;
-    const trailer = seal(this.indexKey, encodeRefList(TRAILER_MAGIC, this.members.n, g.refs), g.id);
-    const total = g.used + trailer.length + PACK_FOOTER_BYTES;
-    const footer = Buffer.alloc(PACK_FOOTER_BYTES);
-    footer.writeUInt32BE(trailer.length, 0);
-    footer.write(PACK_MAGIC, 4, 8, 'latin1');
-    for (let i = 0; i < g.buffers.length; i++) {
-      const buf = ensureCapacity(g, i, total);
-      buf.set(trailer, g.used);
-      buf.set(footer, g.used + trailer.length);
-    }
-    this.uploading = this.upload(g, total);
+    if (!p || p.refs.length === 0) return;
+    const trailer = seal(this.indexKey, encodeRefList(TRAILER_MAGIC, p.refs), p.id);
+    ensureCapacity(p, p.used + trailer.length).set(trailer, p.used);
+    const coded = encodePack(p.body.subarray(0, p.used + trailer.length), await loadErasureCodec(this.k, this.members.n), p.id, trailer.length);
+    if (this.spare.length < 1) this.spare.push(p.body);
+    this.uploading = this.upload(p.id, coded.objects);
     // Surface failures at the next flush/finish; avoid an unhandled rejection meanwhile.
     this.uploading.catch(() => undefined);
   }
@@ -135,11 +118,9 @@ export class PackWriter {
     }
   }
 
-  private async upload(g: PackGroup, total: number): Promise<void> {
-    const key = packKey(g.id.toString('hex'));
-    const results = await Promise.allSettled(
-      g.buffers.map((buf, i) => this.members.call(i, (p) => p.put(key, buf.subarray(0, total)))),
-    );
+  private async upload(id: Buffer, objects: Buffer[]): Promise<void> {
+    const key = packKey(id.toString('hex'));
+    const results = await Promise.allSettled(objects.map((obj, i) => this.members.call(i, (pr) => pr.put(key, obj))));
     const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ i, err: r.reason as unknown }] : []));
     const stored = results.length - failed.length;
     if (stored < this.need) {
@@ -152,8 +133,7 @@ export class PackWriter {
     }
     for (const { i } of failed) this.members.recordMissedWrite(i);
     this.stats.packs += 1;
-    this.stats.storedBytes += total * stored;
-    if (this.spare.length < 2) this.spare.push(g.buffers);
+    this.stats.storedBytes += objects[0]!.length * stored;
   }
 }
 
@@ -163,12 +143,11 @@ function reasonText(err: unknown, displayUrl: string | undefined): string {
   return displayUrl && msg.startsWith(`${displayUrl}: `) ? msg.slice(displayUrl.length + 2) : msg;
 }
 
-function ensureCapacity(g: PackGroup, i: number, bytes: number): Buffer {
-  let buf = g.buffers[i]!;
-  if (buf.length < bytes) {
-    const bigger = Buffer.allocUnsafeSlow(Math.max(bytes, Math.ceil(buf.length * 1.5)));
-    buf.copy(bigger, 0, 0, g.used);
-    g.buffers[i] = buf = bigger;
+function ensureCapacity(p: PackBody, bytes: number): Buffer {
+  if (p.body.length < bytes) {
+    const bigger = Buffer.allocUnsafeSlow(Math.max(bytes, Math.ceil(p.body.length * 1.5)));
+    p.body.copy(bigger, 0, 0, p.used);
+    p.body = bigger;
   }
-  return buf;
+  return p.body;
 }

@@ -6,17 +6,18 @@ import { RaicError, isRaicError } from '../errors.js';
 import type { Members } from './members.js';
 
 /**
- * Puts `body` under `key` on every up member. Succeeds when at least `need` members (default: all n)
+ * Puts `body` under `key` on every up member (or, given one body per member, member i's own: an
+ * erasure-coded object's shares). Succeeds when at least `need` members (default: all n)
  * stored it; members that missed it are recorded as repair debt. Otherwise rejects `Quorum`, naming the
  * members that failed or were down.
  */
-export async function putOnAll(members: Members, key: string, body: Uint8Array, what: string, need = members.n): Promise<void> {
+export async function putOnAll(members: Members, key: string, body: Uint8Array | readonly Uint8Array[], what: string, need = members.n): Promise<void> {
   const up = members.up();
   const results = await Promise.allSettled(
     up.map((s) =>
       members.call(s.index, async (p) => {
         try {
-          await p.put(key, body);
+          await p.put(key, body instanceof Uint8Array ? body : body[s.index]!);
         } catch (err) {
           // Create-once: an identical object already there (content-addressed key) is success.
           if (!isRaicError(err, 'Exists')) throw err;

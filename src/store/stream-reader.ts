@@ -1,16 +1,16 @@
 /** Reading a stored stream back: whole (small blobs: trees, records) — file contents go through windowed readers. */
 import { RaicError } from '../errors.js';
 import { walkStream, type StreamRef } from './manifest.js';
-import type { ShareReader } from './share-reader.js';
+import type { ChunkReader } from './chunk-reader.js';
 
 const asBuffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
-export function pageLoader(reader: ShareReader): (page: Parameters<ShareReader['read']>[0]) => Promise<Buffer> {
+export function pageLoader(reader: ChunkReader): (page: Parameters<ChunkReader['read']>[0]) => Promise<Buffer> {
   return async (page) => asBuffer(await reader.read(page));
 }
 
 /** The whole stream in memory; refuses streams larger than `maxBytes` (a damaged or hostile ref). */
-export async function readStreamBytes(reader: ShareReader, ref: StreamRef, maxBytes = 256 * 1024 * 1024): Promise<Buffer> {
+export async function readStreamBytes(reader: ChunkReader, ref: StreamRef, maxBytes = 256 * 1024 * 1024): Promise<Buffer> {
   if (ref.size > maxBytes) throw new RaicError('Integrity', `a ${ref.size}-byte blob is larger than expected (${maxBytes})`);
   const out = Buffer.allocUnsafe(ref.size);
   let at = 0;

@@ -66,12 +66,12 @@ export function sameListing(nodes: readonly TreeNode[], before: ReadonlyMap<stri
 
 const byName = (a: TreeNode, b: TreeNode): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
-export function encodeTree(nodes: TreeNode[], n: number): Buffer {
+export function encodeTree(nodes: TreeNode[]): Buffer {
   const sorted = [...nodes].sort(byName);
   const json: NodeJson[] = sorted.map(({ content, subtree, ...meta }) => ({
     ...meta,
-    ...(content ? { content: streamRefToJson(content, n) } : {}),
-    ...(subtree ? { subtree: streamRefToJson(subtree, n) } : {}),
+    ...(content ? { content: streamRefToJson(content) } : {}),
+    ...(subtree ? { subtree: streamRefToJson(subtree) } : {}),
   }));
   return Buffer.from(JSON.stringify({ v: 1, nodes: json }));
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { localArray, type ArrayFixture } from '../support/array-fixture.js';
 import { assertSameTree, buildBigTree, snapshotTree, type TreeSnapshot } from '../support/tree-fixture.js';
-import { flipBytes, hideDir, keyOf, packFiles } from '../support/damage.js';
+import { filesUnder, flipBytes, hideDir, keyOf, packFiles } from '../support/damage.js';
 
 interface CheckJson {
   ok: boolean;
@@ -74,7 +74,8 @@ describe('the bad year (k=2, n=4, write quorum 3)', { timeout: 600_000 }, () => 
     const damaged = new Map<number, string[]>();
     for (const m of hurt) {
       const files = await packFiles(a.memberDirs[m]!);
-      for (const f of files) await flipBytes(f, [m === 0 ? 1 : 17]);
+      // Member 0: its object header and the last byte of its share; member 2: its table and a byte mid-share.
+      for (const f of files) await flipBytes(f, m === 0 ? [1, -1] : [17, -1000]);
       damaged.set(m, files.map((f) => keyOf(a.memberDirs[m]!, f)).sort());
     }
     await restoresBitExact('flipped');
@@ -86,8 +87,10 @@ describe('the bad year (k=2, n=4, write quorum 3)', { timeout: 600_000 }, () => 
     assert.equal((await check('--read-data')).code, 0);
   });
 
-  it('a member replaced by an empty one: repair rebuilds exactly its shares; then any other n−k members may go', async () => {
-    const before = new Map((await packFiles(a.memberDirs[1]!)).map((f) => [keyOf(a.memberDirs[1]!, f), f]));
+  it('a member replaced by an empty one: repair rebuilds exactly its shares of packs and index segments; then any other n−k members may go', async () => {
+    // Erasure-coded objects: packs and index segments (share 1 of each).
+    const coded = [...(await packFiles(a.memberDirs[1]!)), ...(await filesUnder(join(a.memberDirs[1]!, 'index')))];
+    const before = new Map(coded.map((f) => [keyOf(a.memberDirs[1]!, f), f]));
     await rm(a.memberDirs[1]!, { recursive: true });
     const fresh = join(a.dir, 'replacement');
     await a.ok(['member', 'replace', a.urls[1]!, `file://${fresh}`]);
@@ -95,7 +98,7 @@ describe('the bad year (k=2, n=4, write quorum 3)', { timeout: 600_000 }, () => 
     const result = JSON.parse(out) as { rebuilt: { member: number; key: string }[] };
     assert.deepEqual(result.rebuilt.map((r) => r.key).sort(), [...before.keys()].sort());
     assert.ok(result.rebuilt.every((r) => r.member === 1));
-    const rebuiltFiles = await packFiles(fresh);
+    const rebuiltFiles = [...(await packFiles(fresh)), ...(await filesUnder(join(fresh, 'index')))];
     assert.equal(rebuiltFiles.length, before.size);
     assert.equal((await check('--read-data')).code, 0);
     for (const lost of [[0, 2], [2, 3], [0, 3]]) {

@@ -100,11 +100,11 @@ describe('compression', { timeout: 300_000 }, () => {
     for (const dir of a.memberDirs) {
       const path = join(dir, 'config');
       const config = JSON.parse(await readFile(path, 'utf8')) as { version: number };
-      config.version = 1;
+      config.version = 2;
       await writeFile(path, JSON.stringify(config));
     }
     const r = await a.raic(['snapshots']);
     assert.equal(r.code, 1);
-    assert.match(oneCleanErrorLine(r.stderr), /format version 1; this raic reads version 2 only/);
+    assert.match(oneCleanErrorLine(r.stderr), /format version 2; this raic reads version 3 only/);
   });
 });

@@ -4,6 +4,7 @@
  * rename-based create-once under a race.
  */
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -65,9 +66,12 @@ describe('sftp adapter', () => {
     await p.close();
 
     const changed = path.join(scratch, 'known_hosts_changed');
-    const otherHostKey = ssh2.utils.parseKey(ssh2.utils.generateKeyPairSync('ed25519').public);
-    if (otherHostKey instanceof Error) throw otherHostKey;
-    writeFileSync(changed, `[${server.host}]:${server.port} ssh-ed25519 ${otherHostKey.getPublicSSH().toString('base64')}\n`);
+    // Another ed25519 key, in OpenSSH's wire form, built directly (ssh2's generate-then-parse round trip
+    // intermittently rejected its own output: "Malformed OpenSSH public key").
+    const raw = generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
+    const sshString = (b: Buffer): Buffer => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
+    const otherHostKey = Buffer.concat([sshString(Buffer.from('ssh-ed25519')), sshString(raw)]);
+    writeFileSync(changed, `[${server.host}]:${server.port} ssh-ed25519 ${otherHostKey.toString('base64')}\n`);
     const q = await createSftpProvider(memberUrl(dirName(), { port: server.port, pin: false }), { ...env, SFTP_KNOWN_HOSTS: changed });
     const err = (await q.head('k').catch((e: unknown) => e)) as RaicError;
     assert.ok(isRaicError(err, 'Auth'), `expected Auth, got ${String(err)}`);

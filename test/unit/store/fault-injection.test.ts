@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { ChunkSink, Members, RaicArray, ShareReader, newMasterKey, repoKeys, walkStream, pageLoader, type StreamRef } from '../../../src/store/index.js';
+import { ChunkSink, Members, RaicArray, ChunkReader, newMasterKey, repoKeys, walkStream, pageLoader, type StreamRef } from '../../../src/store/index.js';
 import { withRetry } from '../../../src/providers/index.js';
 import { createMemoryProvider } from '../../support/memory-provider.js';
 import { FaultyProvider } from '../../support/faulty-provider.js';
@@ -30,8 +30,8 @@ describe('store under injected faults (k=2, n=4)', () => {
   });
   after(async () => array.close());
 
-  const readAll = async (): Promise<{ bytes: Buffer; reader: ShareReader }> => {
-    const reader = new ShareReader(array.members, array.pool, K, 256 * 1024);
+  const readAll = async (): Promise<{ bytes: Buffer; reader: ChunkReader }> => {
+    const reader = new ChunkReader(array.members, array.pool, K, 256 * 1024);
     const parts: Buffer[] = [];
     for await (const entry of walkStream(ref, pageLoader(reader))) parts.push(Buffer.from(await reader.read(entry)));
     return { bytes: Buffer.concat(parts), reader };

@@ -8,8 +8,8 @@ import { ForwardRecord, ForwardTable, encodeForwardRecord, writeForwardRecord, t
 import { forwardKey, packKey } from '../../../src/store/layout.js';
 import { Members } from '../../../src/store/members.js';
 import { PackWriter } from '../../../src/store/pack-writer.js';
-import { ShareReader } from '../../../src/store/share-reader.js';
-import { StripePool } from '../../../src/store/stripe-pool.js';
+import { ChunkReader } from '../../../src/store/chunk-reader.js';
+import { CodecPool } from '../../../src/store/codec-pool.js';
 import { MemoryProvider } from '../../support/memory-provider.js';
 
 const move = (offset: number): ForwardMove => ({ id: randomBytes(32), key: randomBytes(32), to: { pack: randomBytes(16), offset } });
@@ -137,15 +137,15 @@ describe('ForwardTable over three members', () => {
   });
 });
 
-describe('ShareReader follows forwarding records', () => {
+describe('ChunkReader follows forwarding records', () => {
   const k = 2;
   const n = 3;
   const indexKey = randomBytes(32);
-  let pool: StripePool;
+  let pool: CodecPool;
   let providers: MemoryProvider[];
   let members: Members;
   before(() => {
-    pool = new StripePool(1);
+    pool = new CodecPool(1);
     providers = Array.from({ length: n }, (_, i) => new MemoryProvider({ name: `r${i}` }));
     members = Members.fromProviders(providers);
   });
@@ -153,12 +153,12 @@ describe('ShareReader follows forwarding records', () => {
 
   it('reads a chunk moved twice from its original entry; locate names the pack that holds it; no record → missing', async () => {
     const plaintext = randomBytes(300_000);
-    const enc = await pool.encode({ plaintext, convergenceKey: randomBytes(32), k, n, compression: 'auto' });
+    const enc = await pool.seal({ plaintext, convergenceKey: randomBytes(32), compression: 'auto' });
     const at: ChunkEntry[] = [];
-    // Three copies of the stripe in three packs A, B, C (as repacking writes them: same bytes, new place).
+    // Three copies of the sealed chunk in three packs A, B, C (as repacking writes them: same bytes, new place).
     for (let i = 0; i < 3; i++) {
-      const writer = new PackWriter(members, indexKey, 4 << 20, 8 << 20);
-      if (i > 0) await writer.add({ ...enc, id: randomBytes(32), size: 1000, shareLen: 1000, stripe: randomBytes(n * 1000) }); // shifts the offset
+      const writer = new PackWriter(members, k, indexKey, 4 << 20, 8 << 20);
+      if (i > 0) await writer.add({ id: randomBytes(32), size: 1000, sealed: randomBytes(1000 * i) }); // shifts the offset
       at.push({ ...(await writer.add(enc)), key: Buffer.from(enc.key) });
       await writer.finish();
     }
@@ -171,7 +171,7 @@ describe('ShareReader follows forwarding records', () => {
       p.objects.delete(packKey(b.pack.toString('hex')));
     }
 
-    const reader = new ShareReader(members, pool, k, plaintext.length);
+    const reader = new ChunkReader(members, pool, k, plaintext.length);
     assert.ok(Buffer.from(await reader.read(a)).equals(plaintext));
     assert.equal(reader.problems.length, 0, JSON.stringify(reader.problems));
     const where = await reader.locate(a);
@@ -179,12 +179,12 @@ describe('ShareReader follows forwarding records', () => {
     assert.equal(where.offset, c.offset);
     assert.deepEqual(reader.forwardRecordKeys().sort(), [forwardKey(a.pack.toString('hex')), forwardKey(b.pack.toString('hex'))].sort());
     // A pack still present is its own location.
-    assert.ok((await new ShareReader(members, pool, k, plaintext.length).locate(c)).pack.equals(c.pack));
+    assert.ok((await new ChunkReader(members, pool, k, plaintext.length).locate(c)).pack.equals(c.pack));
 
-    // Without the second record the chain breaks: the share is missing, and the read says so.
+    // Without the second record the chain breaks: the pack is missing, and the read says so.
     for (const p of providers) p.objects.delete(forwardKey(b.pack.toString('hex')));
-    const broken = new ShareReader(members, pool, k, plaintext.length);
-    await assert.rejects(broken.read(a), (err: unknown) => isRaicError(err, 'Quorum') && /missing/.test((err as Error).message));
-    assert.ok(broken.problems.every((p) => p.problem === 'missing' && p.pack === b.pack.toString('hex')));
+    const broken = new ChunkReader(members, pool, k, plaintext.length);
+    await assert.rejects(broken.read(a), (err: unknown) => isRaicError(err, 'NotFound'));
+    assert.ok(broken.problems.length > 0 && broken.problems.every((p) => p.problem === 'missing' && p.object === packKey(b.pack.toString('hex'))));
   });
 });

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
-import { ChunkSink, Members, RaicArray, listPacks, loadIndex, newMasterKey, readPackTrailer, repoKeys } from '../../../src/store/index.js';
+import { ChunkSink, Members, PackReader, RaicArray, listPacks, loadIndex, newMasterKey, readPackTrailer, repoKeys } from '../../../src/store/index.js';
 import { createMemoryProvider } from '../../support/memory-provider.js';
 
 describe('metadata packs', () => {
@@ -28,8 +28,9 @@ describe('metadata packs', () => {
     const kinds = new Map<string, boolean>();
     const packs = await listPacks(array.members);
     assert.ok(packs.size >= 2, `${packs.size} packs`);
-    for (const [packHex, where] of packs) {
-      const refs = await readPackTrailer(array.members, where.member, packHex, where.size, keys.index);
+    const reader = new PackReader(array.members, array.k);
+    for (const packHex of packs.keys()) {
+      const refs = await readPackTrailer(reader, packHex, keys.index);
       const metas = new Set(refs.map((r) => r.meta));
       assert.equal(metas.size, 1, `pack ${packHex} mixes metadata and content`);
       kinds.set(packHex, refs[0]!.meta);
@@ -37,7 +38,7 @@ describe('metadata packs', () => {
     assert.equal(blob.entries[0]!.meta, true, 'a tree blob is metadata');
     assert.equal(kinds.get(blob.entries[0]!.pack.toString('hex')), true);
     for (const e of content.entries) assert.equal(e.meta, true, 'top-level entries of a paged stream are its pages');
-    const index = await loadIndex(array.members, keys.index);
+    const index = await loadIndex(array.members, array.k, keys.index);
     const dataRefs = [...index.values()].filter((r) => !r.meta);
     const metaRefs = [...index.values()].filter((r) => r.meta);
     assert.equal(dataRefs.length, 20);

@@ -1,14 +1,14 @@
 /**
  * Whole-pack erasure coding (pack-codec.ts): every chunk range of a body is found in the data shares as they
  * are, any range is rebuilt from the same range of any k shares, region hashes catch a lying member, and the
- * table is bound to the pack id and bounded before use.
+ * table names its object, fits the array, and is bounded before use.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { loadErasureCodec } from '../../../src/erasure/index.js';
 import { isRaicError } from '../../../src/errors.js';
-import { encodePack, encodePackTable, locateRange, parsePackTable, rebuildRange, regionSpan, regionsMatch, regionsPerShare } from '../../../src/store/pack-codec.js';
+import { encodePack, encodePackTable, shareOf, tableLengthOf, OBJECT_HEADER_BYTES, locateRange, parsePackTable, rebuildRange, regionSpan, regionsMatch, regionsPerShare } from '../../../src/store/pack-codec.js';
 
 const R = 1024; // small regions, so small bodies have many
 
@@ -16,12 +16,15 @@ describe('pack codec', () => {
   for (const [k, n] of [[2, 3], [4, 6], [3, 7], [1, 2]] as const) {
     it(`k=${k} n=${n}: ranges read from data shares as they are; any k shares rebuild any range`, async () => {
       const codec = await loadErasureCodec(k, n);
-      for (const size of [1, 17, R * 3 + 5, 50_000]) {
+      for (const size of [1, 17, R * 3 + 5, 50_000, 1_300_001]) { // the last: shares longer than one encoding slice
         const body = randomBytes(size);
-        const p = encodePack(body, codec, R);
-        const t = parsePackTable(p.tableBytes, p.id, { k, n });
+        const id = randomBytes(16);
+        const p = encodePack(body, codec, id, 0, R);
+        const t = parsePackTable(p.tableBytes, id, { k, n });
+        for (const obj of p.objects) assert.equal(tableLengthOf(obj), p.tableBytes.length);
+        assert.deepEqual(p.objects[0]!.subarray(OBJECT_HEADER_BYTES, OBJECT_HEADER_BYTES + p.tableBytes.length), p.tableBytes);
         assert.equal(t.shareLen, Math.ceil(size / k));
-        const share = (i: number): Uint8Array => p.stripe.subarray(i * p.shareLen, (i + 1) * p.shareLen);
+        const share = (i: number): Uint8Array => shareOf(p, i);
         for (let i = 0; i < n; i++) assert.ok(regionsMatch(t, i, 0, share(i)), `share ${i} matches its table`);
         // Healthy reads: the pieces, concatenated, are the body's bytes.
         for (const [off, len] of [[0, size], [Math.floor(size / 3), Math.max(1, Math.floor(size / 2))], [size - 1, 1]] as const) {
@@ -40,9 +43,10 @@ describe('pack codec', () => {
 
   it('a lying member is caught region by region', async () => {
     const codec = await loadErasureCodec(2, 4);
-    const p = encodePack(randomBytes(10 * R), codec, R);
-    const t = parsePackTable(p.tableBytes, p.id, { k: 2, n: 4 });
-    const share1 = Buffer.from(p.stripe.subarray(p.shareLen, 2 * p.shareLen));
+    const id = randomBytes(16);
+    const p = encodePack(randomBytes(10 * R), codec, id, 0, R);
+    const t = parsePackTable(p.tableBytes, id, { k: 2, n: 4 });
+    const share1 = Buffer.from(shareOf(p, 1));
     assert.ok(regionsMatch(t, 1, 2 * R, share1.subarray(2 * R, 4 * R)));
     share1[3 * R + 7]! ^= 1;
     assert.equal(regionsMatch(t, 1, 2 * R, share1.subarray(2 * R, 4 * R)), false, 'flipped bit');
@@ -51,20 +55,26 @@ describe('pack codec', () => {
     assert.equal(regionsMatch(t, 1, 0, share1.subarray(0, R - 1)), false, 'a region cut short');
   });
 
-  it('the table is bound to the pack id, the array shape, and bounded', async () => {
+  it('the table names its object, fits the array shape, and is bounded', async () => {
     const codec = await loadErasureCodec(2, 3);
-    const p = encodePack(randomBytes(5000), codec, R);
-    const bad = (bytes: Uint8Array, shape = { k: 2, n: 3 }): void =>
-      assert.throws(() => parsePackTable(bytes, p.id, shape), (e: unknown) => isRaicError(e, 'Integrity'));
+    const id = randomBytes(16);
+    const p = encodePack(randomBytes(5000), codec, id, 100, R);
+    const bad = (bytes: Uint8Array, shape = { k: 2, n: 3 }, name: Uint8Array = id): void =>
+      assert.throws(() => parsePackTable(bytes, name, shape), (e: unknown) => isRaicError(e, 'Integrity'));
+    assert.equal(parsePackTable(p.tableBytes, id, { k: 2, n: 3 }).trailerBytes, 100);
     bad(p.tableBytes, { k: 2, n: 4 });
-    const flipped = Buffer.from(p.tableBytes);
-    flipped[30]! ^= 1;
-    bad(flipped);
+    bad(p.tableBytes, { k: 2, n: 3 }, randomBytes(16)); // another object's table
     bad(p.tableBytes.subarray(0, 20));
-    // A table that names itself correctly but lies about its geometry (a writer's bug or a forger with no
-    // reference to match) is refused before it is used.
-    const lying = encodePackTable({ ...parsePackTable(p.tableBytes, p.id, { k: 2, n: 3 }), shareLen: 1 });
-    assert.throws(() => parsePackTable(lying, encodePack(randomBytes(1), codec, R).id, { k: 2, n: 3 }), (e: unknown) => isRaicError(e, 'Integrity'));
+    bad(Buffer.concat([p.tableBytes, Buffer.alloc(16)]));
+    // A table that lies about its geometry is refused before it is used.
+    const t = parsePackTable(p.tableBytes, id, { k: 2, n: 3 });
+    bad(encodePackTable({ ...t, shareLen: 1 }));
+    bad(encodePackTable({ ...t, trailerBytes: t.bodyBytes + 1 }));
+    bad(encodePackTable({ ...t, regionBytes: 1 }));
+    // A member object announcing a huge table is refused before anything is fetched for it.
+    const header = Buffer.from(p.objects[0]!.subarray(0, OBJECT_HEADER_BYTES));
+    header.writeUInt32BE(2 ** 31, 8);
+    assert.throws(() => tableLengthOf(header), (e: unknown) => isRaicError(e, 'Integrity'));
     assert.equal(regionsPerShare({ shareLen: 2500, regionBytes: R }), 3);
     assert.throws(() => locateRange({ shareLen: 2500, bodyBytes: 5000 }, 4990, 11), (e: unknown) => isRaicError(e, 'Integrity'));
   });

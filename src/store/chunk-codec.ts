@@ -1,0 +1,95 @@
+/**
+ * Chunk ⇄ sealed chunk: the CPU-heavy transforms, pure functions run inside worker threads (or inline for
+ * small chunks).
+ *
+ * seal: key = keyedHash(convergenceKey, plaintext) (content-derived, so identical chunks in one repository
+ * dedup and a manifest can hand out exactly the keys it names); id = keyedHash(key, "chunk-id"); the
+ * plaintext is framed (compress/: codec byte ‖ payload, zstd when it shrinks); sealed = AEAD(key, framed).
+ * Erasure coding happens per pack, not per chunk (pack-codec.ts).
+ * open: the sealed length is bounded by the chunk's size before anything is decrypted; AEAD open; unframe
+ * (bounded by the chunk's size).
+ */
+import { FRAME_OVERHEAD, frameChunk, unframeChunk, type CompressionMode } from '../compress/index.js';
+import { AEAD_OVERHEAD, keyedHash, open, seal } from '../crypto/index.js';
+import { RaicError } from '../errors.js';
+
+const CHUNK_ID_LABEL = Buffer.from('raic chunk id v1');
+
+/** What sealing can add to a chunk at most (stored as it is; compressed ones take less). */
+export const SEAL_OVERHEAD = AEAD_OVERHEAD + FRAME_OVERHEAD;
+
+/** The most bytes the sealed form of a `size`-byte chunk can take. */
+export const sealedBytes = (size: number): number => size + SEAL_OVERHEAD;
+
+export interface SealTask {
+  plaintext: Uint8Array;
+  convergenceKey: Uint8Array;
+  compression: CompressionMode;
+  /** Where to build the sealed chunk (≥ sealedBytes(plaintext.length) bytes); a fresh buffer when absent. */
+  sealedBuffer?: ArrayBuffer;
+}
+
+export interface SealedChunk {
+  id: Uint8Array;
+  key: Uint8Array;
+  size: number;
+  sealed: Uint8Array;
+}
+
+export interface SealResult extends SealedChunk {
+  /** The task's plaintext, handed back so its buffer can be recycled. */
+  plaintext: Uint8Array;
+}
+
+export function chunkKeyAndId(convergenceKey: Uint8Array, plaintext: Uint8Array): { key: Buffer; id: Buffer } {
+  const key = keyedHash(convergenceKey, plaintext);
+  return { key, id: keyedHash(key, CHUNK_ID_LABEL) };
+}
+
+export function sealChunk(task: SealTask): SealResult {
+  const { plaintext } = task;
+  const room = sealedBytes(plaintext.length);
+  // Own ArrayBuffer (not Node's shared Buffer pool) so it can be transferred back without a copy.
+  const out = task.sealedBuffer ? new Uint8Array(task.sealedBuffer, 0, room) : new Uint8Array(room);
+  return { ...sealChunkInto(plaintext, task.convergenceKey, out, task.compression), plaintext };
+}
+
+/** Per thread: where framed chunks are built and opened (used and done with inside one call). */
+let frameScratch = new Uint8Array(0);
+function scratch(bytes: number): Uint8Array {
+  if (frameScratch.length < bytes) frameScratch = new Uint8Array(Math.max(bytes, 64 * 1024));
+  return frameScratch.subarray(0, bytes);
+}
+
+/** seal's work, into `out` (≥ sealedBytes(plaintext.length) bytes, any buffer — a shared one too). */
+export function sealChunkInto(plaintext: Uint8Array, convergenceKey: Uint8Array, out: Uint8Array, compression: CompressionMode): SealedChunk {
+  const { key, id } = chunkKeyAndId(convergenceKey, plaintext);
+  const framed = frameChunk(plaintext, compression, scratch(plaintext.length + FRAME_OVERHEAD));
+  const sealed = out.subarray(0, framed.length + AEAD_OVERHEAD);
+  seal(key, framed, undefined, sealed);
+  return { id, key, size: plaintext.length, sealed };
+}
+
+export interface OpenTask {
+  sealed: Uint8Array;
+  key: Uint8Array;
+  size: number;
+  /** Room for the plaintext (≥ size); fresh when absent. */
+  plaintextBuffer?: ArrayBuffer;
+}
+
+/** The chunk's plaintext. Rejects Integrity when the bytes are not the chunk (wrong length, tag or frame). */
+export function openChunk(task: OpenTask): Uint8Array {
+  const { sealed, size } = task;
+  if (sealed.length < SEAL_OVERHEAD || sealed.length > sealedBytes(size)) {
+    throw new RaicError('Integrity', `a ${sealed.length}-byte sealed chunk cannot hold ${size} bytes`);
+  }
+  let framed: Uint8Array;
+  try {
+    framed = open(task.key, sealed, undefined, scratch(sealed.length - AEAD_OVERHEAD));
+  } catch {
+    throw new RaicError('Integrity', 'a chunk does not authenticate');
+  }
+  const room = task.plaintextBuffer ? new Uint8Array(task.plaintextBuffer, 0, size) : new Uint8Array(size);
+  return unframeChunk(framed, size, room);
+}

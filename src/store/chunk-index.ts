@@ -1,0 +1,133 @@
+/**
+ * ChunkIndex: chunk id → ChunkRef held in flat typed arrays (an open-addressing hash table), not as a Map
+ * of strings to objects: ~70–100 bytes per chunk resident instead of ~1 KB, so deduplicating against an
+ * array of a million chunks costs under 100 MB. Pack ids are stored once per pack.
+ *
+ * The Map-like surface (hex keys) is what the index's users already speak; refs are built on demand.
+ */
+import type { ChunkRef } from './chunk-ref.js';
+
+const ID_BYTES = 32;
+/** Per slot: pack number + 1 (0: empty), offset, length, size. */
+const WORDS = 4;
+const MIN_CAPACITY = 1024;
+
+export class ChunkIndex {
+  private capacity = MIN_CAPACITY;
+  private ids = new Uint8Array(MIN_CAPACITY * ID_BYTES);
+  private words = new Uint32Array(MIN_CAPACITY * WORDS);
+  private flags = new Uint8Array(MIN_CAPACITY);
+  private count = 0;
+  private readonly packIds: Buffer[] = [];
+  private readonly packNumbers = new Map<string, number>();
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Bytes the table holds (its arrays, and ~100 per distinct pack): what dedup costs in memory. */
+  residentBytes(): number {
+    return this.ids.byteLength + this.words.byteLength + this.flags.byteLength + this.packIds.length * 100;
+  }
+
+  has(idHex: string): boolean {
+    return this.find(Buffer.from(idHex, 'hex')) >= 0;
+  }
+
+  get(idHex: string): ChunkRef | undefined {
+    const id = Buffer.from(idHex, 'hex');
+    const slot = this.find(id);
+    return slot < 0 ? undefined : this.refAt(slot, id);
+  }
+
+  /** Adds or replaces the ref of `idHex` (which must be ref.id in hex). */
+  set(idHex: string, ref: ChunkRef): this {
+    if ((this.count + 1) * 4 > this.capacity * 3) this.grow();
+    const id = Buffer.from(idHex, 'hex');
+    let slot = this.find(id);
+    if (slot < 0) {
+      slot = -slot - 1;
+      this.ids.set(id, slot * ID_BYTES);
+      this.count += 1;
+    }
+    this.write(slot, this.packNumber(ref.pack), ref);
+    return this;
+  }
+
+  *values(): IterableIterator<ChunkRef> {
+    for (const [, ref] of this) yield ref;
+  }
+
+  *[Symbol.iterator](): IterableIterator<[string, ChunkRef]> {
+    for (let slot = 0; slot < this.capacity; slot++) {
+      if (this.words[slot * WORDS] === 0) continue;
+      const id = Buffer.from(this.ids.subarray(slot * ID_BYTES, (slot + 1) * ID_BYTES));
+      yield [id.toString('hex'), this.refAt(slot, id)];
+    }
+  }
+
+  /** The slot holding `id`, or −(free slot + 1) where it would go. Ids are HMAC outputs: uniformly spread. */
+  private find(id: Uint8Array): number {
+    const mask = this.capacity - 1;
+    let slot = ((id[0]! << 24) | (id[1]! << 16) | (id[2]! << 8) | id[3]!) & mask;
+    for (;;) {
+      if (this.words[slot * WORDS] === 0) return -slot - 1;
+      if (this.sameId(slot, id)) return slot;
+      slot = (slot + 1) & mask;
+    }
+  }
+
+  private sameId(slot: number, id: Uint8Array): boolean {
+    const at = slot * ID_BYTES;
+    for (let i = 0; i < ID_BYTES; i++) if (this.ids[at + i] !== id[i]) return false;
+    return true;
+  }
+
+  private refAt(slot: number, id: Buffer): ChunkRef {
+    const w = slot * WORDS;
+    return {
+      id,
+      pack: this.packIds[this.words[w]! - 1]!,
+      offset: this.words[w + 1]!,
+      length: this.words[w + 2]!,
+      size: this.words[w + 3]!,
+      meta: this.flags[slot] === 1,
+    };
+  }
+
+  private write(slot: number, packNo: number, ref: ChunkRef): void {
+    const w = slot * WORDS;
+    this.words[w] = packNo + 1;
+    this.words[w + 1] = ref.offset;
+    this.words[w + 2] = ref.length;
+    this.words[w + 3] = ref.size;
+    this.flags[slot] = ref.meta ? 1 : 0;
+  }
+
+  private packNumber(pack: Buffer): number {
+    const hex = pack.toString('hex');
+    let no = this.packNumbers.get(hex);
+    if (no === undefined) {
+      no = this.packIds.length;
+      this.packIds.push(Buffer.from(pack));
+      this.packNumbers.set(hex, no);
+    }
+    return no;
+  }
+
+  private grow(): void {
+    const old = { capacity: this.capacity, ids: this.ids, words: this.words, flags: this.flags };
+    this.capacity *= 2;
+    this.ids = new Uint8Array(this.capacity * ID_BYTES);
+    this.words = new Uint32Array(this.capacity * WORDS);
+    this.flags = new Uint8Array(this.capacity);
+    for (let slot = 0; slot < old.capacity; slot++) {
+      if (old.words[slot * WORDS] === 0) continue;
+      const id = old.ids.subarray(slot * ID_BYTES, (slot + 1) * ID_BYTES);
+      const to = -this.find(id) - 1;
+      this.ids.set(id, to * ID_BYTES);
+      this.words.set(old.words.subarray(slot * WORDS, (slot + 1) * WORDS), to * WORDS);
+      this.flags[to] = old.flags[slot]!;
+    }
+  }
+}

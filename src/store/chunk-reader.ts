@@ -1,0 +1,127 @@
+/**
+ * ChunkReader: a chunk's plaintext from wherever its sealed bytes are now. A healthy read fetches the bytes
+ * from the member whose data share holds them (PackReader.readRange) and opens them; when that member is
+ * down or its bytes do not authenticate, the range is rebuilt from k members whose bytes match the pack's
+ * table, so any n − k members may be lost or corrupt.
+ *
+ * A chunk of a pack that prune repacked is found through the pack's forwarding record (forwarding.ts,
+ * fetched once per pack per reader): it names the chunk's new pack and offset, and chains of moves are
+ * followed. The chunk's own AEAD tag stays the judge of the bytes, wherever they were read.
+ */
+import { RaicError } from '../errors.js';
+import { BufferPool } from './buffer-pool.js';
+import type { ChunkEntry } from './chunk-ref.js';
+import { openChunk } from './chunk-codec.js';
+import type { CodecPool } from './codec-pool.js';
+import { ForwardTable } from './forwarding.js';
+import { FORWARD_PREFIX, idOfKey, packKey } from './layout.js';
+import type { Members } from './members.js';
+import { PackReader, type ReadProblem } from './pack-reader.js';
+import { INLINE_CODEC_BYTES } from './tuning.js';
+
+/** Moves followed for one chunk before giving up (prune never builds loops; a bound keeps a bug finite). */
+const MAX_FORWARD_HOPS = 64;
+
+export class ChunkReader {
+  readonly packs: PackReader;
+  /** Recycled plaintext buffers (see BufferPool); chunks larger than their capacity get fresh ones. */
+  private readonly plaintexts: BufferPool;
+  private readonly forwards: ForwardTable;
+  private forwardListing: Promise<Set<string>> | null = null;
+
+  constructor(
+    private readonly members: Members,
+    private readonly pool: CodecPool,
+    k: number,
+    maxChunkBytes = 0,
+  ) {
+    this.packs = new PackReader(members, k);
+    this.plaintexts = new BufferPool(maxChunkBytes);
+    this.forwards = new ForwardTable(members);
+  }
+
+  /** Every problem met while reading (for reporting). */
+  get problems(): ReadProblem[] {
+    return this.packs.problems;
+  }
+
+  /**
+   * Where the entry's bytes are now: the entry itself, or — when some member lists a forwarding record for
+   * its pack and the record names the chunk — the entry at its new pack and offset (moves chained). Whether
+   * the old pack is still there is not asked: a member rolled back to before the move still holds it, and
+   * one member's word must not decide where a chunk lives. Rejects like ForwardTable.lookup.
+   */
+  async locate(entry: ChunkEntry): Promise<ChunkEntry> {
+    let at: ChunkEntry = entry;
+    for (let hop = 0; hop < MAX_FORWARD_HOPS; hop++) {
+      const packHex = at.pack.toString('hex');
+      if (!this.forwards.has(packHex) && !(await this.listedForwards()).has(packHex)) return at;
+      const next = await this.forwards.lookup(packHex, entry);
+      if (!next) return at;
+      at = { ...at, pack: next.pack, offset: next.offset };
+    }
+    return at;
+  }
+
+  /** Object keys of the forwarding records this reader followed (checks verify them on every member). */
+  forwardRecordKeys(): string[] {
+    return this.forwards.keys();
+  }
+
+  /** Gives back the buffer of a plaintext returned by read() once the caller is done with it. */
+  recycle(plaintext: Uint8Array): void {
+    this.plaintexts.release(plaintext.buffer);
+  }
+
+  /** The chunk's plaintext. Its buffer may be recycled: call recycle() when done, or keep it. */
+  async read(entry: ChunkEntry): Promise<Uint8Array> {
+    const at = await this.locate(entry);
+    const object = packKey(at.pack.toString('hex'));
+    const healthy = await this.packs.readRange(object, at.pack, at.offset, at.length);
+    try {
+      return await this.open(entry, healthy);
+    } catch (err) {
+      // The data share's bytes were wrong: the rebuild checks every member's bytes against the table and
+      // records which one lied.
+      if (!(err instanceof RaicError) || err.code !== 'Integrity') throw err;
+    }
+    const rebuilt = await this.packs.rebuildRange(object, at.pack, at.offset, at.length);
+    try {
+      return await this.open(entry, rebuilt);
+    } catch (err) {
+      if (!(err instanceof RaicError) || err.code !== 'Integrity') throw err;
+      throw new RaicError('Integrity', `chunk ${entry.id.toString('hex').slice(0, 16)} does not authenticate, even rebuilt from members that match its pack's table`, {
+        hint: 'the pack was written damaged or its reference is wrong; run raic check --read-data',
+      });
+    }
+  }
+
+  private async open(entry: ChunkEntry, sealed: Uint8Array): Promise<Uint8Array> {
+    if (entry.size <= INLINE_CODEC_BYTES) return openChunk({ sealed, key: entry.key, size: entry.size });
+    // Pooled max-size scratch only for large chunks: moving 10 MB of buffers to a worker for a 100 KB chunk
+    // makes V8 count it as fresh external memory each time, and collect garbage far too often.
+    const fits = entry.size <= this.plaintexts.capacity && entry.size >= this.plaintexts.capacity / 4;
+    return this.pool.open({ sealed, key: entry.key, size: entry.size, ...(fits ? { plaintextBuffer: this.plaintexts.take() } : {}) });
+  }
+
+  /**
+   * Packs that some member lists a forwarding record for (listed once per reader). A member that cannot be
+   * listed is left out: the others' records still count, and reading must not need every member.
+   */
+  private listedForwards(): Promise<Set<string>> {
+    this.forwardListing ??= Promise.all(
+      this.members.up().map(async (slot) => {
+        const ids: string[] = [];
+        try {
+          await this.members.call(slot.index, async (p) => {
+            for await (const o of p.list(FORWARD_PREFIX)) ids.push(idOfKey(o.key));
+          });
+        } catch {
+          // unreachable or refusing: counted by members.call; the others' listings decide
+        }
+        return ids;
+      }),
+    ).then((lists) => new Set(lists.flat()));
+    return this.forwardListing;
+  }
+}

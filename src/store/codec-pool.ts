@@ -1,0 +1,63 @@
+/**
+ * CodecPool: seal and open chunks, and read-chunk-seal file segments, on worker threads (one per core by
+ * default) so compression and crypto use every core while the main thread does I/O.
+ */
+import { Piscina } from 'piscina';
+import { RaicError } from '../errors.js';
+import type { SegmentResult, SegmentTask } from './file-segment.js';
+import type { OpenTask, SealResult, SealTask } from './chunk-codec.js';
+import type { CodecJob } from './codec-worker.js';
+
+export class CodecPool {
+  private readonly pool: Piscina;
+
+  constructor(workers: number) {
+    this.pool = new Piscina({
+      filename: new URL('./codec-worker-entry.cjs', import.meta.url).href,
+      minThreads: workers,
+      maxThreads: workers,
+      idleTimeout: 60_000,
+    });
+  }
+
+  /**
+   * `task.sealedBuffer` is moved to the worker and comes back as the result's sealed bytes. With
+   * `movePlaintext` the plaintext's whole ArrayBuffer is moved too (the caller must not touch it until it comes
+   * back as `result.plaintext`); otherwise it is copied.
+   */
+  seal(task: SealTask, opts: { movePlaintext?: boolean } = {}): Promise<SealResult> {
+    const job: CodecJob = { op: 'seal', task: { ...task, convergenceKey: compact(task.convergenceKey), plaintext: opts.movePlaintext ? task.plaintext : compact(task.plaintext) } };
+    const transferList = [task.sealedBuffer, opts.movePlaintext ? task.plaintext.buffer : undefined].filter(isArrayBuffer);
+    return this.pool.run(job, { transferList });
+  }
+
+  /** Reads, chunks and seals the next segment of a file on a worker (see file-segment.ts). */
+  sealSegment(task: SegmentTask): Promise<SegmentResult> {
+    const job: CodecJob = { op: 'segment', task };
+    return this.pool.run(job);
+  }
+
+  /** The chunk's plaintext (rejects Integrity like openChunk). The plaintext buffer is moved to the worker. */
+  async open(task: OpenTask): Promise<Uint8Array> {
+    const job: CodecJob = { op: 'open', task: { ...task, sealed: compact(task.sealed), key: compact(task.key) } };
+    const out = (await this.pool.run(job, { transferList: [task.plaintextBuffer].filter(isArrayBuffer) })) as { plaintext: Uint8Array } | { integrity: string };
+    if ('integrity' in out) throw new RaicError('Integrity', out.integrity);
+    return out.plaintext;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+}
+
+const isArrayBuffer = (b: unknown): b is ArrayBuffer => b instanceof ArrayBuffer;
+
+/**
+ * The view itself if it spans its whole buffer, else a copy of just its bytes. Posting a view to a worker
+ * serialises its entire ArrayBuffer: a 32-byte key cut from a 1 MB manifest page or a chunk cut from a
+ * read-ahead window would copy the whole buffer with every task.
+ */
+function compact(view: Uint8Array): Uint8Array {
+  // new Uint8Array(view) copies; Buffer#slice would not (it is subarray for Buffers).
+  return view.byteOffset === 0 && view.byteLength === view.buffer.byteLength ? view : new Uint8Array(view);
+}

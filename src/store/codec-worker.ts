@@ -1,0 +1,36 @@
+/** Worker-thread side of the codec pool: seals and opens chunks off the main thread, moving buffers back. */
+import { Piscina } from 'piscina';
+import { sealFileSegment, type SegmentTask } from './file-segment.js';
+import { isRaicError } from '../errors.js';
+import { openChunk, sealChunk, type OpenTask, type SealTask } from './chunk-codec.js';
+
+export type CodecJob = { op: 'seal'; task: SealTask } | { op: 'open'; task: OpenTask } | { op: 'segment'; task: SegmentTask };
+
+export default function runCodecJob(job: CodecJob): unknown {
+  if (job.op === 'seal') {
+    const out = sealChunk(job.task);
+    return transferable(out, [out.sealed.buffer, out.plaintext.buffer]);
+  }
+  if (job.op === 'segment') return sealFileSegment(job.task); // results live in shared memory: nothing to move
+  try {
+    const plaintext = openChunk(job.task);
+    return transferable({ plaintext }, [plaintext.buffer]);
+  } catch (err) {
+    // An error's class does not survive the thread boundary: say what it was.
+    if (isRaicError(err, 'Integrity')) return { integrity: err.message };
+    throw err;
+  }
+}
+
+/** Moves the distinct, whole ArrayBuffers behind `views` back to the main thread instead of copying. */
+function transferable<T extends object>(value: T, views: ArrayBufferLike[]): unknown {
+  const buffers = [...new Set(views)].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
+  return Piscina.move({
+    get [Piscina.transferableSymbol]() {
+      return buffers;
+    },
+    get [Piscina.valueSymbol]() {
+      return value;
+    },
+  } as never);
+}

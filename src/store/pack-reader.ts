@@ -1,0 +1,271 @@
+/**
+ * PackReader: reads byte ranges of erasure-coded objects' bodies (pack-codec.ts) from the members.
+ *
+ * - table(): an object's table, used only when k members serve it byte for byte (one member's word never
+ *   decides how a body was cut or what its shares hash to). Cached per reader.
+ * - readRange(): a healthy read — the data shares that hold the range, one ranged GET each, no decoding.
+ *   The bytes are not checked here: a chunk's AEAD tag judges them, and on failure the caller asks for
+ *   rebuildRange().
+ * - rebuildRange(): the range rebuilt from region-aligned spans of any k members whose bytes match the table
+ *   region by region, so a corrupt or lying member's bytes never reach the decoder.
+ * - readBody(): a whole body, verified region by region (index segments, repair, prune).
+ *
+ * Sequential healthy reads of one member (a restore walks a file's chunks in order) fetch READ_AHEAD_BYTES at
+ * once and serve the next chunks from memory.
+ */
+import { RaicError, isRaicError } from '../errors.js';
+import { loadErasureCodec } from '../erasure/index.js';
+import { hedgedFetch } from './hedged-fetch.js';
+import type { Members } from './members.js';
+import { messageOf } from './replicated.js';
+import {
+  OBJECT_HEADER_BYTES,
+  locateRange,
+  parsePackTable,
+  rebuildRange as rebuildSpan,
+  regionSpan,
+  regionsMatch,
+  tableLengthOf,
+  type PackTable,
+  type SharePiece,
+} from './pack-codec.js';
+
+export interface ReadProblem {
+  member: number;
+  /** Object key. */
+  object: string;
+  problem: 'missing' | 'corrupt' | 'unreachable';
+  detail: string;
+}
+
+export interface CodedTable {
+  table: PackTable;
+  tableBytes: Buffer;
+  /** Offset of the share in each member's object. */
+  dataStart: number;
+}
+
+/** First bytes fetched for a table: a pack's table fits (it is ~1 KiB per MiB of share and member). */
+const TABLE_PREFIX_BYTES = 64 * 1024;
+const READ_AHEAD_BYTES = 4 * 1024 * 1024;
+const WINDOWS_PER_MEMBER = 2;
+
+interface ReadWindow {
+  object: string;
+  offset: number;
+  bytes: Promise<Buffer>;
+}
+
+export class PackReader {
+  readonly problems: ReadProblem[] = [];
+  private readonly tables = new Map<string, Promise<CodedTable>>();
+  private readonly lastRead: ({ object: string; end: number } | undefined)[] = [];
+  private readonly windows: ReadWindow[][] = [];
+
+  constructor(
+    private readonly members: Members,
+    private readonly k: number,
+  ) {}
+
+  get n(): number {
+    return this.members.n;
+  }
+
+  /** The object's table, as k members serve it byte for byte. Rejects NotFound when no member has the object. */
+  table(object: string, id: Uint8Array): Promise<CodedTable> {
+    let t = this.tables.get(object);
+    if (!t) {
+      t = this.agreeOnTable(object, id);
+      t.catch(() => this.tables.delete(object));
+      this.tables.set(object, t);
+    }
+    return t;
+  }
+
+  /** Forgets a cached table (a pack deleted and rewritten: repair's byte-identical rebuild keeps it valid anyway). */
+  forget(object: string): void {
+    this.tables.delete(object);
+  }
+
+  private async agreeOnTable(object: string, id: Uint8Array): Promise<CodedTable> {
+    const copies = new Map<number, Buffer>();
+    const fetchOne = async (i: number): Promise<Buffer | null> => {
+      try {
+        const bytes = await this.tableOf(i, object, id);
+        copies.set(i, bytes);
+        return bytes;
+      } catch (err) {
+        this.note(i, object, err);
+        return null;
+      }
+    };
+    const order = this.byLatency([...Array(this.n).keys()]);
+    await hedgedFetch(order, this.k, fetchOne, () => this.members.hedgeDelayMs());
+    let agreed = majority(copies, this.k);
+    if (!agreed) {
+      await Promise.all(order.filter((i) => !copies.has(i) && !this.tried(object, i)).map(fetchOne));
+      agreed = majority(copies, this.k);
+    }
+    if (!agreed) {
+      const missing = this.problems.filter((p) => p.object === object && p.problem === 'missing').length;
+      if (copies.size === 0 && missing > 0) throw new RaicError('NotFound', `${object} is on no reachable member`);
+      const why = copies.size < this.k ? `${copies.size} of ${this.n} shares obtainable, ${this.k} needed` : `no ${this.k} of the ${copies.size} members that answered agree on its table`;
+      throw new RaicError('Quorum', `cannot read ${object}: ${why}; ${this.describe(object)}`, {
+        hint: 'bring the unreachable members back, or run raic repair',
+      });
+    }
+    const table = parsePackTable(agreed, id, { k: this.k, n: this.n });
+    return { table, tableBytes: agreed, dataStart: OBJECT_HEADER_BYTES + agreed.length };
+  }
+
+  private tried(object: string, i: number): boolean {
+    return this.problems.some((p) => p.object === object && p.member === i);
+  }
+
+  /** Member i's copy of the table, parsed (so a malformed copy counts as no copy). */
+  private async tableOf(i: number, object: string, id: Uint8Array): Promise<Buffer> {
+    const prefix = await this.members.call(i, (p) => p.get(object, { offset: 0, length: TABLE_PREFIX_BYTES }));
+    const len = tableLengthOf(prefix);
+    const end = OBJECT_HEADER_BYTES + len;
+    const bytes = prefix.length >= end ? prefix.subarray(OBJECT_HEADER_BYTES, end) : await this.members.call(i, (p) => p.get(object, { offset: OBJECT_HEADER_BYTES, length: len }));
+    if (bytes.length !== len) throw new RaicError('Integrity', `${object} is truncated`);
+    parsePackTable(bytes, id, { k: this.k, n: this.n });
+    return Buffer.from(bytes);
+  }
+
+  /** Body bytes [offset, offset + length) as the data shares hold them (not verified: see the class comment). */
+  async readRange(object: string, id: Uint8Array, offset: number, length: number): Promise<Buffer> {
+    const t = await this.table(object, id);
+    const pieces = locateRange(t.table, offset, length);
+    const parts = await Promise.all(pieces.map((pc) => this.readPiece(object, t, pc)));
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+
+  private async readPiece(object: string, t: CodedTable, pc: SharePiece): Promise<Buffer> {
+    if (!this.members.isUp(pc.share)) return this.rebuildPiece(object, t, pc);
+    try {
+      const bytes = await this.readShareBytes(pc.share, object, t.dataStart + pc.from, pc.to - pc.from);
+      if (bytes.length === pc.to - pc.from) return bytes;
+      this.problems.push({ member: pc.share, object, problem: 'corrupt', detail: `short read (${bytes.length} of ${pc.to - pc.from} bytes)` });
+    } catch (err) {
+      this.note(pc.share, object, err);
+    }
+    return this.rebuildPiece(object, t, pc);
+  }
+
+  /** Body bytes [offset, offset + length) rebuilt from k members' verified bytes. */
+  async rebuildRange(object: string, id: Uint8Array, offset: number, length: number): Promise<Buffer> {
+    const t = await this.table(object, id);
+    const parts = await Promise.all(locateRange(t.table, offset, length).map((pc) => this.rebuildPiece(object, t, pc)));
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+
+  private async rebuildPiece(object: string, t: CodedTable, pc: SharePiece): Promise<Buffer> {
+    const span = regionSpan(t.table, pc.from, pc.to);
+    const shares = await this.verifiedSpans(object, t, span.from, span.to);
+    const rebuilt = shares[pc.share] ?? rebuildSpan(await loadErasureCodec(this.k, this.n), shares, span.to - span.from)[pc.share]!;
+    return Buffer.from(rebuilt.buffer, rebuilt.byteOffset + (pc.from - span.from), pc.to - pc.from);
+  }
+
+  /** Share bytes [from, to) (region-aligned) of k members whose bytes match the table; the others null. */
+  async verifiedSpans(object: string, t: CodedTable, from: number, to: number, prefer: readonly number[] = []): Promise<(Uint8Array | null)[]> {
+    const spans: (Uint8Array | null)[] = new Array<Uint8Array | null>(this.n).fill(null);
+    const fetchOne = async (i: number): Promise<Uint8Array | null> => {
+      try {
+        const bytes = await this.members.call(i, (p) => p.get(object, { offset: t.dataStart + from, length: to - from }));
+        if (bytes.length === to - from && regionsMatch(t.table, i, from, bytes)) {
+          spans[i] = bytes;
+          return bytes;
+        }
+        this.problems.push({ member: i, object, problem: 'corrupt', detail: `bytes ${from}–${to} of its share do not match the table` });
+      } catch (err) {
+        this.note(i, object, err);
+      }
+      return null;
+    };
+    const candidates = this.byLatency([...Array(this.n).keys()].filter((i) => this.members.isUp(i)), prefer);
+    const got = await hedgedFetch(candidates, this.k, fetchOne, () => this.members.hedgeDelayMs());
+    if (got.size < this.k) {
+      throw new RaicError('Quorum', `cannot read ${object}: ${got.size} of ${this.n} shares obtainable, ${this.k} needed; ${this.describe(object)}`, {
+        hint: 'bring the unreachable members back, then retry',
+      });
+    }
+    // Late answers may have landed too: use exactly k, the rest would only be more memory.
+    let kept = 0;
+    for (let i = 0; i < this.n; i++) if (spans[i] && (kept += 1) > this.k) spans[i] = null;
+    return spans;
+  }
+
+  /** The whole body, verified region by region (k members' shares, decoded when a data share is missing). */
+  async readBody(object: string, id: Uint8Array): Promise<{ body: Buffer; table: CodedTable }> {
+    const t = await this.table(object, id);
+    const { shareLen, bodyBytes } = t.table;
+    const shares = await this.verifiedSpans(object, t, 0, shareLen, [...Array(this.k).keys()]);
+    const all = shares.slice(0, this.k).every((s) => s) ? shares : rebuildSpan(await loadErasureCodec(this.k, this.n), shares, shareLen);
+    const body = Buffer.allocUnsafe(this.k * shareLen);
+    for (let i = 0; i < this.k; i++) body.set(all[i]!, i * shareLen);
+    return { body: body.subarray(0, bodyBytes), table: t };
+  }
+
+  /**
+   * Bytes [offset, offset + length) of member i's object. A read that continues where the member's previous
+   * one ended fetches READ_AHEAD_BYTES at once and keeps them; other reads fetch exactly what is asked.
+   */
+  private async readShareBytes(i: number, object: string, offset: number, length: number): Promise<Buffer> {
+    const sequential = this.lastRead[i]?.object === object && this.lastRead[i]?.end === offset;
+    this.lastRead[i] = { object, end: offset + length };
+    const windows = (this.windows[i] ??= []);
+    for (const w of windows) {
+      if (w.object !== object || offset < w.offset || offset + length > w.offset + READ_AHEAD_BYTES) continue;
+      const got = await w.bytes.catch(() => null);
+      if (got && offset + length <= w.offset + got.length) return got.subarray(offset - w.offset, offset - w.offset + length);
+    }
+    if (sequential && length * 8 <= READ_AHEAD_BYTES) {
+      const bytes = this.members.call(i, (p) => p.get(object, { offset, length: READ_AHEAD_BYTES }));
+      bytes.catch(() => undefined); // a failed read-ahead falls back to the exact read below
+      windows.push({ object, offset, bytes });
+      if (windows.length > WINDOWS_PER_MEMBER) windows.shift();
+      const got = await bytes.catch(() => null);
+      if (got && got.length >= length) return got.subarray(0, length);
+    }
+    return this.members.call(i, (p) => p.get(object, { offset, length }));
+  }
+
+  private byLatency(members: number[], prefer: readonly number[] = []): number[] {
+    const bonus = (i: number): number => (prefer.includes(i) ? 0 : 1);
+    return [...members].sort((a, b) => bonus(a) - bonus(b) || this.members.expectedLatency(a) - this.members.expectedLatency(b) || a - b);
+  }
+
+  private note(member: number, object: string, err: unknown): void {
+    const problem = isRaicError(err, 'NotFound') ? 'missing' : isRaicError(err, 'Integrity') ? 'corrupt' : 'unreachable';
+    this.problems.push({ member, object, problem, detail: messageOf(err) });
+  }
+
+  describe(object: string): string {
+    const down = this.members.describeDown();
+    const probs = this.problems.filter((p) => p.object === object).map((p) => `${this.members.slots[p.member]!.url}: ${p.problem}`);
+    return [down && `unreachable: ${down}`, probs.length > 0 && `share problems: ${[...new Set(probs)].join(', ')}`].filter(Boolean).join('; ') || 'no member could be read';
+  }
+}
+
+/** Whether a member's whole object (as downloaded) has the object header and exactly the agreed table. */
+export function sameTable(bytes: Buffer, t: CodedTable): boolean {
+  try {
+    return tableLengthOf(bytes) === t.tableBytes.length && bytes.length >= t.dataStart && bytes.subarray(OBJECT_HEADER_BYTES, t.dataStart).equals(t.tableBytes);
+  } catch {
+    return false;
+  }
+}
+
+/** The table bytes at least `k` members served identically, or null. */
+function majority(copies: Map<number, Buffer>, k: number): Buffer | null {
+  const counts = new Map<string, { bytes: Buffer; count: number }>();
+  for (const bytes of copies.values()) {
+    const key = bytes.toString('base64');
+    const c = counts.get(key);
+    if (c) c.count += 1;
+    else counts.set(key, { bytes, count: 1 });
+  }
+  for (const c of counts.values()) if (c.count >= k) return c.bytes;
+  return null;
+}

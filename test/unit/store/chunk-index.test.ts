@@ -1,0 +1,49 @@
+/** ChunkIndex: the compact id → ref table behaves as a Map over many growths, and stays small. */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { ChunkIndex } from '../../../src/store/chunk-index.js';
+import type { ChunkRef } from '../../../src/store/chunk-ref.js';
+
+const packs = Array.from({ length: 7 }, () => randomBytes(16));
+const ref = (i: number): ChunkRef => ({ id: randomBytes(32), pack: packs[i % packs.length]!, offset: (i * 7919) >>> 0, length: 40 + i, size: 1 + i, meta: i % 3 === 0 });
+
+describe('ChunkIndex', () => {
+  it('agrees with a Map through growth, replacement and iteration', () => {
+    const index = new ChunkIndex();
+    const model = new Map<string, ChunkRef>();
+    for (let i = 0; i < 20_000; i++) {
+      const r = ref(i);
+      index.set(r.id.toString('hex'), r);
+      model.set(r.id.toString('hex'), r);
+    }
+    // Replace some: the newer ref wins, the size does not change.
+    for (const [hex, r] of [...model].slice(0, 500)) {
+      const moved = { ...r, pack: packs[0]!, offset: 12345, meta: !r.meta };
+      index.set(hex, moved);
+      model.set(hex, moved);
+    }
+    assert.equal(index.size, model.size);
+    for (const [hex, want] of model) {
+      const got = index.get(hex);
+      assert.ok(got && got.id.equals(want.id) && got.pack.equals(want.pack), hex);
+      assert.deepEqual([got.offset, got.length, got.size, got.meta], [want.offset, want.length, want.size, want.meta]);
+      assert.ok(index.has(hex));
+    }
+    assert.equal(index.has(randomBytes(32).toString('hex')), false);
+    assert.equal(index.get(randomBytes(32).toString('hex')), undefined);
+    const seen = new Set([...index].map(([hex]) => hex));
+    assert.deepEqual(seen, new Set(model.keys()));
+    assert.equal([...index.values()].length, model.size);
+  });
+
+  it('holds each chunk in under 200 bytes, at any fill', () => {
+    const index = new ChunkIndex();
+    for (let i = 1; i <= 300_000; i++) {
+      const r = ref(i);
+      index.set(r.id.toString('hex'), r);
+      // Just after a growth the table is least full: the worst case.
+      if (i % 50_000 === 0 || i === 196_609) assert.ok(index.residentBytes() / i < 200, `${(index.residentBytes() / i).toFixed(0)} bytes per chunk at ${i}`);
+    }
+  });
+});
