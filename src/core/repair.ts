@@ -1,6 +1,6 @@
 /**
- * repair: put back what members lost. Replicated objects (config, keys, member lists, index segments,
- * manifests, catalog records) missing on a member are copied from another member (content-addressed ones
+ * repair: put back what members lost. Replicated objects (config, keys and key tombstones, member lists, index
+ * segments, manifests, catalog records) missing on a member are copied from another member (content-addressed ones
  * checked against their hash). A pack missing, truncated or (with readData) corrupt on member i is rebuilt
  * byte-identical: each stripe's share i is regenerated from any k valid shares of the other members, and the
  * trailer (identical on every member) is copied from a healthy copy. Nothing else is ever rewritten.
@@ -16,8 +16,11 @@ import {
   FORGOTTEN_PREFIX,
   FORWARD_PREFIX,
   ForwardRecord,
+  REMOVED_KEYS_PREFIX,
+  isKeyTombstone,
   loadIndex,
   parseKeyObject,
+  removedKeyIds,
   CONFIG_KEY,
   INDEX_PREFIX,
   KEYS_PREFIX,
@@ -68,14 +71,15 @@ export interface RepairResult {
   index?: { segmentsWritten: number; refs: number; damagedSegmentsRemoved: number };
 }
 
-const REPLICATED = [KEYS_PREFIX, MEMBERS_PREFIX, INDEX_PREFIX, MANIFESTS_PREFIX, SNAPSHOTS_PREFIX, FORGOTTEN_PREFIX, FORWARD_PREFIX];
+const REPLICATED = [KEYS_PREFIX, REMOVED_KEYS_PREFIX, MEMBERS_PREFIX, INDEX_PREFIX, MANIFESTS_PREFIX, SNAPSHOTS_PREFIX, FORGOTTEN_PREFIX, FORWARD_PREFIX];
 const contentAddressed = (key: string): boolean => key.startsWith(INDEX_PREFIX) || key.startsWith(MANIFESTS_PREFIX);
-/** Objects whose copies can be judged without keys, and so are always checked before one is copied: key objects (tiny). */
-const alwaysVerified = (key: string): boolean => key.startsWith(KEYS_PREFIX) || key.startsWith(FORWARD_PREFIX);
-/** Whether a copy is sound as far as can be told without keys (content hash; a key object's name and shape). */
-function soundCopy(key: string, bytes: Buffer): boolean {
+/** Small objects whose copies are always checked before one is copied: key objects, their tombstones, forwarding records. */
+const alwaysVerified = (key: string): boolean => key.startsWith(KEYS_PREFIX) || key.startsWith(REMOVED_KEYS_PREFIX) || key.startsWith(FORWARD_PREFIX);
+/** Whether a copy is sound as far as can be told (content hash; a key object's name and shape; a key tombstone opens). */
+function soundCopy(key: string, bytes: Buffer, master: Buffer): boolean {
   if (contentAddressed(key)) return hash(bytes).equals(Buffer.from(idOfKey(key), 'hex'));
   if (key.startsWith(KEYS_PREFIX)) return parseKeyObject(key, bytes) !== null;
+  if (key.startsWith(REMOVED_KEYS_PREFIX)) return isKeyTombstone(master, idOfKey(key), bytes);
   if (key.startsWith(FORWARD_PREFIX)) {
     try {
       ForwardRecord.decode(Buffer.from(idOfKey(key), 'hex'), bytes);
@@ -142,7 +146,8 @@ export async function repair(array: RaicArray, keys: RepoKeys, opts: RepairOptio
   }
 
   // 2. Replicated objects. A record of a forgotten snapshot (a member rolled back to before the forget replays
-  // it) is never copied: it is deleted where it is found.
+  // it) is never copied: it is deleted where it is found; so is a removed key object (`raic key remove` / `passwd`
+  // while the member was down). A key tombstone no member holds soundly is a forgery: not spread.
   // Leftovers are not damage and are not spread: an index segment fewer than k members list (an interrupted
   // run's, or a stale one a rolled-back member still serves) and the manifest of a forgotten snapshot.
   const holdersOf = (key: string): number => [...listings.values()].filter((m) => m.has(key)).length;
@@ -150,21 +155,30 @@ export async function repair(array: RaicArray, keys: RepoKeys, opts: RepairOptio
   for (const m of listings.values()) for (const key of m.keys()) if (REPLICATED.some((p) => key.startsWith(p))) replicated.add(key);
   const catalogued = [...replicated].filter((key) => key.startsWith(SNAPSHOTS_PREFIX) || key.startsWith(MANIFESTS_PREFIX)).map(idOfKey);
   const forgotten = await forgottenIds(array, keys, catalogued);
+  const removedKeys = await removedKeyIds(members, keys.master, [...replicated].filter((key) => key.startsWith(REMOVED_KEYS_PREFIX)).map(idOfKey));
+  const deleteWhereFound = async (key: string, reason: string): Promise<void> => {
+    for (const i of upMembers) {
+      if (!listings.get(i)!.has(key)) continue;
+      if (!result.dryRun) await members.call(i, (p) => p.delete(key));
+      result.copied.push({ member: i, url: url(i), key, reason });
+    }
+  };
   for (const key of [...replicated].sort()) {
     if (key.startsWith(INDEX_PREFIX) && holdersOf(key) < k) continue;
     if (key.startsWith(MANIFESTS_PREFIX) && forgotten.has(idOfKey(key))) continue;
+    if (key.startsWith(REMOVED_KEYS_PREFIX) && !removedKeys.has(idOfKey(key))) continue;
     if (key.startsWith(SNAPSHOTS_PREFIX) && forgotten.has(idOfKey(key))) {
-      for (const i of upMembers) {
-        if (!listings.get(i)!.has(key)) continue;
-        if (!result.dryRun) await members.call(i, (p) => p.delete(key));
-        result.copied.push({ member: i, url: url(i), key, reason: 'forgotten (a replayed record): deleted' });
-      }
+      await deleteWhereFound(key, 'forgotten (a replayed record): deleted');
+      continue;
+    }
+    if (key.startsWith(KEYS_PREFIX) && removedKeys.has(idOfKey(key))) {
+      await deleteWhereFound(key, 'removed key (a stale copy): deleted');
       continue;
     }
     const good = async (i: number): Promise<Buffer | null> => {
       try {
         const bytes = await get(i, key);
-        return soundCopy(key, bytes) ? bytes : null;
+        return soundCopy(key, bytes, keys.master) ? bytes : null;
       } catch (err) {
         if (isRaicError(err, 'NotFound')) return null;
         throw err;

@@ -14,7 +14,26 @@ export type { ChunkEntry, ChunkRef } from './chunk-ref.js';
 export { shareHash } from './chunk-ref.js';
 export { loadIndex, writeIndexSegment } from './index-store.js';
 export { ForwardRecord, ForwardTable, encodeForwardRecord, writeForwardRecord, type ChunkLocation, type ForwardMove } from './forwarding.js';
-export { newKeyObject, newMasterKey, parseKeyObject, readKeyObject, repoKeys, unlockMaster, type KeyObject, type RepoKeys } from './keyring.js';
+export {
+  isKeyTombstone,
+  keyOwner,
+  liveKeyObjects,
+  newKeyObject,
+  newMasterKey,
+  opensTo,
+  parseKeyObject,
+  readKeyObject,
+  removedKeyIds,
+  repoKeys,
+  sealKeyTombstone,
+  unlockKey,
+  unlockMaster,
+  type KeyObject,
+  type KeyOwner,
+  type NewKeyOptions,
+  type RepoKeys,
+  type UnlockedKey,
+} from './keyring.js';
 export * from './layout.js';
 export { acquireLock, describeLock, listLocks, lockQuorum, removeLocks, type Lock, type LockInfo, type LockOptions } from './locks.js';
 export {
@@ -36,7 +55,7 @@ export { ChunkSink, type SinkStats, type StreamWriter } from './chunk-sink.js';
 export { readMemberList, writeMemberList } from './member-list.js';
 export { Members, type MemberSlot } from './members.js';
 export { PackWriter, PACK_FOOTER_BYTES, PACK_MAGIC, TRAILER_MAGIC } from './pack-writer.js';
-export { getFromAny, listCounts, listUnion, messageOf, putOnAll } from './replicated.js';
+export { getFromAny, listCounts, listUnion, messageOf, putOnAll, removeEverywhere, tombstonedIds } from './replicated.js';
 export { ShareReader, type ShareProblem } from './share-reader.js';
 export { pageLoader, readStreamBytes } from './stream-reader.js';
 export { holdersOf, listPacks, readPackTrailer, unindexedPackRefs, type PackCopies } from './pack-trailer.js';
