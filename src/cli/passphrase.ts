@@ -1,6 +1,7 @@
 /**
  * Where the passphrase comes from, in order: --password-file, --password-command, RAIC_PASSWORD, a
- * prompt on a terminal (asked twice when creating an array). Cron has no terminal: it must use one of
+ * prompt on a terminal (asked twice when creating an array). A new passphrase (raic key add / passwd):
+ * --new-password-file or a prompt. Cron has no terminal: it must use one of
  * the first three, and gets a clear error (never a hang) when none is set.
  */
 import { execFile } from 'node:child_process';
@@ -33,11 +34,29 @@ export async function readPassphrase(src: PassphraseSources, confirm: boolean): 
   return pass;
 }
 
-async function fromFile(path: string): Promise<string> {
+/**
+ * The new passphrase of `raic key add` / `key passwd` (restic's sources): --new-password-file, else a prompt on
+ * a terminal, asked twice. RAIC_PASSWORD and --password-file/--password-command are the current passphrase,
+ * never the new one, so with no file and no terminal this rejects Usage rather than guess.
+ */
+export async function readNewPassphrase(file: string | undefined): Promise<string> {
+  let pass: string;
+  if (file !== undefined) pass = await fromFile(file, 'new password file');
+  else if (process.stdin.isTTY && process.stderr.isTTY) {
+    pass = await prompt('new raic passphrase: ');
+    if ((await prompt('again, to confirm: ')) !== pass) throw new RaicError('Usage', 'the two new passphrases differ; no key was changed');
+  } else {
+    throw new RaicError('Usage', 'a new passphrase is needed and there is no terminal to ask on', { hint: 'pass --new-password-file FILE' });
+  }
+  if (pass.length === 0) throw new RaicError('Usage', `the new passphrase is empty${file !== undefined ? ` (${file})` : ''}`);
+  return pass;
+}
+
+async function fromFile(path: string, what = 'password file'): Promise<string> {
   try {
     return stripNewline(await readFile(path, 'utf8'));
   } catch (err) {
-    throw new RaicError('Usage', `cannot read the password file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new RaicError('Usage', `cannot read the ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
 }
 

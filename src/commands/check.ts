@@ -52,6 +52,7 @@ function formatReport(r: CheckReport): string {
     if (m.damaged.length > 20) lines.push(`      … and ${m.damaged.length - 20} more (--json lists all)`);
   }
   if (r.leftovers && r.leftovers.length > 0) lines.push(`  ${r.leftovers.length} leftover object(s) of interrupted runs (never committed, not damage; raic prune removes them)`);
+  if (r.removedKeys && r.removedKeys.length > 0) lines.push(`  ${r.removedKeys.length} removed key object(s) still on a member that missed the removal (they open nothing; raic repair deletes them)`);
   for (const snap of r.snapshots ?? []) {
     const what = `${snap.kind === 'tree' ? 'snapshot' : 'file'} ${snap.id.slice(0, 8)} (${snap.time.replace('T', ' ').slice(0, 19)}, ${snap.paths.join(' ')})`;
     lines.push(snap.survives >= 0 ? `  ${what}: survives the loss of any ${snap.survives} member${snap.survives === 1 ? '' : 's'}` : `  ${what}: NOT RESTORABLE as things stand`);

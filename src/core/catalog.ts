@@ -13,7 +13,7 @@
 import { hostname } from 'node:os';
 import { RaicError } from '../errors.js';
 import { open, seal } from '../crypto/index.js';
-import { FORGOTTEN_PREFIX, SNAPSHOTS_PREFIX, forgottenKey, getFromAny, idOfKey, listCounts, listUnion, putOnAll, snapshotKey, type RaicArray, type RepoKeys } from '../store/index.js';
+import { FORGOTTEN_PREFIX, SNAPSHOTS_PREFIX, forgottenKey, getFromAny, idOfKey, listCounts, putOnAll, snapshotKey, tombstonedIds, type RaicArray, type RepoKeys } from '../store/index.js';
 
 export interface SnapshotStats {
   files: number;
@@ -67,19 +67,7 @@ function openRecord(keys: RepoKeys, id: string, bytes: Buffer): CatalogRecord {
  * costs one listing however many snapshots were ever forgotten.
  */
 export async function forgottenIds(array: RaicArray, keys: RepoKeys, candidates: Iterable<string>): Promise<Set<string>> {
-  const out = new Set<string>();
-  const tombstones = new Set([...(await listUnion(array.members, FORGOTTEN_PREFIX)).keys()].map(idOfKey));
-  for (const id of new Set(candidates)) {
-    if (!tombstones.has(id)) continue;
-    const key = forgottenKey(id);
-    try {
-      await getFromAny(array.members, key, 'tombstone', (bytes) => open(keys.catalog, bytes, Buffer.from(TOMBSTONE_AD + id)));
-      out.add(id);
-    } catch {
-      // not sound on any member: not a tombstone (a forged one cannot hide a snapshot)
-    }
-  }
-  return out;
+  return tombstonedIds(array.members, FORGOTTEN_PREFIX, candidates, (id, bytes) => open(keys.catalog, bytes, Buffer.from(TOMBSTONE_AD + id)));
 }
 
 /**

@@ -19,7 +19,10 @@ import {
   KEYS_PREFIX,
   MANIFESTS_PREFIX,
   MEMBERS_PREFIX,
+  REMOVED_KEYS_PREFIX,
   SNAPSHOTS_PREFIX,
+  removedKeyIds,
+  removedKeyKey,
   snapshotKey,
   ChunkReader,
   PackReader,
@@ -80,6 +83,8 @@ export interface CheckReport {
   snapshots?: SnapshotHealth[];
   /** Whole-array checks: objects of interrupted runs (never committed; prune removes them). */
   leftovers?: string[];
+  /** Whole-array checks: copies of removed key objects some member still holds (they open nothing; repair deletes them). */
+  removedKeys?: string[];
 }
 
 /**
@@ -162,12 +167,21 @@ export async function checkArray(array: RaicArray, keys: RepoKeys, readData: Dat
     if (recordIds.has(idOfKey(key))) expected.whole.set(key, idOfKey(key));
     else leftovers.push(key);
   }
-  for (const prefix of [KEYS_PREFIX, MEMBERS_PREFIX, FORWARD_PREFIX, FORGOTTEN_PREFIX]) for (const key of (await listUnion(array.members, prefix)).keys()) expected.whole.set(key, null);
+  for (const prefix of [MEMBERS_PREFIX, FORWARD_PREFIX, FORGOTTEN_PREFIX]) for (const key of (await listUnion(array.members, prefix)).keys()) expected.whole.set(key, null);
+  // Key objects in force, and the tombstones of removed ones (a forged tombstone is no one's concern: not expected).
+  const removed = await removedKeyIds(array.members, keys.master, [...(await listUnion(array.members, REMOVED_KEYS_PREFIX)).keys()].map(idOfKey));
+  for (const id of removed) expected.whole.set(removedKeyKey(id), null);
+  const removedKeys: string[] = [];
+  for (const key of (await listUnion(array.members, KEYS_PREFIX)).keys()) {
+    if (removed.has(idOfKey(key))) removedKeys.push(key);
+    else expected.whole.set(key, null);
+  }
   // What each snapshot needs is checked too, whether or not a committed index segment names it: a snapshot
   // that leans on a pack only one (rolled-back) member still holds must show as the risk it is.
   const needs = await snapshotNeeds(array, keys, expected);
   const report = await runCheck(array, expected, readData, 'array');
   report.leftovers = leftovers.sort();
+  report.removedKeys = removedKeys.sort();
   report.snapshots = snapshotHealth(array, report, needs);
   if (report.snapshots.some((s) => s.survives < 0)) report.ok = false;
   return report;

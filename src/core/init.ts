@@ -111,7 +111,7 @@ async function create(opts: InitOptions, members: Members): Promise<Omit<InitRes
   const arrayId = randomBytes(16).toString('hex');
   const master = newMasterKey();
   const keys = repoKeys(master);
-  const keyObject = await newKeyObject(master, passphrase, arrayId, opts.insecureKdf ? 'insecure-test' : 'default');
+  const keyObject = await newKeyObject(master, passphrase, arrayId, { cost: opts.insecureKdf ? 'insecure-test' : 'default' });
   const createdAt = new Date().toISOString();
   const written: { index: number; key: string }[] = [];
   try {

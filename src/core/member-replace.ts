@@ -1,8 +1,8 @@
 /**
  * member replace: a member gone for good is replaced by an empty one at the same share index. The new
- * member gets the public config, the key objects and the new member list (which every member gets too);
- * the local config is rewritten. Its shares are then rebuilt by `raic repair`. The old member is never
- * contacted.
+ * member gets the public config, the key objects in force (not removed ones) and the new member list (which
+ * every member gets too); the local config is rewritten. Its shares are then rebuilt by `raic repair`. The old
+ * member is never contacted.
  */
 import { RaicError, isRaicError } from '../errors.js';
 import { withRetry, openProvider, type Provider } from '../providers/index.js';
@@ -13,9 +13,11 @@ import {
   Members,
   encodeArrayConfig,
   getFromAny,
+  idOfKey,
   listUnion,
   newArrayConfig,
   parseArrayConfig,
+  removedKeyIds,
   writeMemberList,
   type RaicArray,
   type RepoKeys,
@@ -45,7 +47,10 @@ export async function replaceMember(array: RaicArray, keys: RepoKeys, configPath
     // Everything but the new member: any k of them must answer for the copy of the keys.
     array.members.markDown(index, 'being replaced');
     array.members.requireUp(array.k, 'cannot replace a member');
-    for (const key of (await listUnion(array.members, KEYS_PREFIX)).keys()) {
+    const keyObjects = [...(await listUnion(array.members, KEYS_PREFIX)).keys()];
+    const removed = await removedKeyIds(array.members, keys.master, keyObjects.map(idOfKey));
+    for (const key of keyObjects) {
+      if (removed.has(idOfKey(key))) continue; // its tombstone reaches the new member with repair
       const sound = await getFromAny(array.members, key, 'key object', (b) => {
         if (!parseKeyObject(key, b)) throw new RaicError('Integrity', 'not a sound key object');
         return b;

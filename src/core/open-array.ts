@@ -1,6 +1,6 @@
 /** Opening the configured array and unlocking its keys — the first step of every command but init. */
 import type { Provider } from '../providers/index.js';
-import { RaicArray, repoKeys, unlockMaster, type RepoKeys, type Tuning } from '../store/index.js';
+import { RaicArray, repoKeys, unlockKey, unlockMaster, type RepoKeys, type Tuning, type UnlockedKey } from '../store/index.js';
 import { readLocalConfig } from './local-config.js';
 
 export interface OpenOptions {
@@ -23,4 +23,10 @@ export async function openConfiguredArray(opts: OpenOptions): Promise<RaicArray>
 
 export async function unlockArray(array: RaicArray, passphrase: string): Promise<RepoKeys> {
   return repoKeys(await unlockMaster(array.members, passphrase, array.shape.arrayId));
+}
+
+/** As unlockArray, and which key object the passphrase opened (`raic key` needs it). */
+export async function unlockArrayKey(array: RaicArray, passphrase: string): Promise<{ keys: RepoKeys; current: UnlockedKey }> {
+  const current = await unlockKey(array.members, passphrase, array.shape.arrayId);
+  return { keys: repoKeys(current.master), current };
 }

@@ -1,6 +1,6 @@
 /**
- * repair: put back what members lost. Replicated objects (config, keys, member lists, manifests, catalog
- * records) missing on a member are copied from another member (content-addressed ones checked against their
+ * repair: put back what members lost. Replicated objects (config, keys and key tombstones, member lists,
+ * manifests, catalog records) missing on a member are copied from another member (content-addressed ones checked against their
  * hash). An erasure-coded object (pack, index segment) missing, of the wrong size or (with readData) corrupt
  * on member i is rebuilt byte-identical: its body is read from k members and verified region by region
  * against the table k members agree on, encoded again, and member i's share and table written. Nothing else
@@ -18,8 +18,11 @@ import {
   FORGOTTEN_PREFIX,
   FORWARD_PREFIX,
   ForwardRecord,
+  REMOVED_KEYS_PREFIX,
+  isKeyTombstone,
   loadIndex,
   parseKeyObject,
+  removedKeyIds,
   CONFIG_KEY,
   INDEX_PREFIX,
   KEYS_PREFIX,
@@ -75,14 +78,15 @@ export interface RepairResult {
   index?: { segmentsWritten: number; refs: number; damagedSegmentsRemoved: number };
 }
 
-const REPLICATED = [KEYS_PREFIX, MEMBERS_PREFIX, MANIFESTS_PREFIX, SNAPSHOTS_PREFIX, FORGOTTEN_PREFIX, FORWARD_PREFIX];
+const REPLICATED = [KEYS_PREFIX, REMOVED_KEYS_PREFIX, MEMBERS_PREFIX, MANIFESTS_PREFIX, SNAPSHOTS_PREFIX, FORGOTTEN_PREFIX, FORWARD_PREFIX];
 const contentAddressed = (key: string): boolean => key.startsWith(MANIFESTS_PREFIX);
-/** Objects whose copies can be judged without keys, and so are always checked before one is copied: key objects (tiny). */
-const alwaysVerified = (key: string): boolean => key.startsWith(KEYS_PREFIX) || key.startsWith(FORWARD_PREFIX);
-/** Whether a copy is sound as far as can be told without keys (content hash; a key object's name and shape). */
-function soundCopy(key: string, bytes: Buffer): boolean {
+/** Small objects whose copies are always checked before one is copied: key objects, their tombstones, forwarding records. */
+const alwaysVerified = (key: string): boolean => key.startsWith(KEYS_PREFIX) || key.startsWith(REMOVED_KEYS_PREFIX) || key.startsWith(FORWARD_PREFIX);
+/** Whether a copy is sound as far as can be told (content hash; a key object's name and shape; a key tombstone opens). */
+function soundCopy(key: string, bytes: Buffer, master: Buffer): boolean {
   if (contentAddressed(key)) return hash(bytes).equals(Buffer.from(idOfKey(key), 'hex'));
   if (key.startsWith(KEYS_PREFIX)) return parseKeyObject(key, bytes) !== null;
+  if (key.startsWith(REMOVED_KEYS_PREFIX)) return isKeyTombstone(master, idOfKey(key), bytes);
   if (key.startsWith(FORWARD_PREFIX)) {
     try {
       ForwardRecord.decode(Buffer.from(idOfKey(key), 'hex'), bytes);
@@ -149,26 +153,36 @@ export async function repair(array: RaicArray, keys: RepoKeys, opts: RepairOptio
   }
 
   // 2. Replicated objects. A record of a forgotten snapshot (a member rolled back to before the forget replays
-  // it) is never copied: it is deleted where it is found.
+  // it) is never copied: it is deleted where it is found; so is a removed key object (`raic key remove` / `passwd`
+  // while the member was down). A key tombstone no member holds soundly is a forgery: not spread.
   // Leftovers are not damage and are not spread: the manifest of a forgotten snapshot.
   const replicated = new Set<string>();
   for (const m of listings.values()) for (const key of m.keys()) if (REPLICATED.some((p) => key.startsWith(p))) replicated.add(key);
   const catalogued = [...replicated].filter((key) => key.startsWith(SNAPSHOTS_PREFIX) || key.startsWith(MANIFESTS_PREFIX)).map(idOfKey);
   const forgotten = await forgottenIds(array, keys, catalogued);
+  const removedKeys = await removedKeyIds(members, keys.master, [...replicated].filter((key) => key.startsWith(REMOVED_KEYS_PREFIX)).map(idOfKey));
+  const deleteWhereFound = async (key: string, reason: string): Promise<void> => {
+    for (const i of upMembers) {
+      if (!listings.get(i)!.has(key)) continue;
+      if (!result.dryRun) await members.call(i, (p) => p.delete(key));
+      result.copied.push({ member: i, url: url(i), key, reason });
+    }
+  };
   for (const key of [...replicated].sort()) {
     if (key.startsWith(MANIFESTS_PREFIX) && forgotten.has(idOfKey(key))) continue;
+    if (key.startsWith(REMOVED_KEYS_PREFIX) && !removedKeys.has(idOfKey(key))) continue;
     if (key.startsWith(SNAPSHOTS_PREFIX) && forgotten.has(idOfKey(key))) {
-      for (const i of upMembers) {
-        if (!listings.get(i)!.has(key)) continue;
-        if (!result.dryRun) await members.call(i, (p) => p.delete(key));
-        result.copied.push({ member: i, url: url(i), key, reason: 'forgotten (a replayed record): deleted' });
-      }
+      await deleteWhereFound(key, 'forgotten (a replayed record): deleted');
+      continue;
+    }
+    if (key.startsWith(KEYS_PREFIX) && removedKeys.has(idOfKey(key))) {
+      await deleteWhereFound(key, 'removed key (a stale copy): deleted');
       continue;
     }
     const good = async (i: number): Promise<Buffer | null> => {
       try {
         const bytes = await get(i, key);
-        return soundCopy(key, bytes) ? bytes : null;
+        return soundCopy(key, bytes, keys.master) ? bytes : null;
       } catch (err) {
         if (isRaicError(err, 'NotFound')) return null;
         throw err;

@@ -34,15 +34,19 @@ export const MAX_MEMLIMIT = 4 * 2 ** 30;
 export const MAX_OPSLIMIT = 64;
 const SALT_BYTES = 16;
 
-/** `insecure-test`: the trivial cost of `raic init --insecure-kdf` (tests only). */
-export type KdfCost = 'default' | 'insecure-test';
+/**
+ * `insecure-test`: the trivial cost of `raic init --insecure-kdf` (tests only). Or the cost of an existing key
+ * (`raic key add` / `passwd` give a new key the cost of the key in use, with a fresh salt).
+ */
+export type KdfCost = 'default' | 'insecure-test' | Pick<KdfParams, 'opslimit' | 'memlimit'>;
 
 export function newKdfParams(cost: KdfCost = 'default'): KdfParams {
   const fast = cost === 'insecure-test';
+  const like = typeof cost === 'object' ? cost : null;
   return {
     alg: 'argon2id13',
-    opslimit: fast ? FAST_OPSLIMIT : DEFAULT_OPSLIMIT,
-    memlimit: fast ? FAST_MEMLIMIT : DEFAULT_MEMLIMIT,
+    opslimit: like?.opslimit ?? (fast ? FAST_OPSLIMIT : DEFAULT_OPSLIMIT),
+    memlimit: like?.memlimit ?? (fast ? FAST_MEMLIMIT : DEFAULT_MEMLIMIT),
     salt: randomBytes(SALT_BYTES).toString('base64'),
   };
 }

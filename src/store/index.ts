@@ -16,7 +16,26 @@ export { ChunkIndex } from './chunk-index.js';
 export { codedObjects, loadIndex, readIndexSegment, segmentTableId, writeIndexSegment } from './index-store.js';
 export { OBJECT_HEADER_BYTES, encodePack, regionsMatch, type PackTable } from './pack-codec.js';
 export { ForwardRecord, ForwardTable, encodeForwardRecord, writeForwardRecord, type ChunkLocation, type ForwardMove } from './forwarding.js';
-export { newKeyObject, newMasterKey, parseKeyObject, readKeyObject, repoKeys, unlockMaster, type KeyObject, type RepoKeys } from './keyring.js';
+export {
+  isKeyTombstone,
+  keyOwner,
+  liveKeyObjects,
+  newKeyObject,
+  newMasterKey,
+  opensTo,
+  parseKeyObject,
+  readKeyObject,
+  removedKeyIds,
+  repoKeys,
+  sealKeyTombstone,
+  unlockKey,
+  unlockMaster,
+  type KeyObject,
+  type KeyOwner,
+  type NewKeyOptions,
+  type RepoKeys,
+  type UnlockedKey,
+} from './keyring.js';
 export * from './layout.js';
 export { acquireLock, describeLock, listLocks, lockQuorum, removeLocks, type Lock, type LockInfo, type LockOptions } from './locks.js';
 export {
@@ -38,7 +57,7 @@ export { ChunkSink, type SinkStats, type StreamWriter } from './chunk-sink.js';
 export { readMemberList, writeMemberList } from './member-list.js';
 export { Members, type MemberSlot } from './members.js';
 export { PackWriter, TRAILER_MAGIC } from './pack-writer.js';
-export { getFromAny, listCounts, listUnion, messageOf, putOnAll } from './replicated.js';
+export { getFromAny, listCounts, listUnion, messageOf, putOnAll, removeEverywhere, tombstonedIds } from './replicated.js';
 export { ChunkReader } from './chunk-reader.js';
 export { PackReader, sameTable, type CodedTable, type ReadProblem } from './pack-reader.js';
 export { pageLoader, readStreamBytes } from './stream-reader.js';

@@ -10,6 +10,7 @@
  *   snapshots/<id>            encrypted catalog record of a snapshot or put file (id = its manifest id)
  *   forward/<id[0:2]>/<id>    where the live chunks of repacked pack <id> went, one sealed entry per chunk (forwarding.ts)
  *   forgotten/<id>            tombstone of a forgotten snapshot record (sealed): a replayed record stays forgotten
+ *   removed-keys/<id>         tombstone of a removed key object (sealed): a stale copy of keys/<id> opens nothing
  */
 export const CONFIG_KEY = 'config';
 export const KEYS_PREFIX = 'keys/';
@@ -21,6 +22,7 @@ export const SNAPSHOTS_PREFIX = 'snapshots/';
 export const LOCKS_PREFIX = 'locks/'; // locks/<random id>: sealed lock objects (locks.ts)
 export const FORWARD_PREFIX = 'forward/';
 export const FORGOTTEN_PREFIX = 'forgotten/';
+export const REMOVED_KEYS_PREFIX = 'removed-keys/';
 
 function sharded(prefix: string, idHex: string): string {
   return `${prefix}${idHex.slice(0, 2)}/${idHex}`;
@@ -34,6 +36,7 @@ export const membersKey = (idHex: string): string => `${MEMBERS_PREFIX}${idHex}`
 export const snapshotKey = (idHex: string): string => `${SNAPSHOTS_PREFIX}${idHex}`;
 export const forwardKey = (packIdHex: string): string => sharded(FORWARD_PREFIX, packIdHex);
 export const forgottenKey = (idHex: string): string => `${FORGOTTEN_PREFIX}${idHex}`;
+export const removedKeyKey = (idHex: string): string => `${REMOVED_KEYS_PREFIX}${idHex}`;
 
 /** The id (last path segment) of a sharded key. */
 export function idOfKey(key: string): string {

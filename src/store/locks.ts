@@ -42,7 +42,7 @@ import { open, randomBytes, seal } from '../crypto/index.js';
 import { RaicError, isRaicError } from '../errors.js';
 import { LOCKS_PREFIX } from './layout.js';
 import type { Members } from './members.js';
-import { messageOf } from './replicated.js';
+import { messageOf, removeEverywhere } from './replicated.js';
 
 export const DEFAULT_STALE_AFTER_MS = 30 * 60_000;
 export const DEFAULT_REFRESH_EVERY_MS = 5 * 60_000;
@@ -373,13 +373,6 @@ async function writeLock(members: Members, lockKey: Uint8Array, key: string, pay
   });
 }
 
-/** Deletes `key` on every up member; returns the members where that failed. */
-async function removeEverywhere(members: Members, key: string): Promise<string[]> {
-  const up = members.up();
-  const results = await Promise.allSettled(up.map((s) => members.call(s.index, (p) => p.delete(key))));
-  return results.flatMap((r, i) => (r.status === 'rejected' ? [`${up[i]!.url} (${messageOf(r.reason)})`] : []));
-}
-
 /** Whether any up member still holds `key`: 'absent' only when every one of them says NotFound. */
 async function presence(members: Members, key: string): Promise<'present' | 'absent' | 'unknown'> {
   const results = await Promise.allSettled(members.up().map((s) => members.call(s.index, (p) => p.head(key))));
@@ -484,7 +477,8 @@ class HeldLock implements Lock {
   }
 }
 
-function currentUser(): string {
+/** The local user's name, for records that say who wrote them (locks, key objects). */
+export function currentUser(): string {
   try {
     return userInfo().username;
   } catch {

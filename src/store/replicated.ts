@@ -77,6 +77,33 @@ export async function listUnion(members: Members, prefix: string): Promise<Map<s
   return keys;
 }
 
+/** Deletes `key` on every up member; returns the members where that failed. */
+export async function removeEverywhere(members: Members, key: string): Promise<string[]> {
+  const up = members.up();
+  const results = await Promise.allSettled(up.map((s) => members.call(s.index, (p) => p.delete(key))));
+  return results.flatMap((r, i) => (r.status === 'rejected' ? [`${up[i]!.url} (${messageOf(r.reason)})`] : []));
+}
+
+/**
+ * Of `candidates` (ids some member lists an object for), those with a tombstone under `prefix` that some up
+ * member serves soundly — `accept` throws on bytes that do not open — so a forged tombstone hides nothing.
+ * One listing, then one read per candidate that has a tombstone listed.
+ */
+export async function tombstonedIds(members: Members, prefix: string, candidates: Iterable<string>, accept: (id: string, bytes: Buffer) => unknown): Promise<Set<string>> {
+  const out = new Set<string>();
+  const listed = new Set([...(await listUnion(members, prefix)).keys()].map((key) => key.slice(prefix.length)));
+  for (const id of new Set(candidates)) {
+    if (!listed.has(id)) continue;
+    try {
+      await getFromAny(members, `${prefix}${id}`, 'tombstone', (bytes) => accept(id, bytes));
+      out.add(id);
+    } catch {
+      // not sound on any member: not a tombstone
+    }
+  }
+  return out;
+}
+
 export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { kdfParamsWithinDefaults } from '../../../src/crypto/index.js';
-import { newKeyObject, newMasterKey, parseKeyObject } from '../../../src/store/index.js';
+import { isKeyTombstone, keyOwner, newKeyObject, newMasterKey, opensTo, parseKeyObject, sealKeyTombstone } from '../../../src/store/index.js';
 import { hash } from '../../../src/crypto/index.js';
 
 const named = (body: Buffer): string => `keys/${hash(body).toString('hex').slice(0, 32)}`;
@@ -36,4 +36,22 @@ test('kdfParamsWithinDefaults: init\'s default (t=3, 64 MiB) and less, nothing m
   assert.equal(kdfParamsWithinDefaults('argon2id13'), false);
   assert.equal(kdfParamsWithinDefaults(null), false);
   assert.equal(kdfParamsWithinDefaults({ alg: 'argon2id13', opslimit: 3, memlimit: 64 * 2 ** 20, salt: 'short' }), false);
+});
+
+test('a key object seals its owner; a key tombstone opens only under its master and for its own id', async () => {
+  const master = newMasterKey();
+  const arrayId = 'b'.repeat(32);
+  const { key, body } = await newKeyObject(master, 'pass', arrayId, { cost: 'insecure-test', user: 'alice', host: 'laptop' });
+  const obj = parseKeyObject(key, body)!;
+  assert.ok(!body.toString('utf8').includes('alice') && !body.toString('utf8').includes('laptop'), 'owner in the clear');
+  assert.deepEqual(keyOwner(master, arrayId, obj), { user: 'alice', host: 'laptop' });
+  assert.equal(keyOwner(newMasterKey(), arrayId, obj), null, 'another master');
+  assert.equal(keyOwner(master, arrayId, { ...obj, wrapped: `${obj.wrapped.slice(0, -4)}AAA=` }), null, 'moved onto another wrapped key');
+  assert.equal(await opensTo(obj, 'pass', arrayId, master), true);
+  assert.equal(await opensTo(obj, 'other', arrayId, master), false);
+
+  const tomb = sealKeyTombstone(master, 'c'.repeat(32));
+  assert.equal(isKeyTombstone(master, 'c'.repeat(32), tomb), true);
+  assert.equal(isKeyTombstone(master, 'd'.repeat(32), tomb), false, 'copied under another key id');
+  assert.equal(isKeyTombstone(newMasterKey(), 'c'.repeat(32), tomb), false, 'forged without the master');
 });
