@@ -16,7 +16,8 @@ export { loadIndex, writeIndexSegment } from './index-store.js';
 export { ForwardRecord, ForwardTable, encodeForwardRecord, writeForwardRecord, type ChunkLocation, type ForwardMove } from './forwarding.js';
 export { newKeyObject, newMasterKey, parseKeyObject, readKeyObject, repoKeys, unlockMaster, type KeyObject, type RepoKeys } from './keyring.js';
 export * from './layout.js';
-export { acquireLock, describeLock, listLocks, lockQuorum, removeLocks, type Lock, type LockInfo, type LockOptions } from './locks.js';
+export { acquireLock, describeLock, formatAge, listLocks, lockQuorum, removeLocks, thisPidScope, type Lock, type LockInfo, type LockOptions } from './locks.js';
+export { LockSightings, bootClock, type ObserverClock } from './lock-sightings.js';
 export {
   ManifestBuilder,
   manifestRoot,
