@@ -29,7 +29,7 @@ export async function runKeyCommand<T>(opts: KeyRun, fn: (array: RaicArray, curr
   try {
     const { keys, current } = await unlockArrayKey(array, await opts.passphrase());
     const pass = opts.newPassphrase ? await readNewPassphrase(opts.newPassphrase.file) : '';
-    return { result: await withLock(array, keys, { exclusive: opts.exclusive, command: opts.command }, () => fn(array, current, pass)), n: array.n };
+    return { result: await withLock(array, keys, { exclusive: opts.exclusive, command: opts.command, configPath: opts.configPath }, () => fn(array, current, pass)), n: array.n };
   } finally {
     await array.close();
   }

@@ -48,7 +48,7 @@ Exit codes: 0 all good; 1 failed, nothing committed; 3 snapshot committed but so
       const keys = await unlockArray(array, await this.passphrase(false));
       const progress = createProgress({ quiet: this.flags.quiet, json: this.jsonEnabled(), label: 'backup' });
       try {
-        result = await withLock(array, keys, { exclusive: false, command: 'backup', confirmInBackground: true }, async (lock) =>
+        result = await withLock(array, keys, { exclusive: false, command: 'backup', confirmInBackground: true, configPath: this.configPath() }, async (lock) =>
           backup(array, keys, await readCatalog(array, keys), {
             paths: this.positional,
             excludes,
@@ -58,6 +58,7 @@ Exit codes: 0 all good; 1 failed, nothing committed; 3 snapshot committed but so
             changeDetection: { force: this.flags.force, ignoreCtime: this.flags['ignore-ctime'], ignoreInode: this.flags['ignore-inode'] },
             signal: lock.signal,
             commitGate: lock.confirmed,
+            confirmCommit: () => lock.confirm(),
             estimateTotal: progress.drawing,
             onProgress: (p) => progress.update({ bytes: p.bytesSeen, files: p.files }, p.total),
           }),

@@ -20,10 +20,11 @@ reachable: it never deletes while a member cannot be listed. If any snapshot can
     let result: PruneResult;
     try {
       const keys = await unlockArray(array, await this.passphrase(false));
-      result = await withLock(array, keys, { exclusive: true, command: 'prune' }, (lock) =>
+      result = await withLock(array, keys, { exclusive: true, command: 'prune', configPath: this.configPath() }, (lock) =>
         prune(array, keys, {
           dryRun: this.flags['dry-run'] ?? false,
           signal: lock.signal,
+          confirmLock: () => lock.confirm(),
           ...(this.flags['repack-threshold'] !== undefined ? { repackThreshold: this.flags['repack-threshold'] / 100 } : {}),
         }),
       );

@@ -21,8 +21,8 @@ export default class Put extends BaseCommand<typeof Put> {
     const array = await openConfiguredArray({ configPath: this.configPath() });
     try {
       const keys = await unlockArray(array, await this.passphrase(false));
-      const result = await withLock(array, keys, { exclusive: false, command: 'put' }, (lock) =>
-        putStream(array, keys, input, { signal: lock.signal, label: this.args.path === '-' ? '-' : resolve(this.args.path), compression: this.flags.compression }),
+      const result = await withLock(array, keys, { exclusive: false, command: 'put', configPath: this.configPath() }, (lock) =>
+        putStream(array, keys, input, { signal: lock.signal, confirmCommit: () => lock.confirm(), label: this.args.path === '-' ? '-' : resolve(this.args.path), compression: this.flags.compression }),
       );
       this.log(result.capability);
       const degraded = describeDegraded(result.degraded, array.n);

@@ -25,7 +25,7 @@ rebuilt byte-identical from the other members' shares. Reports the bytes downloa
     let result: RepairResult;
     try {
       const keys = await unlockArray(array, await this.passphrase(false));
-      result = await withLock(array, keys, { exclusive: true, command: 'repair' }, () =>
+      result = await withLock(array, keys, { exclusive: true, command: 'repair', configPath: this.configPath() }, () =>
         repair(array, keys, { dryRun: this.flags['dry-run'], readData: this.flags['read-data'], index: this.flags.index, ...(max !== undefined ? { maxDownloadBytes: max } : {}) }),
       );
     } finally {

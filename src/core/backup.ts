@@ -47,6 +47,9 @@ export interface BackupOptions {
   signal?: AbortSignal;
   /** Nothing is committed (index, manifest, catalog) before this resolves: the lock's confirmation. */
   commitGate?: Promise<void>;
+  /** Called once everything but the commit is stored, right before the manifest and catalog record are
+   * written (the lock's confirm()); when it rejects, nothing is committed. */
+  confirmCommit?: () => Promise<void>;
   onProgress?: (p: BackupProgress) => void;
   /** Count the sources' size beside the backup (measureSources), reported as `total` for an ETA. */
   estimateTotal?: boolean;
@@ -380,6 +383,8 @@ export async function backup(array: RaicArray, keys: RepoKeys, catalog: readonly
   }
   const rootRef = await run.root(paths, parentRoot);
   await sink.finish(); // awaits opts.commitGate
+  if (opts.signal?.aborted) throw abortError(opts.signal);
+  await opts.confirmCommit?.();
 
   const time = new Date().toISOString();
   const capKey = randomBytes(32);

@@ -17,7 +17,8 @@
  * Order (crash-safe at every step): new packs → new index segments (live chunks where they are now) →
  * forwarding records → old index segments deleted → dead and repacked packs deleted → forwarding records
  * that no live entry passes through deleted → orphan manifests deleted. A crash leaves at worst duplicate
- * copies or records, which the next prune removes.
+ * copies or records, which the next prune removes. Before the index is replaced and before each batch of
+ * deletions, prune confirms it still holds the exclusive lock (`confirmLock`); if not, it stops there.
  */
 import { RaicError, abortError } from '../errors.js';
 import { DEFAULT_CDC } from '../chunk/index.js';
@@ -52,6 +53,8 @@ import { forEachReachable } from './reachable.js';
 /** Repack a pack once half its bytes are garbage: each repack at least halves the space of what it moves. */
 export const DEFAULT_REPACK_THRESHOLD = 0.5;
 const MAX_FORWARD_HOPS = 64;
+/** Objects deleted (from every member) between two confirmations of the lock. */
+const DELETE_BATCH = 100;
 
 export interface PruneOptions {
   dryRun: boolean;
@@ -59,6 +62,11 @@ export interface PruneOptions {
   repackThreshold?: number;
   /** Stops before anything is deleted when aborted (e.g. the exclusive lock was lost). */
   signal?: AbortSignal;
+  /**
+   * The exclusive lock's confirm(): called before the index is replaced and before each batch of
+   * DELETE_BATCH deletions; when it rejects, prune stops there, having deleted nothing more.
+   */
+  confirmLock?: () => Promise<void>;
 }
 
 export interface RepackSkip {
@@ -97,11 +105,16 @@ export interface PruneResult {
   indexSegmentsReplaced: number;
 }
 
-/** A live chunk: one of its entries (key, sizes) and every place (pack hex → offset) entries name. */
-interface LiveChunk {
-  entry: ChunkEntry;
-  named: Map<string, number>;
-}
+/**
+ * A live chunk: every place ("pack hex:offset") its entries name, with the entry naming it. One chunk may be
+ * stored more than once (sessions that did not see each other's index); every copy opens under the chunk's
+ * key, so any copy serves any entry, but copies may differ in length (compression settings): each place keeps
+ * its own entry, and a move records the length at the new place.
+ */
+type LiveChunk = Map<string, ChunkEntry>;
+
+/** Chunks are interchangeable between copies (same key, same plaintext): a copy is named by the chunk id. */
+const copyOf = (e: ChunkRef): string => e.id.toString('hex');
 
 async function liveChunks(array: RaicArray, keys: RepoKeys): Promise<Map<string, LiveChunk>> {
   const live = new Map<string, LiveChunk>();
@@ -109,17 +122,16 @@ async function liveChunks(array: RaicArray, keys: RepoKeys): Promise<Map<string,
   for (const record of await readCatalog(array, keys)) {
     await forEachReachable(array, reader, record, (entry) => {
       const id = entry.id.toString('hex');
-      let chunk = live.get(id);
-      if (!chunk) live.set(id, (chunk = { entry, named: new Map() }));
-      chunk.named.set(entry.pack.toString('hex'), entry.offset);
+      const chunk = live.get(id) ?? live.set(id, new Map()).get(id)!;
+      chunk.set(`${entry.pack.toString('hex')}:${entry.offset}`, entry);
     });
   }
   return live;
 }
 
 interface Placement {
-  /** Existing pack → the live chunks it must keep (id hex → offset). */
-  needed: Map<string, Map<string, number>>;
+  /** Existing pack → the live chunks it must keep (id hex → the entry of its copy there). */
+  needed: Map<string, Map<string, ChunkEntry>>;
   /** Packs whose forwarding record some live chunk passes through: the record must stay. */
   onChain: Set<string>;
   /** Live chunks found in no existing pack. */
@@ -136,22 +148,25 @@ async function placeLiveChunks(
 ): Promise<Placement> {
   const placement: Placement = { needed: new Map(), onChain: new Set(), missing: 0 };
   for (const [idHex, chunk] of live) {
-    const starts = new Map(chunk.named);
+    const starts = [...chunk.values()];
     const indexed = index.get(idHex);
-    if (indexed) starts.set(indexed.pack.toString('hex'), indexed.offset);
+    if (indexed) starts.push({ ...starts[0]!, ...indexed }); // the index ref's own place and length; the key is the chunk's
     let found = false;
-    for (let [pack, offset] of starts) {
+    for (const start of starts) {
+      let at = start;
+      let pack = at.pack.toString('hex');
       for (let hop = 0; hop < MAX_FORWARD_HOPS && forwarded.has(pack); hop++) {
-        const next = await forwards.lookup(pack, chunk.entry);
+        const next = await forwards.lookup(pack, at);
         if (!next) break;
         placement.onChain.add(pack);
+        at = { ...at, pack: next.pack, offset: next.offset, length: next.length };
         pack = next.pack.toString('hex');
-        offset = next.offset;
       }
       if (!packs.has(pack)) continue;
       found = true;
       const need = placement.needed.get(pack) ?? placement.needed.set(pack, new Map()).get(pack)!;
-      need.set(idHex, offset);
+      // Two copies of one chunk in one pack: either serves (a move forwards every entry by chunk id).
+      if (!need.has(idHex)) need.set(idHex, at);
     }
     if (!found) placement.missing += 1;
   }
@@ -195,7 +210,6 @@ export async function prune(array: RaicArray, keys: RepoKeys, opts: PruneOptions
       hint: 'run raic check: bring back the member that holds them (then raic repair), or forget the snapshots it names as not restorable; then prune again',
     });
   }
-  const placed = (idHex: string, offset: number): ChunkEntry => ({ ...live.get(idHex)!.entry, offset });
 
   const dead: string[] = [];
   const candidates: string[] = [];
@@ -207,7 +221,7 @@ export async function prune(array: RaicArray, keys: RepoKeys, opts: PruneOptions
       continue;
     }
     let liveBytes = 0;
-    for (const [idHex] of need) liveBytes += live.get(idHex)!.entry.length;
+    for (const e of need.values()) liveBytes += e.length;
     // A member's object holds 1/k of the body (plus its table): the body is about k times it.
     const bodyBytes = array.k * size;
     if (bodyBytes - liveBytes < threshold * bodyBytes) continue;
@@ -237,36 +251,38 @@ export async function prune(array: RaicArray, keys: RepoKeys, opts: PruneOptions
     indexSegmentsReplaced: 0,
   };
 
-  // Repack: copy each candidate's live shares into new packs (the same stripes on every member, in order).
+  // Repack: copy each candidate's live sealed chunks into new packs.
   const repacked: string[] = [];
   const moves = new Map<string, ForwardMove[]>();
+  /** Copy of a chunk (copyOf) → where it was moved. */
   const movedTo = new Map<string, ChunkRef>();
-  // A live chunk of a candidate that also has a copy in a pack that stays (a duplicate stored by concurrent
-  // sessions) is forwarded to that copy: nothing to copy.
+  // A live chunk of a candidate that also has a copy in a pack that stays (stored twice by sessions that
+  // missed each other's index, or reached twice through an earlier move) is forwarded to that copy: nothing
+  // to copy. Any copy opens under the chunk's key; the record carries that copy's own length.
   const candidateSet = new Set(candidates);
-  const candidateIds = new Set(candidates.flatMap((p) => [...needed.get(p)!.keys()]));
+  const toCopy = new Map(candidates.flatMap((p) => [...needed.get(p)!.values()].map((e) => [copyOf(e), e] as const)));
   const keptCopies = new Map<string, ChunkRef>();
   for (const [p, need] of needed) {
     if (candidateSet.has(p)) continue;
-    for (const [idHex, offset] of need) if (candidateIds.has(idHex)) keptCopies.set(idHex, { ...live.get(idHex)!.entry, pack: Buffer.from(p, 'hex'), offset });
+    for (const e of need.values()) if (toCopy.has(copyOf(e))) keptCopies.set(copyOf(e), e);
   }
   if (opts.dryRun) {
     repacked.push(...candidates);
-    const toMove = [...candidateIds].filter((id) => !keptCopies.has(id));
-    const bytes = toMove.reduce((sum, id) => sum + live.get(id)!.entry.length, 0);
+    const toMove = [...toCopy].filter(([copy]) => !keptCopies.has(copy)).map(([, e]) => e);
+    const bytes = toMove.reduce((sum, e) => sum + e.length, 0);
     result.packsWritten = Math.ceil(bytes / (array.k * packTargetBytes(array.tuning, array.n)));
     result.bytesWritten = Math.ceil((bytes * array.n) / array.k);
     result.chunksMoved = toMove.length;
   } else if (candidates.length > 0) {
     const target = array.k * packTargetBytes(array.tuning, array.n);
-    const maxChunk = [...candidateIds].reduce((max, id) => Math.max(max, live.get(id)!.entry.length), 0);
+    const maxChunk = [...toCopy.values()].reduce((max, e) => Math.max(max, e.length), 0);
     // Moved chunks stay apart as they were stored: metadata into metadata packs, file content into data packs.
     const writers = [false, true].map((meta) => new PackWriter(array.members, array.k, keys.index, target, target + maxChunk + 64 * 1024, array.n, meta));
     const reader = new PackReader(array.members, array.k);
     const writerFor = (c: ChunkRef): PackWriter => writers[c.meta ? 1 : 0]!;
     for (const p of candidates) {
       if (opts.signal?.aborted) throw abortError(opts.signal);
-      const chunks = [...needed.get(p)!].map(([idHex, offset]) => placed(idHex, offset)).sort((a, b) => a.offset - b.offset);
+      const chunks = [...needed.get(p)!.values()].sort((a, b) => a.offset - b.offset);
       let body: Buffer;
       try {
         body = await readVerifiedBody(reader, p, chunks);
@@ -276,14 +292,13 @@ export async function prune(array: RaicArray, keys: RepoKeys, opts: PruneOptions
       }
       const list: ForwardMove[] = [];
       for (const c of chunks) {
-        const idHex = c.id.toString('hex');
-        let ref = movedTo.get(idHex) ?? keptCopies.get(idHex);
+        let ref = movedTo.get(copyOf(c)) ?? keptCopies.get(copyOf(c));
         if (!ref) {
           ref = await writerFor(c).add({ id: c.id, size: c.size, sealed: body.subarray(c.offset, c.offset + c.length) });
-          movedTo.set(idHex, ref);
+          movedTo.set(copyOf(c), ref);
           result.chunksMoved += 1;
         }
-        list.push({ id: c.id, key: c.key, to: { pack: ref.pack, offset: ref.offset } });
+        list.push({ id: c.id, key: c.key, to: { pack: ref.pack, offset: ref.offset, length: ref.length } });
       }
       moves.set(p, list);
       repacked.push(p);
@@ -301,9 +316,9 @@ export async function prune(array: RaicArray, keys: RepoKeys, opts: PruneOptions
   const newIndex = new Map<string, ChunkRef>();
   for (const [idHex, ref] of index) if (kept.has(ref.pack.toString('hex'))) newIndex.set(idHex, ref);
   for (const p of kept) {
-    for (const [idHex, offset] of needed.get(p) ?? []) if (!newIndex.has(idHex)) newIndex.set(idHex, { ...placed(idHex, offset), pack: Buffer.from(p, 'hex') });
+    for (const [idHex, e] of needed.get(p) ?? []) if (!newIndex.has(idHex)) newIndex.set(idHex, e);
   }
-  for (const [idHex, ref] of movedTo) if (!newIndex.has(idHex)) newIndex.set(idHex, ref);
+  for (const ref of movedTo.values()) if (!newIndex.has(ref.id.toString('hex'))) newIndex.set(ref.id.toString('hex'), ref);
   const indexChanged = gone.size > 0 || [...index.values()].some((r) => !packs.has(r.pack.toString('hex'))) || newIndex.size !== index.size;
 
   const partlyUsed = new Set<string>();
@@ -332,6 +347,8 @@ export async function prune(array: RaicArray, keys: RepoKeys, opts: PruneOptions
 
   if (opts.dryRun) return result;
 
+  if (opts.signal?.aborted) throw abortError(opts.signal);
+  await opts.confirmLock?.();
   const written = new Set<string>();
   if (indexChanged) {
     const refs = [...newIndex.values()];
@@ -341,11 +358,10 @@ export async function prune(array: RaicArray, keys: RepoKeys, opts: PruneOptions
   }
   for (const [p, list] of moves) await writeForwardRecord(array.members, Buffer.from(p, 'hex'), list);
   for (const [key, on] of unreplicated) await repairRecord(array, key, on);
-  if (opts.signal?.aborted) throw abortError(opts.signal);
-  await deleteEverywhere(array, oldSegments.filter((k) => !written.has(k)));
-  await deleteEverywhere(array, [...gone].map(packKey));
-  await deleteEverywhere(array, garbageForwards);
-  await deleteEverywhere(array, orphanManifests);
+  await deleteConfirmed(array, oldSegments.filter((k) => !written.has(k)), opts);
+  await deleteConfirmed(array, [...gone].map(packKey), opts);
+  await deleteConfirmed(array, garbageForwards, opts);
+  await deleteConfirmed(array, orphanManifests, opts);
   return result;
 }
 
@@ -390,8 +406,21 @@ async function listSizes(array: RaicArray, member: number, prefix: string): Prom
   return sizes;
 }
 
-async function deleteEverywhere(array: RaicArray, keys: string[]): Promise<void> {
-  for (const slot of array.members.slots) {
-    for (const key of keys) await array.members.call(slot.index, (p) => p.delete(key));
+/**
+ * Deletes `keys` from every member, DELETE_BATCH at a time; before each batch the signal is checked and the
+ * lock confirmed. Members work through a batch side by side; a failure is rethrown once all have stopped.
+ */
+async function deleteConfirmed(array: RaicArray, keys: string[], opts: PruneOptions): Promise<void> {
+  for (let at = 0; at < keys.length; at += DELETE_BATCH) {
+    if (opts.signal?.aborted) throw abortError(opts.signal);
+    await opts.confirmLock?.();
+    const batch = keys.slice(at, at + DELETE_BATCH);
+    const results = await Promise.allSettled(
+      array.members.slots.map(async (slot) => {
+        for (const key of batch) await array.members.call(slot.index, (p) => p.delete(key));
+      }),
+    );
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 }

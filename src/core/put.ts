@@ -31,6 +31,9 @@ export interface PutOptions {
   host?: string;
   /** How chunks are compressed (default auto). */
   compression?: CompressionMode;
+  /** Called right before the manifest and catalog record are written (the lock's confirm()); when it
+   * rejects, nothing is committed. */
+  confirmCommit?: () => Promise<void>;
 }
 
 export async function putStream(array: RaicArray, keys: RepoKeys, source: AsyncIterable<Uint8Array>, opts: PutOptions = {}): Promise<PutResult> {
@@ -47,6 +50,8 @@ export async function putStream(array: RaicArray, keys: RepoKeys, source: AsyncI
   }
   const ref = await stream.end();
   await sink.finish();
+  if (opts.signal?.aborted) throw abortError(opts.signal);
+  await opts.confirmCommit?.();
   const createdAt = new Date().toISOString();
   const capKey = randomBytes(32);
   const { id, sealed } = sealManifest(manifestRoot('file', ref, createdAt), capKey);

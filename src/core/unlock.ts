@@ -1,15 +1,20 @@
 /**
  * unlock: removes lock objects left behind by raic runs that ended without releasing them (crash, kill,
- * lost network). By default only stale locks go (holder's process gone on this host, or not refreshed
- * within the stale limit: store/locks.ts); live ones are kept and reported. removeAll removes every lock,
- * unreadable ones included — for when the user knows no raic is running against these members.
+ * lost network). By default only stale locks go (store/locks.ts): the holder's process is gone on this
+ * machine (same kernel boot and pid namespace), or this machine has seen the lock object unchanged for the
+ * stale limit (30 min; first sightings are remembered between runs, so a second `raic unlock` half an hour
+ * after the first removes what a crashed machine elsewhere left). Live ones are kept and reported.
+ * removeAll removes every lock, unreadable ones included — for when the user knows no raic is running
+ * against these members.
  */
-import { listLocks, removeLocks, type LockInfo, type RaicArray, type RepoKeys } from '../store/index.js';
+import { listLocks, removeLocks, type LockInfo, type LockSightings, type RaicArray, type RepoKeys } from '../store/index.js';
 
 export interface UnlockOptions {
   removeAll?: boolean;
-  /** Locks not refreshed for this long are stale (default: store/locks.ts, 30 min). */
+  /** Locks seen unchanged for this long are stale (default: store/locks.ts, 30 min). */
   staleAfterMs?: number;
+  /** This machine's first sightings of locks (default: this run's only). */
+  sightings?: LockSightings;
 }
 
 /** One lock as reported (JSON-friendly: times as ISO strings, null when the lock is unreadable). */
@@ -18,10 +23,15 @@ export interface LockReport {
   kind: 'shared' | 'exclusive' | 'unreadable';
   host: string | null;
   pid: number | null;
+  /** The holder's random id; null when unreadable or written by a raic that did not record one. */
+  holder: string | null;
   user: string | null;
   command: string | null;
+  /** By the holder's clock: shown, never judged. */
   time: string | null;
   refreshedAt: string | null;
+  /** How long this machine has seen this lock object unchanged (its own clock). */
+  watchedMs: number;
   stale: boolean;
   /** Why it is stale, or why it could not be read. */
   reason: string | null;
@@ -35,7 +45,10 @@ export interface UnlockResult {
 }
 
 export async function unlockLocks(array: RaicArray, keys: RepoKeys, opts: UnlockOptions = {}): Promise<UnlockResult> {
-  const locks = await listLocks(array.members, keys.locks, opts.staleAfterMs === undefined ? {} : { staleAfterMs: opts.staleAfterMs });
+  const locks = await listLocks(array.members, keys.locks, {
+    ...(opts.staleAfterMs !== undefined ? { staleAfterMs: opts.staleAfterMs } : {}),
+    ...(opts.sightings !== undefined ? { sightings: opts.sightings } : {}),
+  });
   const doomed = locks.filter((l) => opts.removeAll === true || l.stale);
   await removeLocks(
     array.members,
@@ -51,17 +64,19 @@ export async function unlockLocks(array: RaicArray, keys: RepoKeys, opts: Unlock
 
 function report(l: LockInfo): LockReport {
   if (l.unreadable !== undefined) {
-    return { key: l.key, kind: 'unreadable', host: null, pid: null, user: null, command: null, time: null, refreshedAt: null, stale: false, reason: l.unreadable };
+    return { key: l.key, kind: 'unreadable', host: null, pid: null, holder: null, user: null, command: null, time: null, refreshedAt: null, watchedMs: l.watchedMs, stale: false, reason: l.unreadable };
   }
   return {
     key: l.key,
     kind: l.exclusive ? 'exclusive' : 'shared',
     host: l.host,
     pid: l.pid,
+    holder: l.holder || null,
     user: l.user,
     command: l.command,
     time: l.time.toISOString(),
     refreshedAt: l.refreshedAt.toISOString(),
+    watchedMs: l.watchedMs,
     stale: l.stale,
     reason: l.staleReason ?? null,
   };

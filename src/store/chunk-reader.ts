@@ -58,7 +58,7 @@ export class ChunkReader {
       if (!this.forwards.has(packHex) && !(await this.listedForwards()).has(packHex)) return at;
       const next = await this.forwards.lookup(packHex, entry);
       if (!next) return at;
-      at = { ...at, pack: next.pack, offset: next.offset };
+      at = { ...at, pack: next.pack, offset: next.offset, length: next.length };
     }
     return at;
   }

@@ -5,7 +5,7 @@
  * capability holder reads without the index. When prune copies a pack's live shares into a new pack and
  * deletes the old one, it first stores `forward/<old pack id>` on every member, one entry per moved chunk:
  *
- *   tag = SHA-256(chunk id)[0..16] ‖ seal(HKDF(chunk key, "forward"), new pack id 16 ‖ new offset u48,
+ *   tag = SHA-256(chunk id)[0..16] ‖ seal(HKDF(chunk key, "forward"), new pack id 16 ‖ new offset u48 ‖ length u32,
  *                                         ad = "raic forward v1" ‖ old pack id)
  *
  * Only a holder of the chunk key (every ChunkEntry carries it, so every capability that reaches the chunk)
@@ -13,7 +13,7 @@
  * their hashes, so the hashes in the reader's own entry authenticate whatever is read at the new place: a
  * forged location costs availability, never integrity. A chunk moved twice has a record for each step.
  *
- * Record bytes: "RAICFWD1" | count u32 | entries sorted by tag, 78 bytes each | SHA-256 of all before (32).
+ * Record bytes: "RAICFWD2" | count u32 | entries sorted by tag, 82 bytes each | SHA-256 of all before (32).
  * The trailing hash catches accidental damage (that copy is refused, another member's is read); the
  * per-entry AEAD is what stops tampering.
  */
@@ -26,6 +26,8 @@ import { messageOf, putOnAll } from './replicated.js';
 export interface ChunkLocation {
   pack: Buffer;
   offset: number;
+  /** The sealed chunk's length there (copies of one chunk may differ in length). */
+  length: number;
 }
 
 /** One moved chunk: its id and key (from a live ChunkEntry) and where its shares are now. */
@@ -41,10 +43,10 @@ export interface ChunkIdentity {
   key: Buffer;
 }
 
-const MAGIC = 'RAICFWD1';
+const MAGIC = 'RAICFWD2';
 const HEADER_BYTES = 12;
 const TAG_BYTES = 16;
-const LOCATION_BYTES = 16 + 6;
+const LOCATION_BYTES = 16 + 6 + 4;
 const ENTRY_BYTES = TAG_BYTES + LOCATION_BYTES + AEAD_OVERHEAD;
 const CHECKSUM_BYTES = 32;
 const AD_LABEL = Buffer.from('raic forward v1');
@@ -62,6 +64,7 @@ export function encodeForwardRecord(oldPack: Buffer, moves: readonly ForwardMove
     const location = Buffer.alloc(LOCATION_BYTES);
     m.to.pack.copy(location, 0);
     location.writeUIntBE(m.to.offset, 16, 6);
+    location.writeUInt32BE(m.to.length, 22);
     byTag.set(tag.toString('hex'), Buffer.concat([tag, seal(entryKey(m.key), location, adFor(oldPack))]));
   }
   const entries = [...byTag.values()].sort(Buffer.compare);
@@ -127,7 +130,7 @@ export class ForwardRecord {
       throw new RaicError('Integrity', `forwarding record of pack ${this.oldPack.toString('hex').slice(0, 16)}: the entry for this chunk does not open (altered, or not this chunk's key)`, { cause: err });
     }
     const loc = Buffer.from(plain);
-    return { pack: Buffer.from(loc.subarray(0, 16)), offset: loc.readUIntBE(16, 6) };
+    return { pack: Buffer.from(loc.subarray(0, 16)), offset: loc.readUIntBE(16, 6), length: loc.readUInt32BE(22) };
   }
 }
 

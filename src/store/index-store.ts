@@ -5,7 +5,7 @@
  * holds no chunk keys: it locates ciphertext, it cannot decrypt it. A segment's id is the SHA-256 of its
  * sealed bytes, checked after they are decoded.
  */
-import { RaicError } from '../errors.js';
+import { RaicError, isRaicError } from '../errors.js';
 import { hash, open, seal } from '../crypto/index.js';
 import { loadErasureCodec } from '../erasure/index.js';
 import { ChunkIndex } from './chunk-index.js';
@@ -51,6 +51,12 @@ export async function readIndexSegment(reader: PackReader, key: Uint8Array, idHe
   return decodeIndexSegment(key, idHex, body);
 }
 
+/** A segment deleted since it was listed names nothing; any other failure stands. */
+function skipDeleted(err: unknown): ChunkRef[] {
+  if (isRaicError(err, 'NotFound')) return [];
+  throw err;
+}
+
 /** Segments read at once (each from k members). */
 const PARALLEL_SEGMENTS = 8;
 
@@ -58,7 +64,8 @@ const PARALLEL_SEGMENTS = 8;
  * Loads every index segment that at least k up members list (or only the segments named by `only`): fewer
  * cannot be read, and are an interrupted write's leftovers or a member's phantoms, never a committed segment.
  * With `keep`, only refs it accepts are loaded (and so a rejected ref never hides an accepted one for the
- * same chunk).
+ * same chunk). A segment that every member calls absent was deleted since it was listed (prune replaced it;
+ * listings may lag) and is skipped: a missing entry only costs dedup.
  */
 export async function loadIndex(members: Members, k: number, key: Uint8Array, only?: Iterable<string>, keep?: (ref: ChunkRef) => boolean): Promise<ChunkIndex> {
   const index = new ChunkIndex();
@@ -67,7 +74,7 @@ export async function loadIndex(members: Members, k: number, key: Uint8Array, on
   // Read PARALLEL_SEGMENTS at a time, added in listing order (a later segment's ref for the same chunk wins),
   // so at most that many decoded segments are held besides the compact index.
   for (let at = 0; at < keys.length; at += PARALLEL_SEGMENTS) {
-    const batch = await Promise.all(keys.slice(at, at + PARALLEL_SEGMENTS).map((k2) => readIndexSegment(reader, key, idOfKey(k2))));
+    const batch = await Promise.all(keys.slice(at, at + PARALLEL_SEGMENTS).map((k2) => readIndexSegment(reader, key, idOfKey(k2)).catch(skipDeleted)));
     for (const refs of batch) for (const ref of refs) if (!keep || keep(ref)) index.set(ref.id.toString('hex'), ref);
   }
   return index;

@@ -37,7 +37,8 @@ export {
   type UnlockedKey,
 } from './keyring.js';
 export * from './layout.js';
-export { acquireLock, describeLock, listLocks, lockQuorum, removeLocks, type Lock, type LockInfo, type LockOptions } from './locks.js';
+export { acquireLock, describeLock, formatAge, listLocks, lockQuorum, removeLocks, thisPidScope, type Lock, type LockInfo, type LockOptions } from './locks.js';
+export { LockSightings, bootClock, type ObserverClock } from './lock-sightings.js';
 export {
   ManifestBuilder,
   manifestRoot,

@@ -107,8 +107,8 @@ export class PackReader {
       agreed = majority(copies, this.k);
     }
     if (!agreed) {
-      const missing = this.problems.filter((p) => p.object === object && p.problem === 'missing').length;
-      if (copies.size === 0 && missing > 0) throw new RaicError('NotFound', `${object} is on no reachable member`);
+      const answers = this.problems.filter((p) => p.object === object);
+      if (copies.size === 0 && answers.length > 0 && answers.every((p) => p.problem === 'missing')) throw new RaicError('NotFound', `${object} is on no member`);
       const why = copies.size < this.k ? `${copies.size} of ${this.n} shares obtainable, ${this.k} needed` : `no ${this.k} of the ${copies.size} members that answered agree on its table`;
       throw new RaicError('Quorum', `cannot read ${object}: ${why}; ${this.describe(object)}`, {
         hint: 'bring the unreachable members back, or run raic repair',

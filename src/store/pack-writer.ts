@@ -21,6 +21,7 @@ import { encodePack } from './pack-codec.js';
 
 export const TRAILER_MAGIC = 'RAICTRL2';
 const MAX_REFS_PER_PACK = 16384;
+const INITIAL_BODY_BYTES = 1024 * 1024;
 
 interface PackBody {
   id: Buffer;
@@ -65,7 +66,9 @@ export class PackWriter {
       p = null;
     }
     if (!p) {
-      const body = this.spare.pop() ?? Buffer.allocUnsafeSlow(Math.max(this.capacityBytes, length));
+      // A fresh body starts small and grows as chunks come: a session that writes a few MB (most metadata packs,
+      // an incremental backup) never holds a whole pack's worth of memory.
+      const body = this.spare.pop() ?? Buffer.allocUnsafeSlow(Math.min(this.capacityBytes, Math.max(INITIAL_BODY_BYTES, length)));
       p = { id: randomBytes(16), body, used: 0, refs: [] };
       this.open = p;
     }

@@ -38,7 +38,7 @@ describe('raic unlock (k=2, n=3, local members)', () => {
     await a.cleanup();
   });
 
-  const plant = async (o: { exclusive: boolean; pid?: number; host?: string }): Promise<Lock> => {
+  const plant = async (o: { exclusive: boolean; pid?: number; host?: string; pidScope?: string }): Promise<Lock> => {
     const lock = await acquireLock(members, keys.locks, { command: o.exclusive ? 'prune' : 'backup', need: 2, settleMs: 0, ...o });
     held.push(lock);
     return lock;
@@ -46,10 +46,10 @@ describe('raic unlock (k=2, n=3, local members)', () => {
   const onDisk = (key: string): Promise<boolean[]> => Promise.all(a.memberDirs.map((d) => exists(join(d, key))));
 
   it('removes a stale lock (its process is gone), keeps a live one, exits 0', async () => {
-    // Shared locks both, so planting the second is not refused by the first. Another host's lock is not
-    // judged by pid, so it stays live however its pid looks here.
+    // Shared locks both, so planting the second is not refused by the first. A lock from another pid namespace
+    // (another machine, or a container with this very host name) is not judged by pid: it stays live.
     const stale = await plant({ exclusive: false, pid: await deadPid() });
-    const live = await plant({ exclusive: false, host: 'other-host', pid: 31337 });
+    const live = await plant({ exclusive: false, host: 'other-host', pid: 31337, pidScope: 'boot 0 pid:[1]' });
     assert.deepEqual(await onDisk(stale.key), [true, true, true]);
     const sealed = await readFile(join(a.memberDirs[0]!, live.key));
     assert.ok(!sealed.includes('other-host'), 'host name in plaintext on a member');
@@ -59,7 +59,7 @@ describe('raic unlock (k=2, n=3, local members)', () => {
     assert.match(r.stdout, /removed 1 lock:/);
     assert.match(r.stdout, new RegExp(`${stale.key}: shared lock .* no longer running`));
     assert.match(r.stdout, /kept 1 live lock/);
-    assert.match(r.stdout, new RegExp(`${live.key}: shared lock of .*@other-host, pid 31337 \\(backup\\)`));
+    assert.match(r.stdout, new RegExp(`${live.key}: shared lock of .*@other-host, pid 31337, holder [0-9a-f]{8} \\(backup\\), .* — seen unchanged from here for 0s`));
     assert.deepEqual(await onDisk(stale.key), [false, false, false]);
     assert.deepEqual(await onDisk(live.key), [true, true, true]);
     assert.deepEqual(
@@ -73,11 +73,16 @@ describe('raic unlock (k=2, n=3, local members)', () => {
     assert.equal(locks.length, 1);
     const r = await a.raic(['unlock', '--remove-all', '--json']);
     assert.equal(r.code, 0, r.stderr);
-    const out = JSON.parse(r.stdout) as { removed: { key: string; kind: string; host: string; pid: number; stale: boolean; refreshedAt: string }[]; kept: unknown[]; down: unknown[] };
+    const out = JSON.parse(r.stdout) as {
+      removed: { key: string; kind: string; host: string; pid: number; holder: string; watchedMs: number; stale: boolean; refreshedAt: string }[];
+      kept: unknown[];
+      down: unknown[];
+    };
     assert.deepEqual(
-      out.removed.map((l) => [l.key, l.kind, l.host, l.pid, l.stale]),
-      [[locks[0]!.key, 'shared', 'other-host', 31337, false]],
+      out.removed.map((l) => [l.key, l.kind, l.host, l.pid, l.holder, l.stale]),
+      [[locks[0]!.key, 'shared', 'other-host', 31337, locks[0]!.holder, false]],
     );
+    assert.ok(out.removed[0]!.watchedMs >= 0);
     assert.ok(!Number.isNaN(Date.parse(out.removed[0]!.refreshedAt)));
     assert.deepEqual(out.kept, []);
     assert.deepEqual(out.down, []);

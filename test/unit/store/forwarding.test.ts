@@ -12,7 +12,7 @@ import { ChunkReader } from '../../../src/store/chunk-reader.js';
 import { CodecPool } from '../../../src/store/codec-pool.js';
 import { MemoryProvider } from '../../support/memory-provider.js';
 
-const move = (offset: number): ForwardMove => ({ id: randomBytes(32), key: randomBytes(32), to: { pack: randomBytes(16), offset } });
+const move = (offset: number): ForwardMove => ({ id: randomBytes(32), key: randomBytes(32), to: { pack: randomBytes(16), offset, length: 1000 + offset % 7 } });
 const isIntegrity = (err: unknown): boolean => isRaicError(err, 'Integrity');
 
 /** The record with its checksum recomputed after `edit`: what a provider that alters it on purpose stores. */
@@ -22,7 +22,7 @@ function reforged(bytes: Buffer, edit: (body: Buffer) => void): Buffer {
   return Buffer.concat([body, hash(body)]);
 }
 
-const ENTRY = 78;
+const ENTRY = 82;
 const HEADER = 12;
 
 describe('forwarding record codec', () => {
@@ -38,6 +38,7 @@ describe('forwarding record codec', () => {
       const at = record.lookup(m);
       assert.ok(at && at.pack.equals(m.to.pack), 'new pack');
       assert.equal(at.offset, m.to.offset);
+      assert.equal(at.length, m.to.length);
     }
     assert.equal(record.lookup({ id: randomBytes(32), key: randomBytes(32) }), null, 'a chunk that did not move is not found');
   });
@@ -59,7 +60,7 @@ describe('forwarding record codec', () => {
   });
 
   it('rejects accidental damage anywhere (checksum), a wrong magic and a wrong length', () => {
-    for (const at of [0, 9, HEADER + 3, HEADER + 20, HEADER + 49 * ENTRY + 77, bytes.length - 1]) {
+    for (const at of [0, 9, HEADER + 3, HEADER + 20, HEADER + 49 * ENTRY + 81, bytes.length - 1]) {
       const bad = Buffer.from(bytes);
       bad[at]! ^= 0x01;
       assert.throws(() => ForwardRecord.decode(oldPack, bad), isIntegrity, `flip at ${at}`);
@@ -164,8 +165,8 @@ describe('ChunkReader follows forwarding records', () => {
     }
     const [a, b, c] = at as [ChunkEntry, ChunkEntry, ChunkEntry];
     assert.notEqual(b.offset, a.offset);
-    await writeForwardRecord(members, a.pack, [{ id: a.id, key: a.key, to: { pack: b.pack, offset: b.offset } }]);
-    await writeForwardRecord(members, b.pack, [{ id: a.id, key: a.key, to: { pack: c.pack, offset: c.offset } }]);
+    await writeForwardRecord(members, a.pack, [{ id: a.id, key: a.key, to: { pack: b.pack, offset: b.offset, length: b.length } }]);
+    await writeForwardRecord(members, b.pack, [{ id: a.id, key: a.key, to: { pack: c.pack, offset: c.offset, length: c.length } }]);
     for (const p of providers) {
       p.objects.delete(packKey(a.pack.toString('hex')));
       p.objects.delete(packKey(b.pack.toString('hex')));
