@@ -7,7 +7,7 @@
  * it is written.
  */
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, open as open_, rename, rm, symlink, unlink } from 'node:fs/promises';
+import { lstat, mkdir, open as open_, readdir, rename, rm, symlink, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import picomatch from 'picomatch';
 import { RaicError } from '../errors.js';
@@ -35,8 +35,14 @@ export interface RestoreResult {
   seconds: number;
 }
 
-/** Files written at once: hides each file's open, write, close, chmod, chown, utimes and rename latency. */
-const RESTORE_WRITERS = 8;
+/**
+ * Files written at once: hides each file's open, write, close, chmod, chown, utimes and rename latency (a
+ * tree of small files is all latency). Larger files hold chunk buffers (up to 4 MiB each) while they are
+ * written, so at most LARGE_WRITERS of those are in progress (memory: LARGE_WRITERS × (CHUNKS_AHEAD + 1) chunks).
+ */
+const RESTORE_WRITERS = 32;
+const LARGE_WRITERS = 8;
+const LARGE_FILE_BYTES = 256 * 1024;
 /** Chunks each writer reads ahead of the one it writes. Memory: writers × (ahead + 1) chunks at most; 2 ahead
  * measured no faster than 1 on the bench tree and held ~70 MB more. */
 const CHUNKS_AHEAD = 1;
@@ -82,6 +88,14 @@ async function* selected(reader: ChunkReader, root: ManifestRoot, include: reado
   }
 }
 
+async function isEmptyOrAbsent(dir: string): Promise<boolean> {
+  try {
+    return (await readdir(dir)).length === 0;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+}
+
 async function exists(path: string | Buffer): Promise<'dir' | 'other' | null> {
   try {
     return (await lstat(path)).isDirectory() ? 'dir' : 'other';
@@ -99,7 +113,8 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
   /** The file system's form of a restored path (bytes where a name is not UTF-8, see tree/raw-name.ts). */
   const fsAt = (path: string): string | Buffer => fsPath(at(path));
 
-  if (!opts.overwrite) {
+  // Into a target that does not exist or is empty nothing can be overwritten: no need to walk the tree twice.
+  if (!opts.overwrite && !(await isEmptyOrAbsent(opts.target))) {
     const conflicts: string[] = [];
     for await (const ev of selected(reader, root, include)) {
       if (ev.kind === 'leave') continue;
@@ -126,6 +141,7 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
   };
   const stopped = (): boolean => failed.signal.aborted || opts.signal?.aborted === true;
   const writers = new Slots(RESTORE_WRITERS);
+  const largeWriters = new Slots(LARGE_WRITERS);
   /** Per open directory: its children's completions; a directory's metadata goes on after all of them. */
   const open: Promise<void>[][] = [[]];
   /** Per open directory: created by this restore already (its files need no mkdir of their own). */
@@ -206,8 +222,15 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
         await applyMetadata(p, node);
         result.symlinks += 1;
       } else if (node.type === 'file') {
+        const large = (node.content?.size ?? 0) > LARGE_FILE_BYTES;
         await writers.take();
-        track(writeFile(path, node, made.at(-1) === true).finally(() => writers.give()));
+        if (large) await largeWriters.take();
+        track(
+          writeFile(path, node, made.at(-1) === true).finally(() => {
+            writers.give();
+            if (large) largeWriters.give();
+          }),
+        );
       }
     }
   } catch (err) {
