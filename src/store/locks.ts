@@ -111,7 +111,8 @@ export function lockQuorum(k: number, n: number): number {
   return Math.max(k, Math.floor(n / 2) + 1);
 }
 
-interface LockPayload {
+/** A lock's content (what `openLock` returns). */
+export interface LockPayload {
   v: 1;
   exclusive: boolean;
   host: string;
@@ -304,8 +305,7 @@ async function readLock(members: Members, lockKey: Uint8Array, key: string, on: 
   for (const index of on) {
     if (payload !== undefined) break;
     try {
-      const sealed = await members.call(index, (p) => p.get(key));
-      payload = parsePayload(open(lockKey, sealed, adFor(key)));
+      payload = openLock(lockKey, key, await members.call(index, (p) => p.get(key)));
       cache.set(key, payload);
     } catch (err) {
       if (!isRaicError(err)) throw err;
@@ -317,6 +317,11 @@ async function readLock(members: Members, lockKey: Uint8Array, key: string, on: 
   return { key, exclusive: false, host: '', pid: 0, user: '', time: new Date(0), refreshedAt: new Date(0), command: '', stale: false, unreadable: [...new Set(problems)].join('; ') };
 }
 
+/** A lock object's content as a member served it: opens under the lock key, bound to its object key. Rejects Integrity. */
+export function openLock(lockKey: Uint8Array, key: string, sealed: Uint8Array): LockPayload {
+  return parsePayload(open(lockKey, sealed, adFor(key)));
+}
+
 function parsePayload(bytes: Uint8Array): LockPayload {
   let p: Partial<LockPayload>;
   try {
@@ -324,7 +329,10 @@ function parsePayload(bytes: Uint8Array): LockPayload {
   } catch {
     throw new RaicError('Integrity', 'lock content is not JSON');
   }
+  // JSON.parse may return null, a number, an array: only an object has fields to check.
   const ok =
+    typeof p === 'object' &&
+    p !== null &&
     p.v === 1 &&
     typeof p.exclusive === 'boolean' &&
     typeof p.host === 'string' &&
