@@ -25,6 +25,13 @@ export const CODEC_ZSTD = 1;
 /** Bytes a framed chunk may have beyond its plaintext (the codec byte; a stored-as-is chunk is never larger). */
 export const FRAME_OVERHEAD = 1;
 
+/**
+ * The most a zstd frame yields per byte of itself: no block decompresses to more than 128 KiB, and the smallest
+ * block that does (an RLE block) takes 4 bytes (RFC 8878 §3.1.1.2). A header declaring more is refused before
+ * anything is allocated for it.
+ */
+const ZSTD_MAX_EXPANSION = (128 * 1024) / 4;
+
 const LEVEL: Record<Exclude<CompressionMode, 'off'>, number> = { auto: 3, fastest: 1, better: 9, max: 19 };
 
 /**
@@ -72,18 +79,26 @@ export function unframeChunk(framed: Uint8Array, size: number, out?: Uint8Array)
   if (framed.length < 1) throw new RaicError('Integrity', 'an empty chunk frame');
   const codec = framed[0];
   const payload = framed.subarray(1);
-  const target = out ? out.subarray(0, size) : new Uint8Array(size);
+  // The output is allocated only once the frame agrees with `size`: a size no frame could hold costs nothing.
+  const target = (): Uint8Array => {
+    if (!out) return new Uint8Array(size);
+    if (out.length < size) throw new RaicError('Usage', `a ${out.length}-byte buffer cannot hold a ${size}-byte chunk`);
+    return out.subarray(0, size);
+  };
   if (codec === CODEC_RAW) {
     if (payload.length !== size) throw new RaicError('Integrity', `a stored chunk has ${payload.length} bytes, its reference says ${size}`);
-    target.set(payload);
-    return target;
+    const plain = target();
+    plain.set(payload);
+    return plain;
   }
   if (codec === CODEC_ZSTD) {
     const declared = zstdFrameContentSize(payload);
     if (declared !== size) throw new RaicError('Integrity', `a compressed chunk declares ${String(declared)} bytes, its reference says ${size}`);
-    const got = zstdDecompress(payload, target);
+    if (declared > payload.length * ZSTD_MAX_EXPANSION) throw new RaicError('Integrity', `a ${payload.length}-byte zstd frame cannot hold the ${declared} bytes it declares`);
+    const plain = target();
+    const got = zstdDecompress(payload, plain);
     if (got !== size) throw new RaicError('Integrity', `a compressed chunk decompressed to ${got} bytes, its reference says ${size}`);
-    return target;
+    return plain;
   }
   throw new RaicError('Integrity', `a chunk uses compression codec ${String(codec)}, which this raic does not know`);
 }

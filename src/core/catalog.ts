@@ -48,17 +48,45 @@ export async function writeCatalogRecord(array: RaicArray, keys: RepoKeys, rec: 
 }
 
 /** A record as a member served it: it must open under the catalog key and name the id it is stored under. */
-function openRecord(keys: RepoKeys, id: string, bytes: Buffer): CatalogRecord {
+export function openRecord(keys: RepoKeys, id: string, bytes: Buffer): CatalogRecord {
   let rec: CatalogRecord;
   try {
     rec = JSON.parse(Buffer.from(open(keys.catalog, bytes, AD)).toString('utf8')) as CatalogRecord;
   } catch (cause) {
     throw new RaicError('Integrity', `snapshot record ${id.slice(0, 8)} does not open`, { cause });
   }
-  if (rec.manifestId !== id || typeof rec.capability !== 'string' || typeof rec.time !== 'string' || !Array.isArray(rec.paths)) {
-    throw new RaicError('Integrity', `snapshot record ${id.slice(0, 8)} is not the record of that snapshot`);
-  }
+  if (!isRecordOf(rec, id)) throw new RaicError('Integrity', `snapshot record ${id.slice(0, 8)} is not the record of that snapshot`);
   return rec;
+}
+
+const isCount = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isStrings = (v: unknown): boolean => Array.isArray(v) && v.every((s) => typeof s === 'string');
+
+/**
+ * Whether an opened record is a CatalogRecord naming `id`. It is authenticated, but commands read every field
+ * (`snapshots` joins the tags, retention compares times, prune reads the capability): a record of another
+ * shape must fail here, as damage, not later as a TypeError.
+ */
+function isRecordOf(rec: CatalogRecord | null, id: string): boolean {
+  const stats = rec?.stats as Partial<Record<keyof SnapshotStats, unknown>> | null | undefined;
+  return (
+    typeof rec === 'object' &&
+    rec !== null &&
+    (rec.kind === 'file' || rec.kind === 'tree') &&
+    rec.manifestId === id &&
+    typeof rec.capability === 'string' &&
+    typeof rec.time === 'string' &&
+    typeof rec.host === 'string' &&
+    isStrings(rec.paths) &&
+    isStrings(rec.tags) &&
+    (rec.parent === undefined || typeof rec.parent === 'string') &&
+    typeof stats === 'object' &&
+    stats !== null &&
+    isCount(stats.files) &&
+    isCount(stats.bytes) &&
+    isCount(stats.newBytes) &&
+    (stats.dirs === undefined || isCount(stats.dirs))
+  );
 }
 
 /**

@@ -46,13 +46,14 @@ export function encodeArrayConfig(c: ArrayConfig): Buffer {
 }
 
 export function parseArrayConfig(bytes: Buffer, where: string): ArrayConfig {
-  let c: Partial<ArrayConfig>;
+  let c: Partial<ArrayConfig> | null;
   try {
-    c = JSON.parse(bytes.toString('utf8')) as Partial<ArrayConfig>;
+    c = JSON.parse(bytes.toString('utf8')) as Partial<ArrayConfig> | null;
   } catch {
     throw new RaicError('Integrity', `${where}: the array config is not valid JSON`);
   }
-  if (c.format !== 'raic' || typeof c.arrayId !== 'string' || !/^[0-9a-f]{32}$/.test(c.arrayId)) {
+  // Plaintext any member can write: JSON.parse may return null or a number, and createdAt is copied on (member replace).
+  if (typeof c !== 'object' || c === null || c.format !== 'raic' || typeof c.createdAt !== 'string' || typeof c.arrayId !== 'string' || !/^[0-9a-f]{32}$/.test(c.arrayId)) {
     throw new RaicError('Integrity', `${where}: not a raic array config`);
   }
   if (c.version !== FORMAT_VERSION) throw new UnsupportedVersion(where, c.version);

@@ -90,6 +90,6 @@ export function openChunk(task: OpenTask): Uint8Array {
   } catch {
     throw new RaicError('Integrity', 'a chunk does not authenticate');
   }
-  const room = task.plaintextBuffer ? new Uint8Array(task.plaintextBuffer, 0, size) : new Uint8Array(size);
-  return unframeChunk(framed, size, room);
+  // No output buffer of `size` bytes here: unframeChunk allocates one only once the frame agrees with the size.
+  return unframeChunk(framed, size, task.plaintextBuffer ? new Uint8Array(task.plaintextBuffer) : undefined);
 }

@@ -107,7 +107,7 @@ export function parseKeyObject(objectKey: string, body: Buffer): KeyObject | nul
     return null;
   }
   const o = obj as Partial<KeyObject> | null;
-  if (typeof o !== 'object' || o === null || o.version !== 1 || typeof o.wrapped !== 'string' || (o.owner !== undefined && typeof o.owner !== 'string') || !kdfParamsWithinDefaults(o.kdf)) return null;
+  if (typeof o !== 'object' || o === null || o.version !== 1 || typeof o.wrapped !== 'string' || typeof o.createdAt !== 'string' || (o.owner !== undefined && typeof o.owner !== 'string') || !kdfParamsWithinDefaults(o.kdf)) return null;
   return o as KeyObject;
 }
 

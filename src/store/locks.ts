@@ -176,7 +176,8 @@ export function thisPidScope(): string | null {
   return ownScope;
 }
 
-interface LockPayload {
+/** A lock's content (what `openLock` returns). */
+export interface LockPayload {
   v: 1;
   exclusive: boolean;
   host: string;
@@ -469,8 +470,7 @@ async function readLock(ctx: ScanContext, key: string, on: number[]): Promise<Re
   const problems: string[] = [];
   for (const index of on) {
     try {
-      const sealed = await ctx.members.call(index, (p) => p.get(key));
-      return parsePayload(open(ctx.lockKey, sealed, adFor(key)));
+      return openLock(ctx.lockKey, key, await ctx.members.call(index, (p) => p.get(key)));
     } catch (err) {
       if (!isRaicError(err)) throw err;
       if (err.code !== 'NotFound') problems.push(err.code === 'Integrity' ? err.message : `${ctx.members.slots[index]?.url}: ${err.message}`);
@@ -479,13 +479,20 @@ async function readLock(ctx: ScanContext, key: string, on: number[]): Promise<Re
   return problems.length === 0 ? null : { unreadable: [...new Set(problems)].join('; ') };
 }
 
+/** A lock object's bytes as a member served them, opened and checked. Rejects Integrity. */
+export function openLock(lockKey: Uint8Array, key: string, sealed: Uint8Array): LockPayload {
+  return parsePayload(open(lockKey, sealed, adFor(key))); // open rejects Integrity ("failed authentication")
+}
+
 function parsePayload(bytes: Uint8Array): LockPayload {
-  let p: Partial<LockPayload>;
+  let p: Partial<LockPayload> | null;
   try {
-    p = JSON.parse(Buffer.from(bytes).toString('utf8')) as Partial<LockPayload>;
+    p = JSON.parse(Buffer.from(bytes).toString('utf8')) as Partial<LockPayload> | null;
   } catch {
     throw new RaicError('Integrity', 'lock content is not JSON');
   }
+  // JSON null, a number or an array parse too: only an object can be a lock.
+  if (typeof p !== 'object' || p === null || Array.isArray(p)) throw new RaicError('Integrity', 'lock content is malformed');
   const ok =
     p.v === 1 &&
     typeof p.exclusive === 'boolean' &&

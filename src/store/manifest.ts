@@ -129,10 +129,35 @@ export function openManifest(idHex: string, sealed: Buffer, capKey: Uint8Array):
       hint: 'copy the capability again exactly as `raic put` printed it',
     });
   }
-  if (plain.toString('latin1', 0, 8) !== ROOT_MAGIC) throw new RaicError('Integrity', 'not a raic manifest');
+  // The key authenticates the bytes, not their sense: whoever made the capability chose them. Every length and
+  // field is checked here, so a malformed root fails as Integrity instead of a RangeError or SyntaxError.
+  if (plain.length < 12 || plain.toString('latin1', 0, 8) !== ROOT_MAGIC) throw new RaicError('Integrity', 'not a raic manifest');
   const headerLen = plain.readUInt32BE(8);
-  const header = JSON.parse(plain.toString('utf8', 12, 12 + headerLen)) as ManifestHeader;
-  return { header, entries: decodeRefList(PAGE_MAGIC, plain.subarray(12 + headerLen), true) };
+  if (headerLen > plain.length - 12) throw new RaicError('Integrity', 'a manifest header runs past the manifest');
+  let header: Partial<ManifestHeader> | null;
+  try {
+    header = JSON.parse(plain.toString('utf8', 12, 12 + headerLen)) as Partial<ManifestHeader> | null;
+  } catch {
+    throw new RaicError('Integrity', 'a manifest header is not JSON');
+  }
+  if (typeof header !== 'object' || header === null || (header.kind !== 'file' && header.kind !== 'tree') || typeof header.createdAt !== 'string') {
+    throw new RaicError('Integrity', 'a manifest header is malformed');
+  }
+  const root = { header: header as ManifestHeader, entries: decodeRefList(PAGE_MAGIC, plain.subarray(12 + headerLen), true) };
+  checkStream(streamOf(root), 'a manifest');
+  return root;
+}
+
+/**
+ * Rejects Integrity unless size, chunks and depth are counts and, at depth 0 (where the entries are the data
+ * chunks), the entries are `chunks` chunks of `size` bytes in all: a reader sizes its work and output by them.
+ */
+function checkStream(ref: StreamRef, what: string): void {
+  const isCount = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+  if (!isCount(ref.size) || !isCount(ref.chunks) || !isCount(ref.depth)) throw new RaicError('Integrity', `${what} has a malformed size, chunk count or depth`);
+  if (ref.depth === 0 && (ref.chunks !== ref.entries.length || ref.size !== ref.entries.reduce((a, e) => a + e.size, 0))) {
+    throw new RaicError('Integrity', `${what} lists ${ref.entries.length} chunks, not the ${ref.chunks} chunks of ${ref.size} bytes it declares`);
+  }
 }
 
 /** Every data chunk entry of a stream in order; `loadPage` fetches and decrypts one page chunk. */
@@ -174,5 +199,7 @@ export function streamRefFromJson(j: StreamRefJson): StreamRef {
   if (typeof j?.s !== 'number' || typeof j.c !== 'number' || typeof j.d !== 'number' || typeof j.e !== 'string') {
     throw new RaicError('Integrity', 'damaged stream reference in a tree');
   }
-  return { size: j.s, chunks: j.c, depth: j.d, entries: decodePage(Buffer.from(j.e, 'base64')) };
+  const ref = { size: j.s, chunks: j.c, depth: j.d, entries: decodePage(Buffer.from(j.e, 'base64')) };
+  checkStream(ref, 'a stream reference in a tree');
+  return ref;
 }

@@ -9,7 +9,7 @@ import { MEMBERS_PREFIX, membersKey } from './layout.js';
 import type { Members } from './members.js';
 import { listUnion, putOnAll } from './replicated.js';
 
-interface MemberList {
+export interface MemberList {
   urls: string[];
   updatedAt: string;
 }
@@ -21,14 +21,29 @@ export async function writeMemberList(members: Members, key: Uint8Array, arrayId
   await putOnAll(members, membersKey(hash(sealed).toString('hex').slice(0, 32)), sealed, 'member list');
 }
 
+/** A member list as a member served it: opens under the members key, bound to the array id. Rejects Integrity. */
+export function openMemberList(key: Uint8Array, arrayId: string, sealed: Uint8Array): MemberList {
+  const plain = Buffer.from(open(key, sealed, ad(arrayId))).toString('utf8');
+  let list: Partial<MemberList> | null;
+  try {
+    list = JSON.parse(plain) as Partial<MemberList> | null;
+  } catch {
+    throw new RaicError('Integrity', 'a member list is not JSON');
+  }
+  // Authenticated, yet checked: callers compare updatedAt and hand urls on as strings.
+  if (typeof list !== 'object' || list === null || !Array.isArray(list.urls) || !list.urls.every((u) => typeof u === 'string') || typeof list.updatedAt !== 'string') {
+    throw new RaicError('Integrity', 'a member list is malformed');
+  }
+  return list as MemberList;
+}
+
 /** The most recent member list readable on any up member. */
 export async function readMemberList(members: Members, key: Uint8Array, arrayId: string): Promise<string[]> {
   let best: MemberList | null = null;
   for (const objectKey of (await listUnion(members, MEMBERS_PREFIX)).keys()) {
     for (const slot of members.up()) {
       try {
-        const sealed = await members.call(slot.index, (p) => p.get(objectKey));
-        const list = JSON.parse(Buffer.from(open(key, sealed, ad(arrayId))).toString('utf8')) as MemberList;
+        const list = openMemberList(key, arrayId, await members.call(slot.index, (p) => p.get(objectKey)));
         if (!best || list.updatedAt > best.updatedAt) best = list;
         break;
       } catch {

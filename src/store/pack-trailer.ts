@@ -4,7 +4,7 @@
  * session adopt packs that a crashed session stored but never indexed, and lets the index be rebuilt from
  * packs.
  */
-import { RaicError } from '../errors.js';
+import { RaicError, isRaicError } from '../errors.js';
 import { open } from '../crypto/index.js';
 import { decodeRefList, type ChunkRef } from './chunk-ref.js';
 import { idOfKey, packKey } from './layout.js';
@@ -19,16 +19,28 @@ export async function readPackTrailer(reader: PackReader, packHex: string, index
   const { table } = await reader.table(object, id);
   if (table.trailerBytes === 0) throw new RaicError('Integrity', `pack ${packHex} has no trailer`);
   const at = table.bodyBytes - table.trailerBytes;
-  const openTrailer = (sealed: Uint8Array): ChunkRef[] | null => {
-    try {
-      return decodeRefList(TRAILER_MAGIC, Buffer.from(open(indexKey, sealed, id)));
-    } catch {
-      return null;
-    }
-  };
-  const refs = openTrailer(await reader.readRange(object, id, at, table.trailerBytes)) ?? openTrailer(await reader.rebuildRange(object, id, at, table.trailerBytes));
-  if (!refs) throw new RaicError('Integrity', `pack ${packHex} trailer does not authenticate`);
-  if (refs.some((r) => !r.pack.equals(id) || r.offset + r.length > at)) throw new RaicError('Integrity', `pack ${packHex} trailer names bytes outside the pack`);
+  try {
+    return openPackTrailer(indexKey, id, await reader.readRange(object, id, at, table.trailerBytes), at);
+  } catch (err) {
+    if (!isRaicError(err, 'Integrity')) throw err;
+    return openPackTrailer(indexKey, id, await reader.rebuildRange(object, id, at, table.trailerBytes), at);
+  }
+}
+
+/**
+ * The refs a sealed trailer lists: it must open under the index key with ad = the pack id, and every ref must
+ * name this pack and lie in its body before the trailer (which starts at `trailerAt`). Rejects Integrity.
+ */
+export function openPackTrailer(indexKey: Uint8Array, id: Buffer, sealed: Uint8Array, trailerAt: number): ChunkRef[] {
+  const packHex = id.toString('hex');
+  let plain: Uint8Array;
+  try {
+    plain = open(indexKey, sealed, id);
+  } catch (cause) {
+    throw new RaicError('Integrity', `pack ${packHex} trailer does not authenticate`, { cause });
+  }
+  const refs = decodeRefList(TRAILER_MAGIC, Buffer.from(plain));
+  if (refs.some((r) => !r.pack.equals(id) || r.offset + r.length > trailerAt)) throw new RaicError('Integrity', `pack ${packHex} trailer names bytes outside the pack`);
   return refs;
 }
 

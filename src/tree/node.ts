@@ -4,6 +4,7 @@
  * produces identical bytes, the same chunk id, and is stored once.
  */
 import { RaicError } from '../errors.js';
+import { isNameComponent } from './raw-name.js';
 import { streamRefFromJson, streamRefToJson, type StreamRef, type StreamRefJson } from '../store/index.js';
 
 export type NodeType = 'file' | 'dir' | 'symlink';
@@ -83,10 +84,43 @@ export function decodeTree(bytes: Uint8Array): TreeNode[] {
   } catch {
     throw new RaicError('Integrity', 'a tree blob is not valid JSON');
   }
-  if (parsed.v !== 1 || !Array.isArray(parsed.nodes)) throw new RaicError('Integrity', 'not a raic tree blob');
-  return parsed.nodes.map(({ content, subtree, ...meta }) => ({
-    ...meta,
-    ...(content ? { content: streamRefFromJson(content) } : {}),
-    ...(subtree ? { subtree: streamRefFromJson(subtree) } : {}),
-  }));
+  if (typeof parsed !== 'object' || parsed === null || parsed.v !== 1 || !Array.isArray(parsed.nodes)) throw new RaicError('Integrity', 'not a raic tree blob');
+  return parsed.nodes.map((node) => {
+    if (!isNodeJson(node)) throw new RaicError('Integrity', 'a tree blob holds a malformed node');
+    const { content, subtree, ...meta } = node;
+    return {
+      ...meta,
+      ...(content ? { content: streamRefFromJson(content) } : {}),
+      ...(subtree ? { subtree: streamRefFromJson(subtree) } : {}),
+    };
+  });
+}
+
+const isCount = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isDecimal = (v: unknown, signed: boolean): boolean => typeof v === 'string' && (signed ? /^-?[0-9]+$/ : /^[0-9]+$/).test(v);
+
+/**
+ * Whether a node read from a tree blob has the fields TreeNode declares, of their types. Tree blobs are
+ * authenticated, but whoever made a capability chose their bytes: restore joins the name to a path (one
+ * component only: isNameComponent), turns times into BigInts, and applies mode, uid and gid.
+ */
+function isNodeJson(n: unknown): n is NodeJson {
+  const o = n as Partial<Record<keyof NodeJson, unknown>> | null;
+  return (
+    typeof o === 'object' &&
+    o !== null &&
+    isNameComponent(o.name) &&
+    (o.type === 'file' || o.type === 'dir' || o.type === 'symlink') &&
+    Number.isInteger(o.mode) &&
+    (o.mode as number) >= 0 &&
+    (o.mode as number) <= 0o7777 &&
+    isDecimal(o.mtimeNs, true) &&
+    isCount(o.size) &&
+    isCount(o.uid) &&
+    isCount(o.gid) &&
+    (o.ctimeNs === undefined || isDecimal(o.ctimeNs, true)) &&
+    (o.ino === undefined || isDecimal(o.ino, false)) &&
+    (o.dev === undefined || isDecimal(o.dev, false)) &&
+    (o.target === undefined || typeof o.target === 'string')
+  );
 }

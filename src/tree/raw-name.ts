@@ -18,6 +18,18 @@ export function nameFromBytes(raw: Buffer): string {
   return isUtf8(raw) ? raw.toString('utf8') : `${RAW}${raw.toString('base64url')}`;
 }
 
+/**
+ * Whether `name` (read from a tree blob) is one path component in raic's string form: not empty, ".", "..",
+ * without "/" or NUL; or NUL + the canonical base64url of bytes that are not UTF-8 (nameFromBytes' form),
+ * themselves without "/" or NUL. Restore joins names to a path: any other name could point outside the target.
+ */
+export function isNameComponent(name: unknown): boolean {
+  if (typeof name !== 'string' || name === '' || name === '.' || name === '..' || name.includes('/')) return false;
+  if (!name.startsWith(RAW)) return !name.includes(RAW);
+  const raw = Buffer.from(name.slice(1), 'base64url');
+  return raw.length > 0 && !isUtf8(raw) && !raw.includes(0x2f) && !raw.includes(0) && raw.toString('base64url') === name.slice(1);
+}
+
 /** The bytes a name or target in raic's string form stands for. */
 export function bytesOfName(name: string): Buffer {
   return name.startsWith(RAW) ? Buffer.from(name.slice(1), 'base64url') : Buffer.from(name, 'utf8');
