@@ -154,16 +154,24 @@ async function attach(opts: InitOptions, members: Members, holding: { index: num
   const passphrase = await opts.passphrase(false);
   const master = await unlockMaster(members, passphrase, first.arrayId);
   const stored = await readMemberList(members, repoKeys(master).members, first.arrayId);
-  // Place each URL at the share index its member reports; members that did not answer by the stored list.
+  // Each URL goes to the share index the sealed member list (authenticated by the master key) gives it. A
+  // member's plaintext config names its index too, but that is one member's word: it is used only for a URL the
+  // list does not name (spelled differently, e.g. another endpoint alias), and only where the list's own URL
+  // for that index was not given.
   const ordered: (string | undefined)[] = new Array<string | undefined>(n);
-  for (const h of holding) ordered[h.config.member] = opts.urls[h.index];
-  for (const s of members.slots) {
-    if (holding.some((h) => h.index === s.index)) continue;
-    const at = stored.indexOf(s.url);
-    if (at < 0 || ordered[at] !== undefined) {
-      throw new RaicError('Usage', `${s.url} did not answer and is not a member of array ${first.arrayId}`, { hint: `its members are: ${stored.join(' ')}` });
+  const place = (url: string, at: number): void => {
+    if (at < 0 || at >= n || ordered[at] !== undefined) {
+      throw new RaicError('Usage', `cannot tell which share ${url} holds in array ${first.arrayId}`, { hint: `its members are, in order: ${stored.join(' ')}` });
     }
-    ordered[at] = s.url;
+    ordered[at] = url;
+  };
+  for (const s of members.slots) if (stored.includes(s.url)) place(s.url, stored.indexOf(s.url));
+  for (const s of members.slots) {
+    if (stored.includes(s.url)) continue;
+    const h = holding.find((x) => x.index === s.index);
+    if (!h) throw new RaicError('Usage', `${s.url} did not answer and is not a member of array ${first.arrayId}`, { hint: `its members are: ${stored.join(' ')}` });
+    if (opts.urls.includes(stored[h.config.member] ?? '')) place(s.url, -1); // that index's listed URL was given too
+    place(s.url, h.config.member);
   }
   return { arrayId: first.arrayId, k: first.k, n, members: ordered as string[], attached: true };
 }

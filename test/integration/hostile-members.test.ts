@@ -281,3 +281,33 @@ describe('no environment variable weakens a new array\'s KDF', { timeout: 120_00
     }
   });
 });
+
+describe('attaching a second machine to members whose plaintext configs lie about their share index', { timeout: 120_000 }, () => {
+  it('takes the share order from the sealed member list, and the second machine restores bit-exact', async () => {
+    const a = await localArray(2, 3, { label: 'attach-order' });
+    try {
+      const src = join(a.dir, 'src');
+      await mkdir(src);
+      await writeFile(join(src, 'f.bin'), seededBytes(7, 'attach-order', 3 * 2 ** 20));
+      await a.ok(['backup', src]);
+      // Members 0 and 1 swap the share index their public config claims (a member's own, unauthenticated word).
+      const configs = await Promise.all([0, 1].map((m) => readFile(join(a.memberDirs[m]!, 'config'), 'utf8')));
+      const swapped = configs.map((c) => JSON.parse(c) as { member: number });
+      [swapped[0]!.member, swapped[1]!.member] = [swapped[1]!.member, swapped[0]!.member];
+      for (const m of [0, 1]) await writeFile(join(a.memberDirs[m]!, 'config'), JSON.stringify(swapped[m]));
+      const second = { RAIC_CONFIG: join(a.dir, 'second.json') };
+      // The URLs given in another order: the list decides, not the order given, not the configs.
+      const r = await a.raic(['init', '--k', '2', a.urls[2]!, a.urls[0]!, a.urls[1]!], { env: second });
+      assert.equal(r.code, 0, r.stderr);
+      const shown = JSON.parse(await a.ok(['config', 'show', '--json'], { env: second })) as { members: { url: string }[] };
+      assert.deepEqual(shown.members.map((m) => m.url), a.urls);
+      // (While their configs lie, those members are treated as down; once they are put right, all is readable.)
+      for (const m of [0, 1]) await writeFile(join(a.memberDirs[m]!, 'config'), configs[m]!);
+      const target = join(a.dir, 'restored');
+      await a.ok(['restore', 'latest', '--target', target], { env: second });
+      assert.equal(sha256(await readFile(join(target, src, 'f.bin'))), sha256(await readFile(join(src, 'f.bin'))));
+    } finally {
+      await a.cleanup();
+    }
+  });
+});
