@@ -6,7 +6,7 @@
  *
  * Body: sealed chunk … | trailer = seal(index key, ref list, ad = pack id). The trailer lists the ChunkRefs of
  * the pack, so the index can be rebuilt from packs alone.
- * Memory: the body filling, and the n member objects of the pack uploading (n/k × a body). A writer makes either data
+ * Memory: the body filling, one spare, and the n member objects of the pack uploading (n/k × a body). A writer makes either data
  * packs (file content) or metadata packs (tree blobs, manifest pages: what walking a snapshot reads), never a mix.
  */
 import { RaicError } from '../errors.js';
@@ -39,6 +39,8 @@ export interface PackWriterStats {
 export class PackWriter {
   private open: PackBody | null = null;
   private uploading: Promise<void> | null = null;
+  /** Bodies of uploaded packs, reused for the next pack (no per-pack allocation). */
+  private readonly spare: Buffer[] = [];
   private scratch = new Uint8Array(0);
   readonly stats: PackWriterStats = { packs: 0, storedBytes: 0 };
 
@@ -64,10 +66,9 @@ export class PackWriter {
       p = null;
     }
     if (!p) {
-      // A body starts small and grows as chunks come (a few copies, ~10 ms per pack): a session that writes a few
-      // MB (most metadata packs, an incremental backup) never holds a whole pack's worth of memory, and a closed
-      // pack's body is freed once encoded instead of kept for the next.
-      const body = Buffer.allocUnsafeSlow(Math.min(this.capacityBytes, Math.max(INITIAL_BODY_BYTES, length)));
+      // A fresh body starts small and grows as chunks come: a session that writes a few MB (most metadata packs,
+      // an incremental backup) never holds a whole pack's worth of memory.
+      const body = this.spare.pop() ?? Buffer.allocUnsafeSlow(Math.min(this.capacityBytes, Math.max(INITIAL_BODY_BYTES, length)));
       p = { id: randomBytes(16), body, used: 0, refs: [] };
       this.open = p;
     }
@@ -104,6 +105,7 @@ export class PackWriter {
     const trailer = seal(this.indexKey, encodeRefList(TRAILER_MAGIC, p.refs), p.id);
     ensureCapacity(p, p.used + trailer.length).set(trailer, p.used);
     const coded = encodePack(p.body.subarray(0, p.used + trailer.length), await loadErasureCodec(this.k, this.members.n), p.id, trailer.length);
+    if (this.spare.length < 1) this.spare.push(p.body);
     this.uploading = this.upload(p.id, coded.objects);
     // Surface failures at the next flush/finish; avoid an unhandled rejection meanwhile.
     this.uploading.catch(() => undefined);
