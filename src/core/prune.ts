@@ -37,7 +37,7 @@ import {
   loadIndex,
   messageOf,
   packKey,
-  packTargetBytes,
+  packBodyBytes,
   writeForwardRecord,
   writeIndexSegment,
   type ChunkEntry,
@@ -270,11 +270,11 @@ export async function prune(array: RaicArray, keys: RepoKeys, opts: PruneOptions
     repacked.push(...candidates);
     const toMove = [...toCopy].filter(([copy]) => !keptCopies.has(copy)).map(([, e]) => e);
     const bytes = toMove.reduce((sum, e) => sum + e.length, 0);
-    result.packsWritten = Math.ceil(bytes / (array.k * packTargetBytes(array.tuning, array.n)));
+    result.packsWritten = Math.ceil(bytes / packBodyBytes(array.tuning, array.k, array.n));
     result.bytesWritten = Math.ceil((bytes * array.n) / array.k);
     result.chunksMoved = toMove.length;
   } else if (candidates.length > 0) {
-    const target = array.k * packTargetBytes(array.tuning, array.n);
+    const target = packBodyBytes(array.tuning, array.k, array.n);
     const maxChunk = [...toCopy.values()].reduce((max, e) => Math.max(max, e.length), 0);
     // Moved chunks stay apart as they were stored: metadata into metadata packs, file content into data packs.
     const writers = [false, true].map((meta) => new PackWriter(array.members, array.k, keys.index, target, target + maxChunk + 64 * 1024, array.n, meta));

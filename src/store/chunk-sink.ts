@@ -23,7 +23,7 @@ import { SharedRegions } from './shared-regions.js';
 import { chunkKeyAndId, sealChunk, sealedBytes, type SealedChunk } from './chunk-codec.js';
 import { PackReader } from './pack-reader.js';
 import type { CompressionMode } from '../compress/index.js';
-import { INLINE_CODEC_BYTES, packTargetBytes } from './tuning.js';
+import { INLINE_CODEC_BYTES, packBodyBytes } from './tuning.js';
 
 export interface SinkStats {
   /** Chunks written to streams (including duplicates). */
@@ -75,8 +75,7 @@ export class ChunkSink {
     readonly maxChunkBytes: number,
   ) {
     const { k, n, tuning } = array;
-    // A pack's body is cut into k shares: k × the per-member target.
-    const target = k * packTargetBytes(tuning, n);
+    const target = packBodyBytes(tuning, k, n);
     const capacity = target + sealedBytes(maxChunkBytes) + 64 * 1024;
     this.packs = new PackWriter(array.members, k, keys.index, target, capacity, array.writeQuorum);
     this.metaPacks = new PackWriter(array.members, k, keys.index, target, capacity, array.writeQuorum, true);

@@ -66,4 +66,4 @@ export { holdersOf, listPacks, readPackTrailer, unindexedPackRefs, type PackCopi
 export { CodecPool } from './codec-pool.js';
 export type { SealedChunk } from './chunk-codec.js';
 export { BufferPool } from './buffer-pool.js';
-export { defaultTuning, packTargetBytes, type Tuning } from './tuning.js';
+export { defaultTuning, packBodyBytes, type Tuning } from './tuning.js';

@@ -1,6 +1,6 @@
 /**
  * Every knob of the data path, with its default and the memory it implies. Peak memory of a put or
- * get is roughly: chunkBytes × (window + 2) × n/k  +  2 × n × packTargetBytes  (+ Node's ~60 MB).
+ * get is roughly: chunkBytes × (window + 2) × 2  +  packBudgetBytes  (+ Node's ~60 MB and the workers').
  */
 import { availableParallelism } from 'node:os';
 
@@ -11,7 +11,8 @@ export interface Tuning {
   workers: number;
   /** Chunks in flight between reader, workers and packer/writer. Default: 2 × workers + 2. */
   window: number;
-  /** Bytes of member packs buffered in memory: target pack size = clamp(budget / (2n), 4 MiB, 32 MiB). */
+  /** Bytes of packs buffered in memory by one pack writer: the body filling, a spare body, and the n member
+   * objects of the pack uploading (see packBodyBytes). */
   packBudgetBytes: number;
   /** Entries per manifest page (each ~100 + 32n bytes); bounds manifest memory at any file size. */
   manifestPageEntries: number;
@@ -32,9 +33,13 @@ export function defaultTuning(overrides: Partial<Tuning> = {}): Tuning {
   };
 }
 
-export function packTargetBytes(tuning: Tuning, n: number): number {
+/**
+ * A pack's body size target: k shares of clamp(budget / (2k + n), 4 MiB, 32 MiB) each, so that two bodies
+ * (k shares each) and one pack's n member objects fit the budget.
+ */
+export function packBodyBytes(tuning: Tuning, k: number, n: number): number {
   const mib = 1024 * 1024;
-  return Math.min(32 * mib, Math.max(4 * mib, Math.floor(tuning.packBudgetBytes / (2 * n))));
+  return k * Math.min(32 * mib, Math.max(4 * mib, Math.floor(tuning.packBudgetBytes / (2 * k + n))));
 }
 
 /**
