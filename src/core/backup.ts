@@ -156,7 +156,6 @@ class BackupRun {
   private readonly prefetchLimit = pLimit(8);
 
   constructor(
-    private readonly array: RaicArray,
     private readonly sink: ChunkSink,
     private readonly parentReader: ChunkReader | null,
     private readonly exclude: Excluder,
@@ -377,7 +376,7 @@ export async function backup(array: RaicArray, keys: RepoKeys, catalog: readonly
     ChunkSink.open(array, keys, DEFAULT_CDC.maxSize, { ...(opts.commitGate ? { commitGate: opts.commitGate } : {}), ...(opts.compression ? { compression: opts.compression } : {}) }),
   ]);
   const exclude = makeExcluder(opts.excludes ?? []);
-  const run = new BackupRun(array, sink, parentReader, exclude, opts);
+  const run = new BackupRun(sink, parentReader, exclude, opts);
   if (opts.estimateTotal) {
     measureSources(paths, exclude, (size) => (run.total = size), opts.signal).catch(() => undefined); // only feeds the ETA
   }
