@@ -14,7 +14,7 @@
  * would decompress to anything else is rejected before or while decompressing, never allocated beyond it.
  */
 import { RaicError } from '../errors.js';
-import { zstdCompress, zstdDecompress, zstdFrameContentSize } from './zstd.js';
+import { zstdCompressInto, zstdDecompress, zstdFrameContentSize } from './zstd.js';
 
 export const COMPRESSION_ID = 'zstd/1';
 export type CompressionMode = 'off' | 'auto' | 'fastest' | 'better' | 'max';
@@ -41,6 +41,8 @@ const LEVEL: Record<Exclude<CompressionMode, 'off'>, number> = { auto: 3, fastes
 const SAMPLE_FROM = 128 * 1024;
 const SAMPLE_BYTES = 32 * 1024;
 const SAMPLE_GAIN = 0.97;
+/** A sample's compressed form must fit here (under SAMPLE_GAIN of it) for the whole chunk to be tried. */
+const sampleScratch = new Uint8Array(Math.ceil(SAMPLE_BYTES * SAMPLE_GAIN) - 1);
 
 export function parseCompressionMode(text: string): CompressionMode {
   if ((COMPRESSION_MODES as readonly string[]).includes(text)) return text as CompressionMode;
@@ -55,13 +57,13 @@ export function frameChunk(plaintext: Uint8Array, mode: CompressionMode, into?: 
   const out = into ?? new Uint8Array(plaintext.length + FRAME_OVERHEAD);
   if (out.length < plaintext.length + FRAME_OVERHEAD) throw new RangeError('frameChunk: output too small');
   if (mode !== 'off' && plaintext.length > 16) {
-    const worthTrying = mode !== 'auto' || plaintext.length <= SAMPLE_FROM || zstdCompress(plaintext.subarray(0, SAMPLE_BYTES), 1).length < SAMPLE_BYTES * SAMPLE_GAIN;
+    const worthTrying = mode !== 'auto' || plaintext.length <= SAMPLE_FROM || zstdCompressInto(plaintext.subarray(0, SAMPLE_BYTES), 1, sampleScratch) !== null;
     if (worthTrying) {
-      const packed = zstdCompress(plaintext, LEVEL[mode]);
-      if (packed.length + FRAME_OVERHEAD < plaintext.length) {
+      // Straight into the frame, with room only for a result that shrinks the chunk (packed + overhead < plaintext).
+      const packed = zstdCompressInto(plaintext, LEVEL[mode], out.subarray(1, plaintext.length - FRAME_OVERHEAD));
+      if (packed !== null) {
         out[0] = CODEC_ZSTD;
-        out.set(packed, 1);
-        return out.subarray(0, packed.length + 1);
+        return out.subarray(0, packed + 1);
       }
     }
   }

@@ -9,30 +9,44 @@
 import { createRequire } from 'node:module';
 import { RaicError } from '../errors.js';
 
-interface ZstdNapi {
-  Compressor: new () => { setParameters(p: { compressionLevel?: number; contentSizeFlag?: boolean }): void; compress(data: Uint8Array): Buffer };
-}
 interface ZstdBinding {
   DCtx: new () => { decompress(dst: Uint8Array, src: Uint8Array): number };
+  CCtx: new () => { setParameter(param: number, value: number): void; compress2(dst: Uint8Array, src: Uint8Array): number };
+  CParameter: { compressionLevel: number; contentSizeFlag: number };
+  compressBound(size: number): number;
 }
 
 // zstd-napi is CommonJS; createRequire keeps this module ES.
 const require = createRequire(import.meta.url);
-const zstd = require('zstd-napi') as ZstdNapi;
 const binding = require('zstd-napi/binding') as ZstdBinding;
 
-const compressors = new Map<number, InstanceType<ZstdNapi['Compressor']>>();
+const contexts = new Map<number, InstanceType<ZstdBinding['CCtx']>>();
 let dctx: InstanceType<ZstdBinding['DCtx']> | null = null;
 
-/** One zstd frame of `data` at `level`, recording the content size (unframeChunk relies on it). */
+/** One zstd frame of `data` at `level`, recording the content size (unframeChunk relies on it), in a fresh buffer. */
 export function zstdCompress(data: Uint8Array, level: number): Buffer {
-  let c = compressors.get(level);
+  const out = Buffer.allocUnsafe(binding.compressBound(data.length));
+  return out.subarray(0, zstdCompressInto(data, level, out)!);
+}
+
+/**
+ * One zstd frame of `data` at `level` written into `dst`, or null when it does not fit there (the caller sizes
+ * `dst` to what compression must beat). Nothing is allocated per call: a fresh output buffer per chunk left
+ * each worker holding tens of MB of garbage between collections on a tree of small files.
+ */
+export function zstdCompressInto(data: Uint8Array, level: number, dst: Uint8Array): number | null {
+  let c = contexts.get(level);
   if (!c) {
-    c = new zstd.Compressor();
-    c.setParameters({ compressionLevel: level, contentSizeFlag: true });
-    compressors.set(level, c);
+    c = new binding.CCtx();
+    c.setParameter(binding.CParameter.compressionLevel, level);
+    c.setParameter(binding.CParameter.contentSizeFlag, 1);
+    contexts.set(level, c);
   }
-  return c.compress(data);
+  try {
+    return c.compress2(dst, data);
+  } catch {
+    return null; // dstSize_tooSmall: it does not shrink enough (any other failure also just means: store it raw)
+  }
 }
 
 /**

@@ -6,8 +6,8 @@
  *
  * Unreadable or vanishing files are named in `errors` and left out; the snapshot still commits.
  */
-import type { BigIntStats } from 'node:fs';
-import { lstat, readdir, readlink, stat } from 'node:fs/promises';
+import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
+import { lstat, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, resolve, sep } from 'node:path';
 import pLimit from 'p-limit';
@@ -25,6 +25,7 @@ import {
   readStreamBytes,
   sealManifest,
   streamOf,
+  SMALL_FILE_BYTES,
   type RaicArray,
   type RepoKeys,
   type StreamRef,
@@ -130,17 +131,22 @@ function deferred<T>(p: Promise<T>): Promise<T> {
 
 /** Files read at once: hides per-file open/read/close latency (a thread-pool hop each) behind each other. */
 const FILE_READERS = 4;
-/** Entries of a directory lstat'ed ahead of the one being handled (libuv runs them in parallel). */
-const STAT_AHEAD = 32;
 /** Parent-snapshot directory listings read ahead of the walk. */
 const PREFETCH_PARENTS = 64;
 
+/**
+ * The walk's lstat, readdir and readlink are synchronous: on a tree of small files the promise versions cost
+ * the main thread (which packs and uploads) about four times the CPU for the same answer (measured: 25 vs 6 µs
+ * per lstat), and the walk waits for each answer either way. File contents are read by the workers.
+ */
 type StatResult = { st: BigIntStats } | { err: unknown };
-const lstatResult = (path: string): Promise<StatResult> =>
-  lstat(fsPath(path), { bigint: true }).then(
-    (st) => ({ st }),
-    (err: unknown) => ({ err }),
-  );
+function lstatNow(path: string): StatResult {
+  try {
+    return { st: lstatSync(fsPath(path), { bigint: true }) };
+  } catch (err) {
+    return { err };
+  }
+}
 
 class BackupRun {
   readonly errors: SourceError[] = [];
@@ -210,9 +216,9 @@ class BackupRun {
   }
 
   /** Backs up one filesystem entry; null when it cannot be read or is of a kind not backed up. */
-  async entry(absPath: string, name: string, before: TreeNode | undefined, stat?: Promise<StatResult>): Promise<PendingNode | null> {
+  async entry(absPath: string, name: string, before: TreeNode | undefined): Promise<PendingNode | null> {
     if (this.opts.signal?.aborted) throw abortError(this.opts.signal);
-    const got = await (stat ?? lstatResult(absPath));
+    const got = lstatNow(absPath);
     if ('err' in got) {
       this.fail(absPath, got.err);
       return null;
@@ -223,7 +229,7 @@ class BackupRun {
     const node = nodeFromStat(name, type, st);
     if (type === 'symlink') {
       try {
-        node.target = nameFromBytes(await readlink(fsPath(absPath), { encoding: 'buffer' }));
+        node.target = nameFromBytes(readlinkSync(fsPath(absPath), { encoding: 'buffer' }));
       } catch (err) {
         this.fail(absPath, err);
         return null;
@@ -241,12 +247,14 @@ class BackupRun {
       this.progress(absPath);
       return { node };
     }
-    const content = this.fileLimit(async () => {
-      const read = await this.file(absPath);
-      if (read) read.stored.catch(() => undefined); // awaited below; a failure is the sink's and is rethrown there
-      return read;
-    }).then((read) => {
-      if (read) return read.stored;
+    // Small files go to the workers in batches (the sink bounds those in flight); larger ones FILE_READERS at a time.
+    const reading = node.size <= SMALL_FILE_BYTES ? (await this.sink.queueSmallFile(fsPath(absPath), node.size, DEFAULT_CDC, this.readOptions(absPath))).read : this.fileLimit(() => this.sink.storeFile(fsPath(absPath), DEFAULT_CDC, this.readOptions(absPath)));
+    const content = reading.then((read) => {
+      if (!('error' in read)) {
+        read.stored.catch(() => undefined); // awaited by the directory (settle); a failure is the sink's and is rethrown there
+        return read.stored;
+      }
+      this.fail(absPath, read.error);
       this.files -= 1; // unreadable: not in the snapshot
       this.bytes -= node.size;
       return null;
@@ -255,20 +263,15 @@ class BackupRun {
     return { node, content };
   }
 
-  /** Reads a file into the sink; resolves once it is read, with `stored` for when its chunks are stored. */
-  private async file(absPath: string): Promise<{ stored: Promise<StreamRef> } | null> {
-    const read = await this.sink.storeFile(fsPath(absPath), DEFAULT_CDC, {
+  /** How the sink reports a file's reading: into the progress counters. */
+  private readOptions(absPath: string): { onRead: (bytes: number) => void; signal?: AbortSignal | undefined } {
+    return {
       signal: this.opts.signal,
-      onRead: (bytes) => {
+      onRead: (bytes: number) => {
         this.bytesRead += bytes;
         this.progress(absPath);
       },
-    });
-    if ('error' in read) {
-      this.fail(absPath, read.error);
-      return null;
-    }
-    return { stored: read.stored };
+    };
   }
 
   /**
@@ -280,23 +283,17 @@ class BackupRun {
     this.dirs += 1;
     let names: string[] = [];
     try {
-      names = (await readdir(fsPath(absPath), { encoding: 'buffer' })).map(nameFromBytes).sort();
+      names = readdirSync(fsPath(absPath), { encoding: 'buffer' }).map(nameFromBytes).sort();
     } catch (err) {
       this.fail(absPath, err);
     }
     this.prefetchParents(before);
     const paths = names.map((name) => (absPath === sep ? `${sep}${name}` : `${absPath}${sep}${name}`)).map((p) => (this.exclude(displayPath(p)) ? null : p));
-    const stats: (Promise<StatResult> | undefined)[] = [];
     const pending: PendingNode[] = [];
     for (let i = 0; i < names.length; i++) {
-      for (let j = stats.length; j < Math.min(names.length, i + STAT_AHEAD); j++) {
-        const p = paths[j];
-        stats.push(p ? lstatResult(p) : Promise.resolve({ err: null }));
-      }
       const child = paths[i];
       if (!child) continue;
-      const p = await this.entry(child, names[i]!, before?.get(names[i]!), stats[i]);
-      stats[i] = undefined; // a huge directory keeps no more stats than STAT_AHEAD
+      const p = await this.entry(child, names[i]!, before?.get(names[i]!));
       if (p) pending.push(p);
     }
     // Boxed: an async function would flatten the promise, and the caller would wait for the store after all.

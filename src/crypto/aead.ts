@@ -21,7 +21,21 @@ export const AEAD_ID = 'xchacha20poly1305-ietf/1';
 const MAX_SEALED_BYTES = 0xffffffff;
 
 /** Per thread; seal is synchronous, so calls never share it. */
-const nonceScratch = Buffer.alloc(NONCE_BYTES);
+/**
+ * Random nonces are drawn 256 at a time: one getrandom() per nonce cost ~7 µs, 5% of a worker's time sealing
+ * a tree of small files. The pool is per thread and never reused (each nonce is handed out once).
+ */
+const NONCES_PER_DRAW = 256;
+const noncePool = Buffer.alloc(NONCE_BYTES * NONCES_PER_DRAW);
+let nonceAt = noncePool.length;
+function nextNonce(): Buffer {
+  if (nonceAt === noncePool.length) {
+    sodium.randombytes_buf(noncePool);
+    nonceAt = 0;
+  }
+  nonceAt += NONCE_BYTES;
+  return noncePool.subarray(nonceAt - NONCE_BYTES, nonceAt);
+}
 
 export function checkKey(key: Uint8Array, what = 'key'): void {
   if (key.length !== KEY_BYTES) {
@@ -43,9 +57,9 @@ export function seal(key: Uint8Array, plaintext: Uint8Array, ad?: Uint8Array, ou
   const sealed = takeOutput(out, sealedLength);
   // The nonce is drawn into a buffer of our own, then copied: sodium-native's randombytes_buf silently writes
   // nothing into a view of a SharedArrayBuffer (the worker pool encodes straight into shared memory).
-  sodium.randombytes_buf(nonceScratch);
-  sealed.set(nonceScratch, 0);
-  sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(sealed.subarray(NONCE_BYTES), plaintext, ad ?? null, null, nonceScratch, key);
+  const nonce = nextNonce();
+  sealed.set(nonce, 0);
+  sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(sealed.subarray(NONCE_BYTES), plaintext, ad ?? null, null, nonce, key);
   return sealed;
 }
 

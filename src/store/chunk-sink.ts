@@ -18,7 +18,8 @@ import { ManifestBuilder, type StreamRef } from './manifest.js';
 import { PackWriter } from './pack-writer.js';
 import { holdersOf, listPacks, unindexedPackRefs } from './pack-trailer.js';
 import type { RaicArray } from './array.js';
-import { segmentRegionBytes, type SegmentResult } from './file-segment.js';
+import { segmentRegionBytes, type FileBatchResult, type SegmentChunk, type SegmentResult } from './file-segment.js';
+import { Batcher } from './batcher.js';
 import { SharedRegions } from './shared-regions.js';
 import { chunkKeyAndId, sealChunk, sealedBytes, type SealedChunk } from './chunk-codec.js';
 import { PackReader } from './pack-reader.js';
@@ -46,6 +47,23 @@ export interface StreamWriter {
   end(): Promise<StreamRef>;
 }
 
+/** What storeFile and storeSmallFile resolve with. */
+export type StoredFile = { stored: Promise<StreamRef>; bytes: number } | { error: NodeJS.ErrnoException };
+
+/** A small file waiting for its batch (storeSmallFile). */
+interface QueuedFile {
+  path: string | Buffer;
+  opts: { onRead?: (bytes: number) => void; signal?: AbortSignal | undefined };
+  resolve: (result: StoredFile | Promise<StoredFile>) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Files up to this size go to the workers in batches (storeSmallFile): below it, per-file overhead dominates. */
+export const SMALL_FILE_BYTES = 1024 * 1024;
+/** A batch: at most this many files, and this many bytes by their lstat sizes (and at most half a segment region). */
+const SMALL_BATCH_FILES = 128;
+const SMALL_BATCH_BYTES = 4 * 1024 * 1024;
+
 /** What storing needs of a sealed chunk (the plaintext has gone back to its pool, or was never here). */
 type ChunkToStore = SealedChunk;
 
@@ -67,6 +85,8 @@ export class ChunkSink {
   private compression: CompressionMode = 'auto';
   /** Shared regions the workers seal file segments into (storeFile); made on first use. */
   private regions: SharedRegions | null = null;
+  /** Small files waiting to be read by a worker several at a time (storeSmallFile); made on first use. */
+  private smallFiles: { params: CdcParams; batcher: Batcher<QueuedFile> } | null = null;
 
   private constructor(
     private readonly array: RaicArray,
@@ -153,11 +173,9 @@ export class ChunkSink {
     path: string | Buffer,
     params: CdcParams,
     opts: { onRead?: (bytes: number) => void; signal?: AbortSignal | undefined } = {},
-  ): Promise<{ stored: Promise<StreamRef>; bytes: number } | { error: NodeJS.ErrnoException }> {
+  ): Promise<StoredFile> {
     const segmentBytes = 2 * params.maxSize;
-    const regionBytes = segmentRegionBytes(segmentBytes, params);
-    if (this.regions?.regionBytes !== regionBytes) this.regions = new SharedRegions(regionBytes, this.array.tuning.workers + 2);
-    const regions = this.regions;
+    const regions = this.regionsFor(params);
     const tree = this.pageTree();
     let fd: number | null = null;
     let position = 0;
@@ -183,7 +201,7 @@ export class ChunkSink {
         if (fd !== null) closeSync(fd);
         throw new Error(`no chunk fitted a segment region while reading ${path.toString()}`); // a bug: regions are sized for any segment
       }
-      const entries = res.chunks.map((c) => this.storeInOrder({ id: c.id, key: c.key, size: c.size, sealed: new Uint8Array(region, c.offset, c.length) }, false));
+      const entries = this.storeSegmentChunks(res.chunks, region);
       void Promise.allSettled(entries).then(() => regions.release(region));
       for (const e of entries) tree.add(e);
       opts.onRead?.(res.next - position);
@@ -191,6 +209,68 @@ export class ChunkSink {
       if (res.eof) break;
     }
     return { stored: tree.finish(), bytes: position };
+  }
+
+  /**
+   * storeFile for a small file (`size`, as lstat saw it, at most SMALL_FILE_BYTES), with the same result
+   * (`read`), but the file is read, chunked and sealed by a worker together with other small files in one
+   * task (see Batcher, sealFileBatch). One that grew past a segment meanwhile is stored by storeFile after
+   * all. Resolves once the file is queued (a bounded queue: the caller's backpressure). Boxed: an async
+   * function would flatten `read`, and the caller would wait for the read.
+   */
+  async queueSmallFile(path: string | Buffer, size: number, params: CdcParams, opts: { onRead?: (bytes: number) => void; signal?: AbortSignal | undefined } = {}): Promise<{ read: Promise<StoredFile> }> {
+    if (!this.smallFiles || this.smallFiles.params !== params) {
+      const workers = this.array.tuning.workers;
+      const limits = { maxItems: SMALL_BATCH_FILES, maxWeight: Math.min(SMALL_BATCH_BYTES, params.maxSize), maxRunning: workers + 1, maxQueued: 2 * SMALL_BATCH_FILES * (workers + 1) };
+      this.smallFiles = { params, batcher: new Batcher((batch) => this.storeFileBatch(batch, params), limits) };
+    }
+    const batcher = this.smallFiles.batcher;
+    let queued!: Promise<void>;
+    const read = new Promise<StoredFile>((resolve, reject) => {
+      queued = batcher.add({ path, opts, resolve, reject }, Math.max(size, 1));
+    });
+    await queued;
+    return { read };
+  }
+
+  private async storeFileBatch(files: QueuedFile[], params: CdcParams): Promise<void> {
+    const regions = this.regionsFor(params);
+    const region = await regions.take();
+    let results: FileBatchResult;
+    try {
+      if (this.failure) throw this.failure;
+      for (const f of files) if (f.opts.signal?.aborted) throw abortError(f.opts.signal);
+      results = await this.array.pool.sealFileBatch({ paths: files.map((f) => f.path), segmentBytes: 2 * params.maxSize, params, convergenceKey: this.keys.convergence, compression: this.compression, region });
+    } catch (err) {
+      regions.release(region);
+      for (const f of files) f.reject(err);
+      return;
+    }
+    const stored: Promise<ChunkEntry>[] = [];
+    files.forEach((f, i) => {
+      const res = results[i]!;
+      if ('redo' in res) return f.resolve(this.storeFile(f.path, params, f.opts));
+      if ('error' in res) return f.resolve({ error: Object.assign(new Error(res.error.message), { code: res.error.code }) });
+      const tree = this.pageTree();
+      const entries = this.storeSegmentChunks(res.chunks, region);
+      for (const e of entries) tree.add(e);
+      stored.push(...entries);
+      f.opts.onRead?.(res.bytes);
+      f.resolve({ stored: tree.finish(), bytes: res.bytes });
+    });
+    void Promise.allSettled(stored).then(() => regions.release(region));
+  }
+
+  /** The sealed chunks a worker left in `region`, queued for packing in order. */
+  private storeSegmentChunks(chunks: SegmentChunk[], region: SharedArrayBuffer): Promise<ChunkEntry>[] {
+    return chunks.map((c) => this.storeInOrder({ id: c.id, key: c.key, size: c.size, sealed: new Uint8Array(region, c.offset, c.length) }, false));
+  }
+
+  /** The shared regions for segments cut by `params` (made, or remade for other params, on demand). */
+  private regionsFor(params: CdcParams): SharedRegions {
+    const regionBytes = segmentRegionBytes(2 * params.maxSize, params);
+    if (this.regions?.regionBytes !== regionBytes) this.regions = new SharedRegions(regionBytes, this.array.tuning.workers + 2);
+    return this.regions;
   }
 
   /** Stores one whole buffer of metadata (a tree blob) as a stream, in metadata packs. */

@@ -4,7 +4,7 @@
  */
 import { Piscina } from 'piscina';
 import { RaicError } from '../errors.js';
-import type { SegmentResult, SegmentTask } from './file-segment.js';
+import type { FileBatchResult, FileBatchTask, SegmentResult, SegmentTask } from './file-segment.js';
 import type { OpenTask, SealResult, SealTask } from './chunk-codec.js';
 import type { CodecJob } from './codec-worker.js';
 
@@ -34,6 +34,12 @@ export class CodecPool {
   /** Reads, chunks and seals the next segment of a file on a worker (see file-segment.ts). */
   sealSegment(task: SegmentTask): Promise<SegmentResult> {
     const job: CodecJob = { op: 'segment', task };
+    return this.pool.run(job);
+  }
+
+  /** Reads, chunks and seals several small whole files on one worker, one message for all (see file-segment.ts). */
+  sealFileBatch(task: FileBatchTask): Promise<FileBatchResult> {
+    const job: CodecJob = { op: 'batch', task };
     return this.pool.run(job);
   }
 

@@ -1,10 +1,10 @@
 /** Worker-thread side of the codec pool: seals and opens chunks off the main thread, moving buffers back. */
 import { Piscina } from 'piscina';
-import { sealFileSegment, type SegmentTask } from './file-segment.js';
+import { sealFileBatch, sealFileSegment, type FileBatchTask, type SegmentTask } from './file-segment.js';
 import { isRaicError } from '../errors.js';
 import { openChunk, sealChunk, type OpenTask, type SealTask } from './chunk-codec.js';
 
-export type CodecJob = { op: 'seal'; task: SealTask } | { op: 'open'; task: OpenTask } | { op: 'segment'; task: SegmentTask };
+export type CodecJob = { op: 'seal'; task: SealTask } | { op: 'open'; task: OpenTask } | { op: 'segment'; task: SegmentTask } | { op: 'batch'; task: FileBatchTask };
 
 export default function runCodecJob(job: CodecJob): unknown {
   if (job.op === 'seal') {
@@ -12,6 +12,7 @@ export default function runCodecJob(job: CodecJob): unknown {
     return transferable(out, [out.sealed.buffer, out.plaintext.buffer]);
   }
   if (job.op === 'segment') return sealFileSegment(job.task); // results live in shared memory: nothing to move
+  if (job.op === 'batch') return sealFileBatch(job.task);
   try {
     const plaintext = openChunk(job.task);
     return transferable({ plaintext }, [plaintext.buffer]);

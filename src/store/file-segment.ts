@@ -70,45 +70,111 @@ let sealScratch: Uint8Array | null = null;
 export function sealFileSegment(task: SegmentTask): SegmentResult {
   let fd = task.fd;
   try {
-    fd ??= openSync(typeof task.path === 'string' ? task.path : Buffer.from(task.path.buffer, task.path.byteOffset, task.path.byteLength), 'r');
-    if (!readBuffer || readBuffer.length < task.segmentBytes) readBuffer = Buffer.allocUnsafeSlow(task.segmentBytes);
-    // A plain Uint8Array view: the scanner's hot loop then sees one array type.
-    const data = new Uint8Array(readBuffer.buffer, readBuffer.byteOffset, task.segmentBytes);
-    let got = 0;
-    while (got < task.segmentBytes) {
-      const r = readSync(fd, data, got, task.segmentBytes - got, task.position + got);
-      if (r === 0) break;
-      got += r;
-    }
-    let eof = got < task.segmentBytes;
-    const scanner = new GearScanner(task.params);
-    const chunks: SegmentChunk[] = [];
-    let at = 0;
-    let offset = 0;
-    while (at < got) {
-      const cut = scanner.scan(data, at, got);
-      if (cut < 0 && !eof) break; // cut off by the segment's end: the next segment starts with it
-      const end = cut < 0 ? got : cut;
-      const bytes = sealedBytes(end - at);
-      if (offset + bytes > task.region.byteLength) {
-        eof = false; // no room (cannot happen with segmentRegionBytes; kept safe): the rest goes next time
-        break;
-      }
-      if (!sealScratch || sealScratch.length < bytes) sealScratch = new Uint8Array(sealedBytes(task.params.maxSize));
-      const enc = sealChunkInto(data.subarray(at, end), task.convergenceKey, sealScratch, task.compression);
-      new Uint8Array(task.region, offset, enc.sealed.length).set(enc.sealed);
-      chunks.push({ id: enc.id, key: enc.key, size: enc.size, length: enc.sealed.length, offset });
-      offset += Math.ceil(enc.sealed.length / REGION_ALIGN) * REGION_ALIGN;
-      at = end;
-    }
-    if (eof) {
+    fd ??= openPath(task.path);
+    const data = segmentBuffer(task.segmentBytes);
+    const got = readFully(fd, data, task.position);
+    const sealed = sealChunks(data, got, got < task.segmentBytes, task, task.region, 0);
+    if (sealed.eof) {
       closeSync(fd);
       fd = null;
     }
-    return { chunks, next: task.position + at, eof, fd };
+    return { chunks: sealed.chunks, next: task.position + sealed.consumed, eof: sealed.eof, fd };
   } catch (err) {
     if (fd !== null) closeSync(fd);
-    const e = err as NodeJS.ErrnoException;
-    return { error: { code: e.code, message: e.message }, fd: null };
+    return { error: errorOf(err), fd: null };
   }
+}
+
+/**
+ * Several small whole files in one task (each one segment: smaller than `segmentBytes`), sealed one after
+ * another into one region. Per file, a message round trip and its share of the pool's bookkeeping cost
+ * the main thread more than the file's own chunking and sealing on a worker; batching them keeps the main
+ * thread from starving the workers on trees of small files. A file that turned out too big for a
+ * segment, or for the region's remaining room, comes back `redo`: the caller stores it on its own.
+ */
+export interface FileBatchTask extends Omit<SegmentTask, 'path' | 'fd' | 'position'> {
+  paths: (string | Uint8Array)[];
+}
+
+export type FileBatchResult = ({ chunks: SegmentChunk[]; bytes: number } | { error: { code: string | undefined; message: string } } | { redo: true })[];
+
+export function sealFileBatch(task: FileBatchTask): FileBatchResult {
+  const out: FileBatchResult = [];
+  const data = segmentBuffer(task.segmentBytes);
+  let offset = 0;
+  for (const path of task.paths) {
+    let fd: number | null = null;
+    try {
+      fd = openPath(path);
+      const got = readFully(fd, data, 0);
+      closeSync(fd);
+      fd = null;
+      const sealed = got < task.segmentBytes ? sealChunks(data, got, true, task, task.region, offset) : null;
+      if (!sealed || !sealed.eof) {
+        out.push({ redo: true });
+        continue;
+      }
+      out.push({ chunks: sealed.chunks, bytes: got });
+      offset = sealed.offset;
+    } catch (err) {
+      if (fd !== null) closeSync(fd);
+      out.push({ error: errorOf(err) });
+    }
+  }
+  return out;
+}
+
+const openPath = (path: string | Uint8Array): number => openSync(typeof path === 'string' ? path : Buffer.from(path.buffer, path.byteOffset, path.byteLength), 'r');
+
+const errorOf = (err: unknown): { code: string | undefined; message: string } => {
+  const e = err as NodeJS.ErrnoException;
+  return { code: e.code, message: e.message };
+};
+
+/** This worker's segment buffer, as a plain Uint8Array view (the scanner's hot loop then sees one array type). */
+function segmentBuffer(bytes: number): Uint8Array {
+  if (!readBuffer || readBuffer.length < bytes) readBuffer = Buffer.allocUnsafeSlow(bytes);
+  return new Uint8Array(readBuffer.buffer, readBuffer.byteOffset, bytes);
+}
+
+/** Reads from `position` until `data` is full or the file ends; the bytes read. */
+function readFully(fd: number, data: Uint8Array, position: number): number {
+  let got = 0;
+  while (got < data.length) {
+    const r = readSync(fd, data, got, data.length - got, position + got);
+    if (r === 0) break;
+    got += r;
+  }
+  return got;
+}
+
+/**
+ * Cuts `data[0, got)` into chunks and seals each into `region` from `offset` on. Without `eof`, the chunk cut
+ * off at the end is left for the next segment; `eof` comes back false also when the region ran out of room.
+ */
+function sealChunks(
+  data: Uint8Array,
+  got: number,
+  eof: boolean,
+  task: Pick<SegmentTask, 'params' | 'convergenceKey' | 'compression'>,
+  region: SharedArrayBuffer,
+  offset: number,
+): { chunks: SegmentChunk[]; consumed: number; offset: number; eof: boolean } {
+  const scanner = new GearScanner(task.params);
+  const chunks: SegmentChunk[] = [];
+  let at = 0;
+  while (at < got) {
+    const cut = scanner.scan(data, at, got);
+    if (cut < 0 && !eof) break; // cut off by the segment's end: the next segment starts with it
+    const end = cut < 0 ? got : cut;
+    const bytes = sealedBytes(end - at);
+    if (offset + bytes > region.byteLength) return { chunks, consumed: at, offset, eof: false }; // no room: the rest goes next time
+    if (!sealScratch || sealScratch.length < bytes) sealScratch = new Uint8Array(sealedBytes(task.params.maxSize));
+    const enc = sealChunkInto(data.subarray(at, end), task.convergenceKey, sealScratch, task.compression);
+    new Uint8Array(region, offset, enc.sealed.length).set(enc.sealed);
+    chunks.push({ id: enc.id, key: enc.key, size: enc.size, length: enc.sealed.length, offset });
+    offset += Math.ceil(enc.sealed.length / REGION_ALIGN) * REGION_ALIGN;
+    at = end;
+  }
+  return { chunks, consumed: at, offset, eof };
 }

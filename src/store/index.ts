@@ -54,7 +54,7 @@ export {
   type StreamRef,
   type StreamRefJson,
 } from './manifest.js';
-export { ChunkSink, type SinkStats, type StreamWriter } from './chunk-sink.js';
+export { ChunkSink, SMALL_FILE_BYTES, type SinkStats, type StoredFile, type StreamWriter } from './chunk-sink.js';
 export { readMemberList, writeMemberList } from './member-list.js';
 export { Members, type MemberSlot } from './members.js';
 export { PackWriter, TRAILER_MAGIC } from './pack-writer.js';

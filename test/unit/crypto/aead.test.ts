@@ -144,3 +144,14 @@ test('bad keys and short output buffers are Usage errors', () => {
   assert.throws(() => open(Buffer.alloc(16), sealed), isCode('Usage'));
   assert.throws(() => open(Buffer.alloc(32), Buffer.concat([sealed, sealed]), undefined, Buffer.alloc(41)), isCode('Usage'));
 });
+
+test('nonces stay distinct across many seals (they are drawn in batches)', () => {
+  const key = randomBytes(KEY_BYTES);
+  const seen = new Set<string>();
+  for (let i = 0; i < 1000; i++) {
+    const nonce = Buffer.from(seal(key, Buffer.from('x')).subarray(0, 24)).toString('hex');
+    assert.ok(!seen.has(nonce), `nonce repeated at seal ${i}`);
+    assert.notEqual(nonce, '0'.repeat(48));
+    seen.add(nonce);
+  }
+});
