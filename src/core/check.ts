@@ -296,6 +296,8 @@ async function checkMember(array: RaicArray, member: number, expected: Expected,
             } else await call((p) => p.head(key));
             report.present += 1;
           } catch (err) {
+            // Integrity: the member served something raic never wrote there (e.g. larger than any object).
+            if (isRaicError(err, 'Integrity')) return damage(key, 'corrupt', err.message);
             if (!isRaicError(err, 'NotFound')) throw err;
             damage(key, 'missing', 'not found');
           }
@@ -310,6 +312,7 @@ async function checkMember(array: RaicArray, member: number, expected: Expected,
             if (problem) damage(key, 'corrupt', problem);
             else report.present += 1;
           } catch (err) {
+            if (isRaicError(err, 'Integrity')) return damage(key, 'corrupt', err.message);
             if (!isRaicError(err, 'NotFound')) throw err;
             damage(key, 'missing', 'not found');
           }

@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { RaicError, isRaicError, type ErrorCode } from '../errors.js';
-import { openProvider, withRetry, type ObjectInfo, type Provider } from '../providers/index.js';
+import { MAX_OBJECT_BYTES, openProvider, withRetry, type ObjectInfo, type Provider } from '../providers/index.js';
 import { maskUrl } from './config-show.js';
 
 export type Permission = 'read' | 'write' | 'list' | 'delete';
@@ -80,7 +80,8 @@ export interface ProviderTestResult {
 
 export interface ProviderTestOptions {
   /** Bytes moved by the throughput step (one put, one get). Default 8 MiB: long enough to measure a
-   * fast link, short enough for a slow one (8 s at 1 MB/s). Held in memory twice (sent and read back). */
+   * fast link, short enough for a slow one (8 s at 1 MB/s). Held in memory twice (sent and read back).
+   * At most MAX_BULK_BYTES: a whole get returns no more. */
   bulkBytes?: number;
   /** Head requests whose median is the latency. Default 7. */
   latencyRounds?: number;
@@ -90,6 +91,8 @@ export interface ProviderTestOptions {
 }
 
 const MiB = 1024 * 1024;
+/** The largest throughput object: the largest a whole get returns (providers/types.ts). */
+export const MAX_BULK_BYTES = MAX_OBJECT_BYTES;
 export const SCRATCH_FOLDER = 'raic-provider-test/';
 /** Small object: a few KiB, an odd size so a server that pads or truncates shows. */
 const SMALL_BYTES = 4099;
@@ -164,6 +167,7 @@ function emptyResult(url: string, bulkBytes: number, scratchPrefix: string): Pro
  */
 export async function testProvider(provider: Provider, options: ProviderTestOptions = {}): Promise<ProviderTestResult> {
   const bulkBytes = options.bulkBytes ?? 8 * MiB;
+  if (bulkBytes > MAX_BULK_BYTES) throw new RaicError('Usage', `the throughput object can be at most ${MAX_BULK_BYTES / MiB} MiB, the largest object raic reads whole`);
   const rounds = options.latencyRounds ?? 7;
   const scratch = `${SCRATCH_FOLDER}${randomBytes(8).toString('hex')}-`;
   const result = emptyResult(provider.displayUrl, bulkBytes, scratch);

@@ -184,7 +184,8 @@ export async function repair(array: RaicArray, keys: RepoKeys, opts: RepairOptio
         const bytes = await get(i, key);
         return soundCopy(key, bytes, keys.master) ? bytes : null;
       } catch (err) {
-        if (isRaicError(err, 'NotFound')) return null;
+        // Integrity: a copy the member would not serve whole (over MAX_OBJECT_BYTES) is no sound copy.
+        if (isRaicError(err, 'NotFound') || isRaicError(err, 'Integrity')) return null;
         throw err;
       }
     };
@@ -240,8 +241,8 @@ export async function repair(array: RaicArray, keys: RepoKeys, opts: RepairOptio
       if (have === undefined) damaged.push({ member: i, reason: 'missing' });
       else if (have !== size) damaged.push({ member: i, reason: `wrong size (${have} of ${size} bytes)` });
       else if (opts.readData) {
-        const bytes = await get(i, key);
-        if (!sameTable(bytes, t) || !regionsMatch(t.table, i, 0, bytes.subarray(t.dataStart))) damaged.push({ member: i, reason: 'corrupt share' });
+        const bytes = await get(i, key).catch((err: unknown) => (isRaicError(err, 'Integrity') ? null : Promise.reject(err)));
+        if (!bytes || !sameTable(bytes, t) || !regionsMatch(t.table, i, 0, bytes.subarray(t.dataStart))) damaged.push({ member: i, reason: 'corrupt share' });
       }
     }
     if (damaged.length === 0) continue;

@@ -9,6 +9,7 @@
 import type { ContainerClient } from '@azure/storage-blob';
 import { RaicError } from '../errors.js';
 import { parseAzureUrl, type AzureConfig } from './azure-config.js';
+import { readGetBody } from './bounded-read.js';
 import { classifyHttpStatus, networkCodeOf } from './http-status.js';
 import { checkKey, checkPrefix, checkRange } from './object-key.js';
 import type { ByteRange, ObjectInfo, Provider } from './types.js';
@@ -65,11 +66,8 @@ class AzureProvider implements Provider {
     if (range) checkRange(range, this.displayUrl, key);
     try {
       const res = await this.blob(key).download(range?.offset ?? 0, range?.length, { maxRetryRequests: 0 });
-      const body = res.readableStreamBody;
-      if (!body) return Buffer.alloc(0);
-      const chunks: Buffer[] = [];
-      for await (const chunk of body) chunks.push(chunk as Buffer);
-      return Buffer.concat(chunks);
+      const answer = { body: res.readableStreamBody, partial: res._response.status === 206, length: res.contentLength };
+      return await readGetBody(answer, this.displayUrl, key, range);
     } catch (err) {
       // A range that starts at or past the end of an existing blob: no bytes there.
       if (range && statusOf(err) === 416) return Buffer.alloc(0);

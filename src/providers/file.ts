@@ -7,11 +7,13 @@
 import { randomBytes } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
 import * as fs from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { RaicError } from '../errors.js';
+import { objectTooLarge } from './bounded-read.js';
 import { checkKey, checkPrefix, checkRange } from './object-key.js';
-import type { ByteRange, ObjectInfo, Provider, ProviderCapabilities, ProviderFactory } from './types.js';
+import { MAX_OBJECT_BYTES, type ByteRange, type ObjectInfo, type Provider, type ProviderCapabilities, type ProviderFactory } from './types.js';
 
 /** Temp files live here, outside every key's path; list() skips it and no key may start with it. */
 const TMP_DIR = '.raic-tmp';
@@ -20,7 +22,7 @@ const STALE_TMP_MS = 24 * 3600 * 1000;
 /** Objects kept open for ranged reads, per member (see FileProvider.openForRead). */
 const OPEN_FOR_READ = 32;
 /** A kept handle; `readers` reads in progress, `dropped` once no longer kept (the last reader closes it). */
-type OpenObject = { handle: import('node:fs/promises').FileHandle; size: number; readers: number; dropped: boolean };
+type OpenObject = { handle: FileHandle; size: number; readers: number; dropped: boolean };
 /** Object sizes looked up at once while listing (the thread pool runs them in parallel). */
 const LIST_STAT_AHEAD = 32;
 
@@ -108,6 +110,18 @@ async function fsyncDir(dir: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/** Up to `want` bytes from `offset`; fewer if the file is shorter than its size said. */
+async function readAt(handle: FileHandle, offset: number, want: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(want);
+  let got = 0;
+  while (got < want) {
+    const { bytesRead } = await handle.read(buf, got, want - got, offset + got);
+    if (bytesRead === 0) break; // file shorter than stat said: return what exists
+    got += bytesRead;
+  }
+  return got === want ? buf : buf.subarray(0, got);
 }
 
 class FileProvider implements Provider {
@@ -224,19 +238,22 @@ class FileProvider implements Provider {
     const file = this.pathOf(key);
     if (range !== undefined) checkRange(range, this.displayUrl, key);
     try {
-      if (range === undefined) return await fs.readFile(file);
+      if (range === undefined) {
+        const handle = await fs.open(file, 'r');
+        try {
+          const st = await handle.stat();
+          if (!st.isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
+          // The size is known before anything is allocated: an object over the cap is refused unread.
+          if (st.size > MAX_OBJECT_BYTES) throw objectTooLarge(this.displayUrl, key, st.size);
+          return await readAt(handle, 0, st.size);
+        } finally {
+          await handle.close();
+        }
+      }
       const open = await this.openForRead(file);
       open.readers += 1;
       try {
-        const want = Math.max(0, Math.min(range.length, open.size - range.offset));
-        const buf = Buffer.allocUnsafe(want);
-        let got = 0;
-        while (got < want) {
-          const { bytesRead } = await open.handle.read(buf, got, want - got, range.offset + got);
-          if (bytesRead === 0) break; // file shorter than stat said: return what exists
-          got += bytesRead;
-        }
-        return got === want ? buf : buf.subarray(0, got);
+        return await readAt(open.handle, range.offset, Math.max(0, Math.min(range.length, open.size - range.offset)));
       } finally {
         open.readers -= 1;
         if (open.readers === 0 && open.dropped) void open.handle.close().catch(() => undefined);

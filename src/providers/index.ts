@@ -6,5 +6,6 @@
  * variables a scheme's adapter reads, without loading it.
  */
 export type { Provider, ProviderCapabilities, ByteRange, ObjectInfo, ProviderFactory } from './types.js';
+export { MAX_OBJECT_BYTES } from './types.js';
 export { credentialVariables, openProvider, supportedSchemes } from './registry.js';
 export { withRetry, type RetryPolicy } from './retry.js';

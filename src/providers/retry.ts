@@ -10,7 +10,7 @@
  * object back and counts it a success when the bytes are the ones being written.
  */
 import { RaicError, isRaicError } from '../errors.js';
-import type { ByteRange, ObjectInfo, Provider, ProviderCapabilities } from './types.js';
+import { MAX_OBJECT_BYTES, type ByteRange, type ObjectInfo, type Provider, type ProviderCapabilities } from './types.js';
 
 export interface RetryEvent {
   op: string;
@@ -39,8 +39,8 @@ export interface RetryPolicy {
   /** The slowest throughput still considered alive: an attempt moving B bytes gets
    * timeoutMs + B / minBytesPerSecond seconds. Default 1 MiB/s (a 32 MiB pack: 62 s). */
   minBytesPerSecond: number;
-  /** Size assumed for a whole-object get, whose size is unknown beforehand. Default 64 MiB (above
-   * raic's pack size), i.e. a 94 s deadline with the other defaults. */
+  /** Size assumed for a whole-object get, whose size is unknown beforehand. Default MAX_OBJECT_BYTES
+   * (64 MiB, the most a whole get returns), i.e. a 94 s deadline with the other defaults. */
   assumedObjectBytes: number;
   /** Stops retrying (and waiting) when aborted: the call rejects `Cancelled`. */
   signal?: AbortSignal;
@@ -75,7 +75,7 @@ export const defaultRetryPolicy: Readonly<RetryPolicy> = {
   maxDelayMs: 2_000,
   timeoutMs: 30_000,
   minBytesPerSecond: 1 * MiB,
-  assumedObjectBytes: 64 * MiB,
+  assumedObjectBytes: MAX_OBJECT_BYTES,
   random: Math.random,
   sleep: sleepFor,
 };

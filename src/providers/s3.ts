@@ -23,6 +23,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { createCredentialChain, fromEnv, fromIni, fromProcess } from '@aws-sdk/credential-providers';
 import { RaicError, isRaicError } from '../errors.js';
+import { readGetBody, type ResponseBody } from './bounded-read.js';
 import { checkKey, checkPrefix, checkRange } from './object-key.js';
 import { parseS3Url, type S3Config } from './s3-config.js';
 import { translateS3Error } from './s3-errors.js';
@@ -162,19 +163,14 @@ class S3Provider implements Provider {
       if (range !== undefined && (status === 416 || (err as { name?: string }).name === 'InvalidRange')) return Buffer.alloc(0);
       throw e;
     }
-    let bytes: Uint8Array;
     try {
       if (out.Body === undefined) throw new RaicError('Transient', `${this.displayUrl}: get ${key}: answer had no body`);
-      bytes = await out.Body.transformToByteArray();
+      // In Node the body is the response stream itself (an IncomingMessage): read it bounded.
+      const answer = { body: out.Body as unknown as ResponseBody, partial: out.$metadata.httpStatusCode === 206, length: out.ContentLength };
+      return await readGetBody(answer, this.displayUrl, key, range);
     } catch (err) {
       throw this.fail(err, 'get', key);
     }
-    let buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    // A server that ignores Range answers 200 with the whole object: cut the range out here.
-    if (range !== undefined && out.ContentRange === undefined && buf.length > range.length) {
-      buf = buf.subarray(range.offset, range.offset + range.length);
-    }
-    return buf;
   }
 
   async head(key: string): Promise<ObjectInfo> {

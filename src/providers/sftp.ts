@@ -22,8 +22,9 @@ import { RaicError } from '../errors.js';
 import { parseSftpUrl, type SftpConfig } from './sftp-config.js';
 import { hostKeyRefusal, verifyHostKey, type HostKeyVerdict } from './sftp-host-key.js';
 import { readRange, writeAll } from './sftp-transfer.js';
+import { objectTooLarge } from './bounded-read.js';
 import { checkKey, checkPrefix, checkRange } from './object-key.js';
-import type { ByteRange, ObjectInfo, Provider } from './types.js';
+import { MAX_OBJECT_BYTES, type ByteRange, type ObjectInfo, type Provider } from './types.js';
 
 /** SFTP status codes (draft-ietf-secsh-filexfer-02, what OpenSSH speaks). */
 const FX = { EOF: 1, NO_SUCH_FILE: 2, PERMISSION_DENIED: 3, FAILURE: 4, NO_CONNECTION: 6, CONNECTION_LOST: 7 } as const;
@@ -97,6 +98,8 @@ class SftpProvider implements Provider {
       const handle = await this.op<Buffer>(s, (cb) => s.sftp.open(this.path(key), 'r', cb));
       try {
         const size = (await this.op<{ size: number }>(s, (cb) => s.sftp.fstat(handle, cb))).size;
+        // The server's size decides nothing: a whole object over the cap is refused before anything is allocated.
+        if (!range && size > MAX_OBJECT_BYTES) throw objectTooLarge(this.displayUrl, key, size);
         const offset = range?.offset ?? 0;
         // Clamp to the file so a long range past the end allocates nothing it won't fill.
         const length = Math.max(0, Math.min(range?.length ?? size, size - offset));

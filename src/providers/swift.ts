@@ -4,19 +4,23 @@
  * `SWIFT_USERNAME`/`SWIFT_PASSWORD` (or `OS_USERNAME`/`OS_PASSWORD`, or `ST_USER`/`ST_KEY`).
  *
  * pkgcloud 2.2.0 does auth (v1 tempauth/swauth, Keystone v2/v3 with service catalog), container
- * creation, HEAD, listing, ranged download and delete. It is bypassed at two edges, each measured
- * against Swift 2.30 (see test/providers/swift.test.ts):
+ * creation, HEAD, listing and delete. It is bypassed at three edges (put and auth measured against
+ * Swift 2.30, see test/providers/swift.test.ts; get against a lying server, test/providers/body-cap.test.ts):
  * - put: pkgcloud's `upload` treats 412 as success (412 is not in its failCodes), so `If-None-Match: *`
  *   create-once would silently "succeed" on an existing object. raic PUTs with fetch, using
  *   pkgcloud's token and storage URL.
+ * - get: pkgcloud's download is an old-style `request` stream, neither async-iterable nor cancelled by
+ *   anything but its own abort(), and it hands a missing object's 404 page over as data. raic GETs with
+ *   fetch the same way as it PUTs: the status comes before the body, and the body is read at most to the
+ *   size asked for, then cancelled (bounded-read.ts).
  * - v1 auth: the token pkgcloud keeps has no expiry, so pkgcloud re-authenticates before *every*
  *   request. The expiry Swift sends (`X-Auth-Token-Expires`) is copied onto pkgcloud's token.
- * Also: a download of a missing object is not an error in pkgcloud's stream API (the 404 page arrives
- * as data), so the response status is checked here; a 0-byte object lists with size `null`.
+ * Also: a 0-byte object lists with size `null`.
  */
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { RaicError } from '../errors.js';
+import { readCapped, readGetBody } from './bounded-read.js';
 import { classifyHttpStatus, networkCodeOf } from './http-status.js';
 import { parseSwiftUrl, pkgcloudOptions, type SwiftConfig } from './swift-config.js';
 import { checkKey, checkPrefix, checkRange } from './object-key.js';
@@ -24,6 +28,8 @@ import type { ByteRange, ObjectInfo, Provider } from './types.js';
 
 /** Objects per listing request; Swift's own maximum is 10 000. */
 export const SWIFT_LIST_PAGE = 1000;
+/** What is read of an answer that carries no object (a put's, an error page): enough for any honest one. */
+const ERROR_BODY_BYTES = 64 * 1024;
 
 /** The slice of pkgcloud's OpenStack storage client raic uses (pkgcloud ships no types). */
 interface PkgcloudFile {
@@ -31,16 +37,12 @@ interface PkgcloudFile {
   size: number | null;
 }
 type Callback<T> = (err: unknown, result?: T) => void;
-interface PkgcloudStream extends NodeJS.EventEmitter {
-  abort?: () => void;
-}
 interface PkgcloudStorageClient extends NodeJS.EventEmitter {
   auth(cb: Callback<void>): void;
   createContainer(opts: { name: string }, cb: Callback<unknown>): void;
   getFile(container: string, name: string, cb: Callback<PkgcloudFile>): void;
   getFiles(container: string, opts: { prefix?: string; marker?: string; limit: number }, cb: Callback<PkgcloudFile[]>): void;
   removeFile(container: string, name: string, cb: Callback<boolean>): void;
-  download(opts: { container: string; remote: string; headers?: Record<string, string> }): PkgcloudStream;
   /** Internals read at the edge described above: the token and the selected storage URL. */
   _identity?: { token?: { id?: string; expires?: Date } };
   _serviceUrl?: string | null;
@@ -96,7 +98,7 @@ class SwiftProvider implements Provider {
         },
         body,
       });
-      await res.arrayBuffer();
+      await readCapped(res.body, ERROR_BODY_BYTES);
     } catch (err) {
       throw this.translateError(err, 'put', key);
     }
@@ -107,23 +109,22 @@ class SwiftProvider implements Provider {
   async get(key: string, range?: ByteRange): Promise<Buffer> {
     checkKey(key, this.displayUrl);
     if (range) checkRange(range, this.displayUrl, key);
-    await this.session('get', key);
-    const headers: Record<string, string> = {};
+    const { token, storageUrl } = await this.session('get', key);
+    // identity: the body is the object's bytes, so what is counted against the cap is what arrives.
+    const headers: Record<string, string> = { 'X-Auth-Token': token, 'Accept-Encoding': 'identity' };
     if (range) headers.Range = `bytes=${range.offset}-${range.offset + range.length - 1}`;
-    return new Promise<Buffer>((resolve, reject) => {
-      const stream = this.client.download({ container: this.cfg.container, remote: this.cfg.prefix + key, headers });
-      const chunks: Buffer[] = [];
-      let status = 0;
-      stream.on('response', (res: { statusCode: number }) => (status = res.statusCode));
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('error', (err: unknown) => reject(this.translateError(err, 'get', key)));
-      stream.on('end', () => {
+    try {
+      const res = await fetch(`${storageUrl}/${this.objectPath(key)}`, { headers });
+      if (res.status !== 200 && res.status !== 206) {
+        await readCapped(res.body, ERROR_BODY_BYTES);
         // A range that starts at or past the end: the object exists, and no bytes are there.
-        if (status === 416 && range) resolve(Buffer.alloc(0));
-        else if (status === 200 || status === 206) resolve(Buffer.concat(chunks));
-        else reject(this.translateError({ statusCode: status }, 'get', key));
-      });
-    });
+        if (res.status === 416 && range) return Buffer.alloc(0);
+        throw this.translateError({ statusCode: res.status }, 'get', key);
+      }
+      return await readGetBody({ body: res.body, partial: res.status === 206, length: res.headers.get('content-length') }, this.displayUrl, key, range);
+    } catch (err) {
+      throw this.translateError(err, 'get', key);
+    }
   }
 
   async head(key: string): Promise<ObjectInfo> {

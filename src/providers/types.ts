@@ -7,8 +7,24 @@
  * wrappers (`retry.ts`, test/support/faulty-provider.ts).
  *
  * Every method rejects only with `RaicError` (src/errors.ts), translated in the adapter's single
- * `translateError`: `NotFound`, `Auth`, `Transient` (worth retrying) or `Permanent`.
+ * `translateError`: `NotFound`, `Auth`, `Transient` (worth retrying) or `Permanent`; put also `Exists`,
+ * get also `Integrity` for an answer larger than any object raic writes (below).
+ *
+ * Nothing a member says about a length is trusted (issue 9): a get holds at most the bytes it asked for
+ * (a range's length, or MAX_OBJECT_BYTES for a whole object) and cancels the rest of an answer, so a
+ * lying or broken server cannot make raic allocate more.
  */
+
+/**
+ * The largest whole object `get(key)` returns: 64 MiB. The largest object raic writes is a pack's member
+ * object: a share of at most 32 MiB of body (store/tuning.ts packBodyBytes; 16 MiB with the default
+ * budget), plus its part of the pack's trailer (≤ 1 MiB) and the table (≤ 2.2 MiB at n = 255). Everything
+ * else (config, keys, manifests, catalog records, locks, forwarding records) is far smaller. A test
+ * (test/unit/store/object-cap.test.ts) keeps this above what the format can write. Also the size the
+ * retry wrapper assumes for a whole-object get's deadline.
+ */
+export const MAX_OBJECT_BYTES = 64 * 1024 * 1024;
+
 export interface ByteRange {
   /** First byte, 0-based. */
   offset: number;
@@ -45,7 +61,9 @@ export interface Provider {
   put(key: string, body: Uint8Array): Promise<void>;
 
   /** Whole object, or `range` of it. Rejects `NotFound` if the key is absent. A range past the end
-   * returns the bytes that exist (possibly fewer than asked); callers check the length. */
+   * returns the bytes that exist (possibly fewer than asked); callers check the length. Never more than
+   * `range.length` bytes, whatever the server sends. A whole object over MAX_OBJECT_BYTES (announced or
+   * sent) rejects `Integrity` naming the member and key: that member's copy is not one raic wrote. */
   get(key: string, range?: ByteRange): Promise<Buffer>;
 
   /** Size of the object. Rejects `NotFound` if absent. */

@@ -15,8 +15,9 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { posix } from 'node:path';
-import type { FileStat, ResponseDataDetailed, WebDAVClient } from 'webdav';
+import type { FileStat, Response, WebDAVClient } from 'webdav';
 import { RaicError } from '../errors.js';
+import { cancel, readGetBody, type ResponseBody } from './bounded-read.js';
 import { classifyHttpStatus, networkCodeOf } from './http-status.js';
 import { checkKey, checkPrefix, checkRange } from './object-key.js';
 import type { ByteRange, ObjectInfo, Provider } from './types.js';
@@ -83,11 +84,12 @@ class WebdavProvider implements Provider {
     if (range) checkRange(range, this.displayUrl, key);
     const headers: Record<string, string> = range ? { Range: `bytes=${range.offset}-${range.offset + range.length - 1}` } : {};
     try {
-      const res = (await this.client.getFileContents(this.path(key), { format: 'binary', details: true, headers })) as ResponseDataDetailed<Buffer>;
-      // A server may ignore Range and send the whole object: cut the range out here.
-      if (range && res.status === 200) return res.data.subarray(range.offset, range.offset + range.length);
-      return res.data;
+      // customRequest, not getFileContents (which buffers the whole body): the answer is node-fetch's, its
+      // body a Node stream, read bounded. A status of 400 or more rejects with `status`, as every call does.
+      const res = (await this.client.customRequest(this.path(key), { method: 'GET', headers })) as Response & { body?: ResponseBody | null };
+      return await readGetBody({ body: res.body, partial: res.status === 206, length: res.headers.get('content-length') }, this.displayUrl, key, range);
     } catch (err) {
+      await cancel((err as { response?: { body?: ResponseBody } } | null)?.response?.body); // an error page is not read
       // A range that starts at or past the end of an existing object: no bytes there.
       if (range && statusOf(err) === 416) return Buffer.alloc(0);
       throw this.translateError(err, 'get', key);

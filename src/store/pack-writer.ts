@@ -20,7 +20,8 @@ import type { Members } from './members.js';
 import { encodePack } from './pack-codec.js';
 
 export const TRAILER_MAGIC = 'RAICTRL2';
-const MAX_REFS_PER_PACK = 16384;
+/** Refs one pack holds at most: bounds its trailer (≈ 1 MiB). */
+export const MAX_REFS_PER_PACK = 16384;
 const INITIAL_BODY_BYTES = 1024 * 1024;
 
 interface PackBody {

@@ -11,11 +11,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { withRetry } from '../../src/providers/retry.js';
 import { isRaicError, type ErrorCode } from '../../src/errors.js';
-import type { ObjectInfo, Provider } from '../../src/providers/types.js';
+import { MAX_OBJECT_BYTES, type ObjectInfo, type Provider } from '../../src/providers/types.js';
 
 export interface ConformanceOptions {
-  /** Size of the big-object round trip. Default 100 MiB. */
+  /** Size of the big-object round trip. Default MAX_OBJECT_BYTES (64 MiB), the largest whole get. */
   bigObjectBytes?: number;
+  /** Also store an object one byte over MAX_OBJECT_BYTES and check that a whole get refuses it while ranges
+   * of it still read. Default true; the in-memory doubles turn it off to stay cheap. */
+  oversizeObject?: boolean;
   /** How many small objects the paging test lists. Default pageBoundary + 1 (1001). */
   smallObjects?: number;
   /** The backend's list page size, which the paging test must cross. Default 1000 (S3's). */
@@ -70,7 +73,7 @@ function sha256(b: Uint8Array): string {
 }
 
 export function providerConformance(name: string, open: () => Promise<Provider>, opts: ConformanceOptions = {}): void {
-  const bigBytes = opts.bigObjectBytes ?? 100 * MiB;
+  const bigBytes = opts.bigObjectBytes ?? MAX_OBJECT_BYTES;
   const pageBoundary = opts.pageBoundary ?? 1000;
   const smallCount = opts.smallObjects ?? pageBoundary + 1;
   // Every key of this run starts with `run`: runs never see each other's objects.
@@ -228,6 +231,25 @@ export function providerConformance(name: string, open: () => Promise<Provider>,
       assert.ok((await p.get(key, { offset: mid - 100, length: 200 })).equals(slice), 'a range in the middle');
       await p.delete(key);
     });
+
+    if (opts.oversizeObject ?? true) {
+      it('a whole get refuses an object over MAX_OBJECT_BYTES (Integrity, naming member and key); ranges of it still read', { timeout: 600_000 }, async () => {
+        const key = `${run}big/oversize`;
+        let body: Buffer | undefined = Buffer.alloc(MAX_OBJECT_BYTES + 1, 0x5a);
+        const tail = randomBytes(100);
+        tail.copy(body, body.length - tail.length);
+        await p.put(key, body);
+        body = undefined;
+        const err = await p.get(key).then(
+          (got) => assert.fail(`a whole get of ${MAX_OBJECT_BYTES + 1} bytes resolved with ${got.length} bytes`),
+          (e: unknown) => e,
+        );
+        assert.ok(isRaicError(err, 'Integrity'), `expected Integrity, got ${String(err)}`);
+        assert.ok(err.message.includes(p.displayUrl) && err.message.includes(key), `the error names the member and key: ${err.message}`);
+        assert.ok((await p.get(key, { offset: MAX_OBJECT_BYTES - 99, length: 100 })).equals(tail), 'a range at its end');
+        await p.delete(key);
+      });
+    }
 
     it('takes 32 concurrent puts', { timeout: 300_000 }, async () => {
       // Through the retry wrapper, as raic always uses a provider: under load a server may reset a pooled

@@ -2,11 +2,13 @@
  * An in-memory Provider for deterministic tests of the layers above (never instead of the
  * real-server runs). It keeps the interface's contract: keys checked like the real adapters,
  * create-once puts (unless `conditionalPut: false`), copies in and out so callers cannot alias
- * stored bytes, `NotFound` for absent keys, and a range past the end cut short.
+ * stored bytes, `NotFound` for absent keys, a range past the end cut short, and no whole object over
+ * MAX_OBJECT_BYTES.
  */
 import { RaicError } from '../../src/errors.js';
 import { checkKey, checkPrefix, checkRange } from '../../src/providers/object-key.js';
-import type { ByteRange, ObjectInfo, Provider, ProviderCapabilities } from '../../src/providers/types.js';
+import { objectTooLarge } from '../../src/providers/bounded-read.js';
+import { MAX_OBJECT_BYTES, type ByteRange, type ObjectInfo, type Provider, type ProviderCapabilities } from '../../src/providers/types.js';
 
 export interface MemoryProviderOptions {
   /** Shown in displayUrl as `memory://<name>`. Default "mem". */
@@ -54,6 +56,7 @@ export class MemoryProvider implements Provider {
 
   async get(key: string, range?: ByteRange): Promise<Buffer> {
     const value = this.stored(key, 'get');
+    if (range === undefined && value.length > MAX_OBJECT_BYTES) throw objectTooLarge(this.displayUrl, key, value.length);
     if (range === undefined) return Buffer.from(value);
     checkRange(range, this.displayUrl, key);
     return Buffer.from(value.subarray(range.offset, range.offset + range.length));

@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
 import { maskUrl } from '../../core/config-show.js';
 import { readLocalConfig } from '../../core/local-config.js';
-import { testMember, type Permission, type PermissionState, type ProviderTestResult } from '../../core/provider-test.js';
+import { MAX_BULK_BYTES, testMember, type Permission, type PermissionState, type ProviderTestResult } from '../../core/provider-test.js';
 import { ExitCode } from '../../errors.js';
 
 export default class ProviderTest extends BaseCommand<typeof ProviderTest> {
@@ -18,7 +18,7 @@ Exit code 0 only if every member passed; a failing member's row says what failed
   static override strict = false;
   static override args = { urls: Args.string({ description: 'member URLs to test (default: every member in the config)' }) };
   static override flags = {
-    size: Flags.integer({ description: 'MiB moved by the throughput test (one put, one get)', default: 8, min: 1, max: 1024 }),
+    size: Flags.integer({ description: 'MiB moved by the throughput test (one put, one get); at most the largest object raic reads whole', default: 8, min: 1, max: MAX_BULK_BYTES / (1024 * 1024) }),
     prepare: Flags.boolean({ description: 'first create the bucket / container / directory if missing, as init does' }),
   };
 

@@ -3,15 +3,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isRaicError } from '../../../src/errors.js';
+import { MAX_OBJECT_BYTES } from '../../../src/providers/types.js';
 import { FaultyProvider } from '../../support/faulty-provider.js';
 import { MemoryProvider } from '../../support/memory-provider.js';
 import { collect, providerConformance, rejectsWith } from '../../providers/conformance.js';
 
 const MiB = 1024 * 1024;
 
-providerConformance('memory', async () => new MemoryProvider(), { bigObjectBytes: 16 * MiB });
+providerConformance('memory', async () => new MemoryProvider(), { bigObjectBytes: 16 * MiB, oversizeObject: false });
 providerConformance('memory, overwriting', async () => new MemoryProvider({ conditionalPut: false }), {
   bigObjectBytes: 1 * MiB,
+  oversizeObject: false,
   smallObjects: 20,
 });
 
@@ -21,6 +23,7 @@ providerConformance(
   async () => (faulty = new FaultyProvider(new MemoryProvider())),
   {
     bigObjectBytes: 1 * MiB,
+    oversizeObject: false,
     stopServer: async () => void faulty!.down(),
     startServer: async () => void faulty!.up(),
     badAuth: async () => new FaultyProvider(new MemoryProvider()).failAlways('Auth'),
@@ -126,6 +129,13 @@ describe('MemoryProvider', () => {
     const out = await m.get('k');
     out[1] = 0x7a;
     assert.equal((await m.get('k')).toString(), 'abc');
+  });
+
+  it('refuses a whole get over MAX_OBJECT_BYTES, like the real adapters; ranges still read', async () => {
+    const m = new MemoryProvider();
+    m.objects.set('big', Buffer.alloc(MAX_OBJECT_BYTES + 1, 1));
+    await rejectsWith(m.get('big'), 'Integrity', 'whole get');
+    assert.equal((await m.get('big', { offset: MAX_OBJECT_BYTES, length: 10 })).length, 1);
   });
 
   it('checks keys like the real adapters', async () => {
