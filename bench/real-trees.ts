@@ -139,7 +139,8 @@ async function runRaic(raicBin: string, work: string, prepared: Prepared, record
   const run: ToolRun = { steps: new Map(), stored: 0, verify: { identical: false, checked: 0, missing: [], extra: [], differ: [] }, notes: [] };
   const step = async (name: Step, bytes: number, args: string[]): Promise<void> => {
     process.stderr.write(`  raic ${name}…\n`);
-    const result = await measure(`raic ${name}`, bytes, process.execPath, [raicBin, ...args, '--json'], env, OK_UNREADABLE);
+    // The executable itself, as users run it (its #! line carries raic's Node flags).
+    const result = await measure(`raic ${name}`, bytes, raicBin, [...args, '--json'], env, OK_UNREADABLE);
     noteExit(run, name, result);
     run.steps.set(name, result);
   };

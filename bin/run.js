@@ -1,5 +1,8 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
 // Entry point for the `raic` command: hands argv to oclif, which loads dist/src/commands.
+// --max-semi-space-size=2: the main thread's garbage is short-lived and its buffers off-heap; V8's default
+// young generation (up to 48 MB) held ~30-40 MB of peak RSS for nothing (measured on a /usr/share backup
+// and restore, at no cost in time).
 
 // The AWS SDK warns on Node 20 about its *future* releases; raic's SDK version is pinned by its
 // lockfile, so the warning is noise on every run for users (and breaks "one clear line" errors).

@@ -17,7 +17,7 @@
 
 /**
  * The largest whole object `get(key)` returns: 64 MiB. The largest object raic writes is a pack's member
- * object: a share of at most 32 MiB of body (store/tuning.ts packBodyBytes; 16 MiB with the default
+ * object: a share of at most 32 MiB of body (store/tuning.ts packBodyBytes; 8 MiB with the default
  * budget), plus its part of the pack's trailer (≤ 1 MiB) and the table (≤ 2.2 MiB at n = 255). Everything
  * else (config, keys, manifests, catalog records, locks, forwarding records) is far smaller. A test
  * (test/unit/store/object-cap.test.ts) keeps this above what the format can write. Also the size the

@@ -17,6 +17,9 @@ export class CodecPool {
       minThreads: workers,
       maxThreads: workers,
       idleTimeout: 60_000,
+      // Workers keep little on their JS heap (their buffers are off-heap); V8's default young generation
+      // (up to 3 × 16 MiB per thread) only let garbage pile up between scavenges: ~20 MB of peak RSS each.
+      resourceLimits: { maxYoungGenerationSizeMb: 6 },
     });
   }
 
@@ -49,6 +52,14 @@ export class CodecPool {
     const out = (await this.pool.run(job, { transferList: [task.plaintextBuffer].filter(isArrayBuffer) })) as { plaintext: Uint8Array } | { integrity: string };
     if ('integrity' in out) throw new RaicError('Integrity', out.integrity);
     return out.plaintext;
+  }
+
+  /**
+   * Runs `task` on the same threads through another task module (a higher layer's work that belongs off the
+   * main thread, e.g. restore's file writes): `entry` is the URL of a CommonJS file exporting one function.
+   */
+  runModule<R>(entry: URL, task: unknown): Promise<R> {
+    return this.pool.run(task, { filename: entry.href });
   }
 
   async close(): Promise<void> {

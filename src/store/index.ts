@@ -67,3 +67,4 @@ export { CodecPool } from './codec-pool.js';
 export type { SealedChunk } from './chunk-codec.js';
 export { BufferPool } from './buffer-pool.js';
 export { defaultTuning, packBodyBytes, type Tuning } from './tuning.js';
+export { Batcher } from './batcher.js';

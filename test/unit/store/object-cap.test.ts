@@ -33,6 +33,6 @@ it('the largest pack member object the format writes fits MAX_OBJECT_BYTES, with
   const table = tableHead + n * Math.ceil(share / REGION_BYTES) * 16;
   const object = OBJECT_HEADER_BYTES + table + share;
   assert.ok(object * 1.5 < MAX_OBJECT_BYTES, `MAX_OBJECT_BYTES leaves room above ${(object / MiB).toFixed(2)} MiB`);
-  // With the default budget the largest share is 16 MiB (k = 1, n = 2).
-  assert.equal(packBodyBytes(defaultTuning(), 1, 2), 16 * MiB);
+  // With the default 32 MiB budget the largest share is 8 MiB (k = 1, n = 2: budget / 4).
+  assert.equal(packBodyBytes(defaultTuning(), 1, 2), 8 * MiB);
 });
