@@ -34,6 +34,7 @@ import {
   newArrayConfig,
   packKey,
   parseArrayConfig,
+  parseForwardKey,
   PackReader,
   encodePack,
   readIndexSegment,
@@ -88,8 +89,10 @@ function soundCopy(key: string, bytes: Buffer, master: Buffer): boolean {
   if (key.startsWith(KEYS_PREFIX)) return parseKeyObject(key, bytes) !== null;
   if (key.startsWith(REMOVED_KEYS_PREFIX)) return isKeyTombstone(master, idOfKey(key), bytes);
   if (key.startsWith(FORWARD_PREFIX)) {
+    const named = parseForwardKey(key);
+    if (!named) return false;
     try {
-      ForwardRecord.decode(Buffer.from(idOfKey(key), 'hex'), bytes);
+      ForwardRecord.decode(Buffer.from(named.pack, 'hex'), named.generation, bytes);
       return true;
     } catch {
       return false;

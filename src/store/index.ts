@@ -15,7 +15,7 @@ export type { ChunkEntry, ChunkRef } from './chunk-ref.js';
 export { ChunkIndex } from './chunk-index.js';
 export { codedObjects, loadIndex, readIndexSegment, segmentTableId, writeIndexSegment } from './index-store.js';
 export { OBJECT_HEADER_BYTES, encodePack, regionsMatch, type PackTable } from './pack-codec.js';
-export { ForwardRecord, ForwardTable, encodeForwardRecord, writeForwardRecord, type ChunkLocation, type ForwardMove } from './forwarding.js';
+export { ForwardRecord, ForwardTable, encodeForwardRecord, forwardGenerations, writeForwardRecord, type ChunkLocation, type ForwardHop, type ForwardMove } from './forwarding.js';
 export {
   isKeyTombstone,
   keyOwner,

@@ -9,18 +9,21 @@ import type { Members } from './members.js';
  * Puts `body` under `key` on every up member (or, given one body per member, member i's own: an
  * erasure-coded object's shares). Succeeds when at least `need` members (default: all n)
  * stored it; members that missed it are recorded as repair debt. Otherwise rejects `Quorum`, naming the
- * members that failed or were down.
+ * members that failed or were down. An object already under `key` (create-once providers say `Exists`)
+ * counts as stored — the key names its content — unless `compareExisting`: then it counts only when its
+ * bytes are `body`'s (for keys that do not name their content).
  */
-export async function putOnAll(members: Members, key: string, body: Uint8Array | readonly Uint8Array[], what: string, need = members.n): Promise<void> {
+export async function putOnAll(members: Members, key: string, body: Uint8Array | readonly Uint8Array[], what: string, need = members.n, compareExisting = false): Promise<void> {
   const up = members.up();
   const results = await Promise.allSettled(
     up.map((s) =>
       members.call(s.index, async (p) => {
+        const mine = body instanceof Uint8Array ? body : body[s.index]!;
         try {
-          await p.put(key, body instanceof Uint8Array ? body : body[s.index]!);
+          await p.put(key, mine);
         } catch (err) {
-          // Create-once: an identical object already there (content-addressed key) is success.
           if (!isRaicError(err, 'Exists')) throw err;
+          if (compareExisting && !(await p.get(key)).equals(mine)) throw new RaicError('Integrity', `another object is already stored under ${key}`);
         }
       }),
     ),
