@@ -58,7 +58,7 @@ export { ChunkSink, type SinkStats, type StreamWriter } from './chunk-sink.js';
 export { readMemberList, writeMemberList } from './member-list.js';
 export { Members, type MemberSlot } from './members.js';
 export { PackWriter, TRAILER_MAGIC } from './pack-writer.js';
-export { getFromAny, listCounts, listUnion, messageOf, putOnAll, removeEverywhere, tombstonedIds } from './replicated.js';
+export { getFromAny, listCounts, listHeld, listUnion, messageOf, putOnAll, removeEverywhere, tombstonedIds } from './replicated.js';
 export { ChunkReader } from './chunk-reader.js';
 export { PackReader, sameTable, type CodedTable, type ReadProblem } from './pack-reader.js';
 export { pageLoader, readStreamBytes } from './stream-reader.js';
