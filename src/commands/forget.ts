@@ -43,7 +43,7 @@ to free the space. Files stored with raic put are not snapshots and are never fo
     try {
       const keys = await unlockArray(array, await this.passphrase(false));
       result = await withLock(array, keys, { exclusive: true, command: 'forget', configPath: this.configPath() }, async (lock) => {
-        const decided = await forget(array, keys, policy, { dryRun: f['dry-run'] ?? false, host: f.host });
+        const decided = await forget(array, keys, policy, { dryRun: f['dry-run'] ?? false, host: f.host, signal: lock.signal, confirmLock: () => lock.confirm() });
         return f.prune ? { ...decided, prune: await prune(array, keys, { dryRun: f['dry-run'] ?? false, signal: lock.signal, confirmLock: () => lock.confirm() }) } : decided;
       });
     } finally {

@@ -25,8 +25,15 @@ rebuilt byte-identical from the other members' shares. Reports the bytes downloa
     let result: RepairResult;
     try {
       const keys = await unlockArray(array, await this.passphrase(false));
-      result = await withLock(array, keys, { exclusive: true, command: 'repair', configPath: this.configPath() }, () =>
-        repair(array, keys, { dryRun: this.flags['dry-run'], readData: this.flags['read-data'], index: this.flags.index, ...(max !== undefined ? { maxDownloadBytes: max } : {}) }),
+      result = await withLock(array, keys, { exclusive: true, command: 'repair', configPath: this.configPath() }, (lock) =>
+        repair(array, keys, {
+          dryRun: this.flags['dry-run'],
+          readData: this.flags['read-data'],
+          index: this.flags.index,
+          signal: lock.signal,
+          confirmLock: () => lock.confirm(),
+          ...(max !== undefined ? { maxDownloadBytes: max } : {}),
+        }),
       );
     } finally {
       await array.close();

@@ -27,9 +27,8 @@ import {
   ChunkReader,
   PackReader,
   idOfKey,
-  listCounts,
   parseKeyObject,
-  listUnion,
+  listHeld,
   loadIndex,
   manifestKey,
   messageOf,
@@ -148,13 +147,18 @@ export async function checkFile(array: RaicArray, cap: FileCapability, readData:
  * Objects an interrupted run left behind are not damage: an index segment or catalog record stored on
  * fewer members than the write quorum never committed, nor did a manifest no committed record names.
  * They are reported as leftovers (prune removes them); everything committed must be whole everywhere.
+ *
+ * What is stored is judged by what the members hold, not by one member's listing (listHeld): right after a
+ * prune, a member whose listing lags still lists what prune deleted and not yet what it wrote. An object
+ * some member lists and none holds was deleted since: neither missing nor a leftover. (When every member's
+ * listing lags alike, the listings agree, and are believed, until they catch up.)
  */
 export async function checkArray(array: RaicArray, keys: RepoKeys, readData: DataSelection): Promise<CheckReport> {
   const expected: Expected = { packs: new Map(), coded: new Map(), whole: new Map([[CONFIG_KEY, null]]) };
   const leftovers: string[] = [];
   const committed = async (prefix: string): Promise<string[]> => {
     const out: string[] = [];
-    for (const [key, copies] of await listCounts(array.members, prefix)) (copies >= array.writeQuorum ? out : leftovers).push(key);
+    for (const [key, copies] of await listHeld(array.members, prefix)) (copies >= array.writeQuorum ? out : leftovers).push(key);
     return out;
   };
   const segments = await committed(INDEX_PREFIX);
@@ -163,16 +167,16 @@ export async function checkArray(array: RaicArray, keys: RepoKeys, readData: Dat
   for (const key of segments) expected.coded.set(key, segmentTableId(idOfKey(key)));
   for (const key of records) expected.whole.set(key, null);
   const recordIds = new Set(records.map(idOfKey));
-  for (const key of (await listUnion(array.members, MANIFESTS_PREFIX)).keys()) {
+  for (const key of (await listHeld(array.members, MANIFESTS_PREFIX)).keys()) {
     if (recordIds.has(idOfKey(key))) expected.whole.set(key, idOfKey(key));
     else leftovers.push(key);
   }
-  for (const prefix of [MEMBERS_PREFIX, FORWARD_PREFIX, FORGOTTEN_PREFIX]) for (const key of (await listUnion(array.members, prefix)).keys()) expected.whole.set(key, null);
+  for (const prefix of [MEMBERS_PREFIX, FORWARD_PREFIX, FORGOTTEN_PREFIX]) for (const key of (await listHeld(array.members, prefix)).keys()) expected.whole.set(key, null);
   // Key objects in force, and the tombstones of removed ones (a forged tombstone is no one's concern: not expected).
-  const removed = await removedKeyIds(array.members, keys.master, [...(await listUnion(array.members, REMOVED_KEYS_PREFIX)).keys()].map(idOfKey));
+  const removed = await removedKeyIds(array.members, keys.master, [...(await listHeld(array.members, REMOVED_KEYS_PREFIX)).keys()].map(idOfKey));
   for (const id of removed) expected.whole.set(removedKeyKey(id), null);
   const removedKeys: string[] = [];
-  for (const key of (await listUnion(array.members, KEYS_PREFIX)).keys()) {
+  for (const key of (await listHeld(array.members, KEYS_PREFIX)).keys()) {
     if (removed.has(idOfKey(key))) removedKeys.push(key);
     else expected.whole.set(key, null);
   }

@@ -14,16 +14,25 @@
  * and a forwarding record tells whoever holds a chunk's key where it went — manifests and trees are never
  * rewritten.
  *
+ * Chains stay one record long: for every pack a live entry names, the record of that pack must send each of
+ * its live chunks straight to where the chunk is once this prune is done. A record that does not (the chunk
+ * moved again, or a chain an older version or an interrupted prune left) is superseded by a new generation
+ * naming the current places; the generations it replaces, and records that no live entry starts from, are
+ * deleted. Records only ever name chunks some catalog record reaches: a chunk no record reaches is
+ * garbage, and its bytes are deleted or repacked away too.
+ *
  * Order (crash-safe at every step): new packs → new index segments (live chunks where they are now) →
- * forwarding records → old index segments deleted → dead and repacked packs deleted → forwarding records
- * that no live entry passes through deleted → orphan manifests deleted. A crash leaves at worst duplicate
- * copies or records, which the next prune removes. Before the index is replaced and before each batch of
- * deletions, prune confirms it still holds the exclusive lock (`confirmLock`); if not, it stops there.
+ * new forwarding records (on every member) → old index segments deleted → dead and repacked packs deleted →
+ * superseded and unneeded forwarding records deleted → orphan manifests deleted. Until the new records are
+ * on every member, the old ones still lead to packs that are not deleted yet; a crash leaves at worst
+ * duplicate copies or records, which the next prune removes. Before the index is replaced and before each
+ * batch of deletions, prune confirms it still holds the exclusive lock (`confirmLock`); if not, it stops there.
  */
 import { RaicError, abortError } from '../errors.js';
 import { DEFAULT_CDC } from '../chunk/index.js';
 import {
   FORWARD_PREFIX,
+  MAX_FORWARD_GENERATION,
   ForwardRecord,
   ForwardTable,
   INDEX_PREFIX,
@@ -31,6 +40,7 @@ import {
   PackReader,
   PackWriter,
   ChunkReader,
+  forwardGenerations,
   getFromAny,
   idOfKey,
   indexKey,
@@ -38,11 +48,14 @@ import {
   messageOf,
   packKey,
   packBodyBytes,
+  parseForwardKey,
   writeForwardRecord,
   writeIndexSegment,
   type ChunkEntry,
   type ChunkIndex,
+  type ChunkLocation,
   type ChunkRef,
+  type ForwardHop,
   type ForwardMove,
   type RaicArray,
   type RepoKeys,
@@ -91,8 +104,9 @@ export interface PruneResult {
   bytesWritten: number;
   /** Packs over the threshold that were kept whole, and why (a member's copy missing or damaged, …). */
   repackSkipped: RepackSkip[];
+  /** Records written: for repacked packs, and new generations that send chunks straight to where they are. */
   forwardRecordsWritten: number;
-  /** Records no live entry passes through any more. */
+  /** Records deleted: generations a new one superseded, and records no live entry starts from. */
   forwardRecordsDeleted: number;
   /** Needed records found missing on some member and copied there from another. */
   forwardRecordsRepaired: number;
@@ -129,11 +143,25 @@ async function liveChunks(array: RaicArray, keys: RepoKeys): Promise<Map<string,
   return live;
 }
 
+/**
+ * One place a live entry names, in a pack that has forwarding records, and where the records lead from there.
+ * (Places in packs without records are read where they are: they need no record.)
+ */
+interface Path {
+  start: ChunkEntry;
+  /** The first step, with the record that gave it; null when no record of the start's pack names the chunk. */
+  first: ForwardHop | null;
+  /** The place in an existing pack the steps lead to; null when they end in a pack no member lists. */
+  end: ChunkEntry | null;
+  /** Where the chunk is found from any of its places (for a path that ends nowhere). */
+  found: ChunkEntry | null;
+}
+
 interface Placement {
   /** Existing pack → the live chunks it must keep (id hex → the entry of its copy there). */
   needed: Map<string, Map<string, ChunkEntry>>;
-  /** Packs whose forwarding record some live chunk passes through: the record must stay. */
-  onChain: Set<string>;
+  /** Pack with records → the paths of the live entries that name a place in it. */
+  paths: Map<string, Path[]>;
   /** Live chunks found in no existing pack. */
   missing: number;
 }
@@ -143,34 +171,85 @@ async function placeLiveChunks(
   live: Map<string, LiveChunk>,
   index: ChunkIndex,
   packs: Map<string, number>,
-  forwarded: Set<string>,
+  listed: Map<string, number[]>,
   forwards: ForwardTable,
 ): Promise<Placement> {
-  const placement: Placement = { needed: new Map(), onChain: new Set(), missing: 0 };
+  const placement: Placement = { needed: new Map(), paths: new Map(), missing: 0 };
   for (const [idHex, chunk] of live) {
-    const starts = [...chunk.values()];
+    const starts = [...chunk.values()].map((start) => ({ start, named: true }));
     const indexed = index.get(idHex);
-    if (indexed) starts.push({ ...starts[0]!, ...indexed }); // the index ref's own place and length; the key is the chunk's
-    let found = false;
-    for (const start of starts) {
+    // The index ref's own place and length; the key is the chunk's. Readers never hold it: it needs no record.
+    if (indexed) starts.push({ start: { ...starts[0]!.start, ...indexed }, named: false });
+    const paths: Path[] = [];
+    let found: ChunkEntry | null = null;
+    for (const { start, named } of starts) {
       let at = start;
+      let first: ForwardHop | null = null;
       let pack = at.pack.toString('hex');
-      for (let hop = 0; hop < MAX_FORWARD_HOPS && forwarded.has(pack); hop++) {
-        const next = await forwards.lookup(pack, at);
+      for (let hop = 0; hop < MAX_FORWARD_HOPS; hop++) {
+        const generations = listed.get(pack);
+        if (!generations) break;
+        const next = await forwards.lookup(pack, generations, at);
         if (!next) break;
-        placement.onChain.add(pack);
+        first ??= next;
         at = { ...at, pack: next.pack, offset: next.offset, length: next.length };
         pack = next.pack.toString('hex');
       }
-      if (!packs.has(pack)) continue;
-      found = true;
+      const end = packs.has(pack) ? at : null;
+      if (named && listed.has(start.pack.toString('hex'))) paths.push({ start, first, end, found: null });
+      if (!end) continue;
+      found ??= end;
       const need = placement.needed.get(pack) ?? placement.needed.set(pack, new Map()).get(pack)!;
       // Two copies of one chunk in one pack: either serves (a move forwards every entry by chunk id).
       if (!need.has(idHex)) need.set(idHex, at);
     }
     if (!found) placement.missing += 1;
+    for (const path of paths) {
+      path.found = found;
+      const from = path.start.pack.toString('hex');
+      (placement.paths.get(from) ?? placement.paths.set(from, []).get(from)!).push(path);
+    }
   }
   return placement;
+}
+
+const samePlace = (a: ChunkLocation, b: ChunkLocation): boolean => a.pack.equals(b.pack) && a.offset === b.offset && a.length === b.length;
+
+/**
+ * The records the packs with records need after this prune: for each, either its current generations stay
+ * (every live entry naming it is sent, in one step, to where its chunk will be) or a new generation naming
+ * those places. `placeOf` gives where a chunk will be (undefined: not known, as in a dry run).
+ */
+function planRecords(
+  paths: Map<string, Path[]>,
+  listed: Map<string, number[]>,
+  placeOf: (at: ChunkEntry) => ChunkRef | undefined,
+  plans: Map<string, ForwardMove[]>,
+): Set<string> {
+  const kept = new Set<string>();
+  for (const [pack, list] of paths) {
+    /** Chunk id hex → the step its record gives now, and where it must lead (null: not known). */
+    const wanted = new Map<string, { current: ForwardHop | null; move: ForwardMove | null }>();
+    for (const path of list) {
+      // Named in a pack that stays, in no record of it: read where it is.
+      if (!path.first && path.end) continue;
+      const idHex = path.start.id.toString('hex');
+      if (wanted.has(idHex)) continue;
+      const to = (path.end ?? path.found) && placeOf((path.end ?? path.found)!);
+      wanted.set(idHex, { current: path.first, move: to ? { id: path.start.id, key: path.start.key, to: { pack: to.pack, offset: to.offset, length: to.length } } : null });
+    }
+    if (wanted.size === 0) continue;
+    const steps = [...wanted.values()];
+    const settled = !plans.has(pack) && steps.every((w) => w.current && w.move && samePlace(w.current, w.move.to));
+    // At the last generation (only a forged listing gets there) the records stay as they are: longer chains, nothing lost.
+    if (settled || (!plans.has(pack) && listed.get(pack)![0]! >= MAX_FORWARD_GENERATION)) {
+      for (const w of steps) if (w.current) kept.add(w.current.record);
+      continue;
+    }
+    const plan = plans.get(pack) ?? plans.set(pack, []).get(pack)!;
+    for (const w of steps) if (w.move) plan.push(w.move);
+  }
+  return kept;
 }
 
 export async function prune(array: RaicArray, keys: RepoKeys, opts: PruneOptions): Promise<PruneResult> {
@@ -185,7 +264,8 @@ export async function prune(array: RaicArray, keys: RepoKeys, opts: PruneOptions
   for (const m of sizes) for (const [p, size] of m) packs.set(p, Math.max(size, packs.get(p) ?? 0));
   const index = await loadIndex(array.members, array.k, keys.index);
   const forwardCopies = await listPerMember(array, FORWARD_PREFIX);
-  const forwarded = new Set([...forwardCopies.keys()].map(idOfKey));
+  /** Packs with forwarding records → their generations, newest first. */
+  const listed = forwardGenerations(forwardCopies.keys());
   let live: Map<string, LiveChunk>;
   try {
     live = await liveChunks(array, keys);
@@ -198,11 +278,11 @@ export async function prune(array: RaicArray, keys: RepoKeys, opts: PruneOptions
 
   let placement: Placement;
   try {
-    placement = await placeLiveChunks(live, index, packs, forwarded, new ForwardTable(array.members));
+    placement = await placeLiveChunks(live, index, packs, listed, new ForwardTable(array.members, { strict: true }));
   } catch (err) {
     throw new RaicError('Integrity', `prune stopped before deleting anything: a forwarding record could not be read (${messageOf(err)})`, { cause: err });
   }
-  const { needed, onChain, missing: liveChunksMissing } = placement;
+  const { needed, paths, missing: liveChunksMissing } = placement;
   // A live chunk found nowhere means the picture is incomplete (a member serving old listings, a lost pack):
   // deleting by an incomplete picture could delete what that chunk's newer copy lives in.
   if (liveChunksMissing > 0 && !opts.dryRun) {
@@ -225,8 +305,8 @@ export async function prune(array: RaicArray, keys: RepoKeys, opts: PruneOptions
     // A member's object holds 1/k of the body (plus its table): the body is about k times it.
     const bodyBytes = array.k * size;
     if (bodyBytes - liveBytes < threshold * bodyBytes) continue;
-    // An interrupted prune already forwarded some of this pack; its record cannot be replaced (create-once).
-    if (forwarded.has(p)) repackSkipped.push({ pack: p, reason: 'it already has a forwarding record (an earlier prune was interrupted); kept whole' });
+    // Its record needs a new generation (a pack with records is still there after an interrupted prune).
+    if ((listed.get(p)?.[0] ?? 0) >= MAX_FORWARD_GENERATION) repackSkipped.push({ pack: p, reason: 'its forwarding records are at their last generation; kept whole' });
     else candidates.push(p);
   }
 
@@ -332,10 +412,16 @@ export async function prune(array: RaicArray, keys: RepoKeys, opts: PruneOptions
   result.packsDeleted = gone.size;
   result.bytesFreed = [...gone].reduce((sum, p) => sum + sizes.reduce((s, m) => s + (m.get(p) ?? 0), 0), 0);
 
-  const garbageForwards = [...forwardCopies.keys()].filter((key) => !onChain.has(idOfKey(key)));
-  const unreplicated = [...forwardCopies].filter(([key, on]) => onChain.has(idOfKey(key)) && on.size < array.n);
+  // Forwarding records: each repacked pack's, and a new generation wherever a live entry's chunk would
+  // otherwise be more than one step away. Everything else under forward/ that no live entry uses goes.
+  const repackedSet = new Set(repacked);
+  const placeOf = (at: ChunkEntry): ChunkRef | undefined => (repackedSet.has(at.pack.toString('hex')) ? (movedTo.get(copyOf(at)) ?? keptCopies.get(copyOf(at))) : at);
+  const plans = new Map(repacked.map((p) => [p, moves.get(p) ?? []]));
+  const keptRecords = planRecords(paths, listed, placeOf, plans);
+  const garbageForwards = [...forwardCopies.keys()].filter((key) => !keptRecords.has(key));
+  const unreplicated = [...forwardCopies].filter(([key, on]) => keptRecords.has(key) && on.size < array.n);
   result.forwardRecordsDeleted = garbageForwards.length;
-  result.forwardRecordsWritten = opts.dryRun ? candidates.length : moves.size;
+  result.forwardRecordsWritten = plans.size;
   result.forwardRecordsRepaired = unreplicated.length;
 
   const manifestKeys = [...(await listPerMember(array, MANIFESTS_PREFIX)).keys()];
@@ -356,7 +442,8 @@ export async function prune(array: RaicArray, keys: RepoKeys, opts: PruneOptions
       written.add(indexKey(await writeIndexSegment(array.members, array.k, keys.index, refs.slice(at, at + array.tuning.indexSegmentEntries))));
     }
   }
-  for (const [p, list] of moves) await writeForwardRecord(array.members, Buffer.from(p, 'hex'), list);
+  // On every member before anything they replace, or the packs they skip, is deleted.
+  for (const [p, list] of plans) if (list.length > 0) await writeForwardRecord(array.members, Buffer.from(p, 'hex'), (listed.get(p)?.[0] ?? 0) + 1, list);
   for (const [key, on] of unreplicated) await repairRecord(array, key, on);
   await deleteConfirmed(array, oldSegments.filter((k) => !written.has(k)), opts);
   await deleteConfirmed(array, [...gone].map(packKey), opts);
@@ -380,8 +467,9 @@ async function readVerifiedBody(reader: PackReader, packHex: string, chunks: rea
 
 /** Copies a forwarding record to the members that lack it, from a member whose copy is sound. */
 async function repairRecord(array: RaicArray, key: string, on: Set<number>): Promise<void> {
+  const { pack, generation } = parseForwardKey(key)!;
   const bytes = await getFromAny(array.members, key, 'forwarding record', (b) => {
-    ForwardRecord.decode(Buffer.from(idOfKey(key), 'hex'), b);
+    ForwardRecord.decode(Buffer.from(pack, 'hex'), generation, b);
     return b;
   });
   for (const slot of array.members.slots) if (!on.has(slot.index)) await array.members.call(slot.index, (p) => p.put(key, bytes));

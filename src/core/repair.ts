@@ -9,9 +9,12 @@
  * `index` first rebuilds the index from the packs' own trailers (when it is lost or damaged everywhere).
  * Egress costs money: bytes downloaded and uploaded are counted, and `maxDownloadBytes` stops the run
  * (cleanly, between packs) once it is reached.
+ *
+ * Runs under the exclusive lock: before its first write or delete, and again before every WRITES_PER_CONFIRM
+ * more, it confirms the lock is still held (`confirmLock`); if not, it stops there, writing nothing more.
  */
 import { forgottenIds } from './catalog.js';
-import { RaicError, isRaicError } from '../errors.js';
+import { RaicError, abortError, isRaicError } from '../errors.js';
 import { hash } from '../crypto/index.js';
 import { loadErasureCodec } from '../erasure/index.js';
 import {
@@ -34,6 +37,7 @@ import {
   newArrayConfig,
   packKey,
   parseArrayConfig,
+  parseForwardKey,
   PackReader,
   encodePack,
   readIndexSegment,
@@ -55,7 +59,17 @@ export interface RepairOptions {
   /** Rebuild the index from the packs' trailers first. */
   index?: boolean;
   maxDownloadBytes?: number;
+  /** Stops before the next write or delete when aborted (e.g. the exclusive lock was lost). */
+  signal?: AbortSignal;
+  /**
+   * The exclusive lock's confirm(): called before the first write or delete and before every
+   * WRITES_PER_CONFIRM more; when it rejects, repair stops there.
+   */
+  confirmLock?: () => Promise<void>;
 }
+
+/** Writes and deletes (each on one member) between two confirmations of the lock, as prune's delete batches. */
+const WRITES_PER_CONFIRM = 100;
 
 export interface RepairAction {
   member: number;
@@ -88,8 +102,10 @@ function soundCopy(key: string, bytes: Buffer, master: Buffer): boolean {
   if (key.startsWith(KEYS_PREFIX)) return parseKeyObject(key, bytes) !== null;
   if (key.startsWith(REMOVED_KEYS_PREFIX)) return isKeyTombstone(master, idOfKey(key), bytes);
   if (key.startsWith(FORWARD_PREFIX)) {
+    const named = parseForwardKey(key);
+    if (!named) return false;
     try {
-      ForwardRecord.decode(Buffer.from(idOfKey(key), 'hex'), bytes);
+      ForwardRecord.decode(Buffer.from(named.pack, 'hex'), named.generation, bytes);
       return true;
     } catch {
       return false;
@@ -111,6 +127,7 @@ export async function repair(array: RaicArray, keys: RepoKeys, opts: RepairOptio
   const { members, k, n } = array;
   members.requireUp(k, 'cannot repair');
   const egress = new Egress(opts.maxDownloadBytes ?? Number.POSITIVE_INFINITY);
+  const beforeWrite = lockGate(opts);
   const result: RepairResult = { dryRun: opts.dryRun ?? false, copied: [], rebuilt: [], unrepairable: [], down: [], bytesDownloaded: 0, bytesUploaded: 0, limitReached: false };
   const url = (i: number): string => members.slots[i]!.url;
   const get = async (i: number, key: string, range?: { offset: number; length: number }): Promise<Buffer> => {
@@ -120,12 +137,13 @@ export async function repair(array: RaicArray, keys: RepoKeys, opts: RepairOptio
   };
   const put = async (i: number, key: string, body: Uint8Array): Promise<void> => {
     if (result.dryRun) return;
+    await beforeWrite();
     await members.call(i, (p) => p.delete(key));
     await members.call(i, (p) => p.put(key, body));
     egress.up += body.length;
   };
 
-  if (opts.index) result.index = await rebuildIndex(array, keys, result.dryRun);
+  if (opts.index) result.index = await rebuildIndex(array, keys, result.dryRun, beforeWrite);
 
   // What each up member holds: key → size.
   const listings = new Map<number, Map<string, number>>();
@@ -164,7 +182,10 @@ export async function repair(array: RaicArray, keys: RepoKeys, opts: RepairOptio
   const deleteWhereFound = async (key: string, reason: string): Promise<void> => {
     for (const i of upMembers) {
       if (!listings.get(i)!.has(key)) continue;
-      if (!result.dryRun) await members.call(i, (p) => p.delete(key));
+      if (!result.dryRun) {
+        await beforeWrite();
+        await members.call(i, (p) => p.delete(key));
+      }
       result.copied.push({ member: i, url: url(i), key, reason });
     }
   };
@@ -282,8 +303,24 @@ async function firstConfig(array: RaicArray, upMembers: number[]): Promise<{ arr
   return { arrayId: array.shape.arrayId, createdAt: new Date().toISOString() };
 }
 
+/**
+ * Before each write or delete (on one member): stops if `signal` aborted, and confirms the lock before the
+ * first and before every WRITES_PER_CONFIRM more.
+ */
+function lockGate(opts: Pick<RepairOptions, 'signal' | 'confirmLock'>): () => Promise<void> {
+  let sinceConfirmed = WRITES_PER_CONFIRM;
+  return async () => {
+    if (opts.signal?.aborted) throw abortError(opts.signal);
+    if (sinceConfirmed >= WRITES_PER_CONFIRM) {
+      await opts.confirmLock?.();
+      sinceConfirmed = 0;
+    }
+    sinceConfirmed += 1;
+  };
+}
+
 /** Index recovery: every pack's trailer becomes index entries; segments that cannot be decoded are removed. */
-async function rebuildIndex(array: RaicArray, keys: RepoKeys, dryRun: boolean): Promise<{ segmentsWritten: number; refs: number; damagedSegmentsRemoved: number }> {
+async function rebuildIndex(array: RaicArray, keys: RepoKeys, dryRun: boolean, beforeWrite: () => Promise<void>): Promise<{ segmentsWritten: number; refs: number; damagedSegmentsRemoved: number }> {
   const { members } = array;
   const reader = new PackReader(members, array.k);
   const packs = new Set<string>();
@@ -310,12 +347,17 @@ async function rebuildIndex(array: RaicArray, keys: RepoKeys, dryRun: boolean): 
       // Only a segment that decodes to the wrong bytes is removed; one that cannot be read now may be fine later.
       if (!isRaicError(err, 'Integrity')) continue;
       damaged += 1;
-      if (!dryRun) for (const i of holders) await members.call(i, (p) => p.delete(key));
+      if (dryRun) continue;
+      for (const i of holders) {
+        await beforeWrite();
+        await members.call(i, (p) => p.delete(key));
+      }
     }
   }
   let written = 0;
   if (!dryRun) {
     for (let at = 0; at < refs.length; at += array.tuning.indexSegmentEntries) {
+      await beforeWrite();
       await writeIndexSegment(members, array.k, keys.index, refs.slice(at, at + array.tuning.indexSegmentEntries));
       written += 1;
     }

@@ -5,16 +5,17 @@
  * table, so any n − k members may be lost or corrupt.
  *
  * A chunk of a pack that prune repacked is found through the pack's forwarding record (forwarding.ts,
- * fetched once per pack per reader): it names the chunk's new pack and offset, and chains of moves are
- * followed. The chunk's own AEAD tag stays the judge of the bytes, wherever they were read.
+ * newest generation first, each fetched once per reader): it names the chunk's new pack and offset. prune
+ * keeps every live chunk one record away from where any entry names it; chains left by older versions or an
+ * interrupted prune are followed. The chunk's own AEAD tag stays the judge of the bytes, wherever they were read.
  */
 import { RaicError } from '../errors.js';
 import { BufferPool } from './buffer-pool.js';
 import type { ChunkEntry } from './chunk-ref.js';
 import { openChunk } from './chunk-codec.js';
 import type { CodecPool } from './codec-pool.js';
-import { ForwardTable } from './forwarding.js';
-import { FORWARD_PREFIX, idOfKey, packKey } from './layout.js';
+import { ForwardTable, forwardGenerations } from './forwarding.js';
+import { FORWARD_PREFIX, packKey } from './layout.js';
 import type { Members } from './members.js';
 import { PackReader, type ReadProblem } from './pack-reader.js';
 import { INLINE_CODEC_BYTES } from './tuning.js';
@@ -27,7 +28,8 @@ export class ChunkReader {
   /** Recycled plaintext buffers (see BufferPool); chunks larger than their capacity get fresh ones. */
   private readonly plaintexts: BufferPool;
   private readonly forwards: ForwardTable;
-  private forwardListing: Promise<Set<string>> | null = null;
+  private forwardListing: Promise<Map<string, number[]>> | null = null;
+  private longest = 0;
 
   constructor(
     private readonly members: Members,
@@ -52,15 +54,24 @@ export class ChunkReader {
    * one member's word must not decide where a chunk lives. Rejects like ForwardTable.lookup.
    */
   async locate(entry: ChunkEntry): Promise<ChunkEntry> {
+    const listed = await this.listedForwards();
     let at: ChunkEntry = entry;
-    for (let hop = 0; hop < MAX_FORWARD_HOPS; hop++) {
+    let hops = 0;
+    for (; hops < MAX_FORWARD_HOPS; hops++) {
       const packHex = at.pack.toString('hex');
-      if (!this.forwards.has(packHex) && !(await this.listedForwards()).has(packHex)) return at;
-      const next = await this.forwards.lookup(packHex, entry);
-      if (!next) return at;
+      const generations = listed.get(packHex);
+      if (!generations) break;
+      const next = await this.forwards.lookup(packHex, generations, entry);
+      if (!next) break;
       at = { ...at, pack: next.pack, offset: next.offset, length: next.length };
     }
+    this.longest = Math.max(this.longest, hops);
     return at;
+  }
+
+  /** The most forwarding records one chunk's location took in this reader (0: no chunk had moved). */
+  get longestForwardChain(): number {
+    return this.longest;
   }
 
   /** Object keys of the forwarding records this reader followed (checks verify them on every member). */
@@ -105,23 +116,24 @@ export class ChunkReader {
   }
 
   /**
-   * Packs that some member lists a forwarding record for (listed once per reader). A member that cannot be
-   * listed is left out: the others' records still count, and reading must not need every member.
+   * Packs that some member lists a forwarding record for, with the generations listed (listed once per
+   * reader). A member that cannot be listed is left out: the others' records still count, and reading must
+   * not need every member.
    */
-  private listedForwards(): Promise<Set<string>> {
+  private listedForwards(): Promise<Map<string, number[]>> {
     this.forwardListing ??= Promise.all(
       this.members.up().map(async (slot) => {
-        const ids: string[] = [];
+        const keys: string[] = [];
         try {
           await this.members.call(slot.index, async (p) => {
-            for await (const o of p.list(FORWARD_PREFIX)) ids.push(idOfKey(o.key));
+            for await (const o of p.list(FORWARD_PREFIX)) keys.push(o.key);
           });
         } catch {
           // unreachable or refusing: counted by members.call; the others' listings decide
         }
-        return ids;
+        return keys;
       }),
-    ).then((lists) => new Set(lists.flat()));
+    ).then((lists) => forwardGenerations(lists.flat()));
     return this.forwardListing;
   }
 }

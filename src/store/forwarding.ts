@@ -2,24 +2,34 @@
  * Forwarding records: where prune moved the live chunks of a pack it repacked.
  *
  * Manifests and tree blobs are immutable and name each chunk's location (pack id, offset), because a
- * capability holder reads without the index. When prune copies a pack's live shares into a new pack and
- * deletes the old one, it first stores `forward/<old pack id>` on every member, one entry per moved chunk:
+ * capability holder reads without the index. When prune copies a pack's live chunks into a new pack and
+ * deletes the old one, it first stores a record for the old pack on every member, one entry per moved chunk:
  *
  *   tag = SHA-256(chunk id)[0..16] ‖ seal(HKDF(chunk key, "forward"), new pack id 16 ‖ new offset u48 ‖ length u32,
- *                                         ad = "raic forward v1" ‖ old pack id)
+ *                                         ad = "raic forward v2" ‖ old pack id ‖ generation u32)
  *
  * Only a holder of the chunk key (every ChunkEntry carries it, so every capability that reaches the chunk)
- * learns where it went; providers learn nothing new. Moving a chunk changes neither its share bytes nor
- * their hashes, so the hashes in the reader's own entry authenticate whatever is read at the new place: a
- * forged location costs availability, never integrity. A chunk moved twice has a record for each step.
+ * learns where it went; providers learn nothing new. The chunk's own AEAD tag authenticates whatever is read
+ * at the new place: a forged location costs availability, never integrity.
  *
- * Record bytes: "RAICFWD2" | count u32 | entries sorted by tag, 82 bytes each | SHA-256 of all before (32).
- * The trailing hash catches accidental damage (that copy is refused, another member's is read); the
- * per-entry AEAD is what stops tampering.
+ * Generations. Objects are never overwritten, so when a chunk moves again prune does not leave a chain (old
+ * pack → its first new pack → …): it writes generation g + 1 of the old pack's record, naming every live
+ * chunk's current place, and deletes generations ≤ g once the new one is on every member and the packs it
+ * skips are gone. A record's key carries its generation (`forward/<id[0:2]>/<id>.<g>`, g ≥ 1) and its entries
+ * are bound to it (the ad above), so an older generation replayed under a newer name opens nothing. Readers
+ * take a chunk's place from the newest generation that names it, older ones only when no newer one does or
+ * can be read: a member rolled back to an older generation, or a lagging listing, costs nothing while
+ * another member lists the newer one.
+ *
+ * Record bytes: "RAICFWD3" | generation u32 | count u32 | entries sorted by tag, 82 bytes each | SHA-256 of
+ * all before (32). The trailing hash catches accidental damage (that copy is refused, another member's is
+ * read); the per-entry AEAD is what stops tampering. Generation 0 is the format before generations, read
+ * only: key `forward/<id[0:2]>/<id>`, "RAICFWD2" | count u32 | entries | SHA-256, ad = "raic forward v1" ‖
+ * old pack id.
  */
 import { RaicError, isRaicError } from '../errors.js';
 import { AEAD_OVERHEAD, deriveSubkey, hash, open, seal } from '../crypto/index.js';
-import { forwardKey } from './layout.js';
+import { MAX_FORWARD_GENERATION, forwardKey, parseForwardKey } from './layout.js';
 import type { Members } from './members.js';
 import { messageOf, putOnAll } from './replicated.js';
 
@@ -43,20 +53,31 @@ export interface ChunkIdentity {
   key: Buffer;
 }
 
-const MAGIC = 'RAICFWD2';
-const HEADER_BYTES = 12;
 const TAG_BYTES = 16;
 const LOCATION_BYTES = 16 + 6 + 4;
 const ENTRY_BYTES = TAG_BYTES + LOCATION_BYTES + AEAD_OVERHEAD;
 const CHECKSUM_BYTES = 32;
-const AD_LABEL = Buffer.from('raic forward v1');
+
+/** The two layouts: generation 0 (read only) and generations ≥ 1. */
+const FORMATS = {
+  v1: { magic: 'RAICFWD2', header: 12, ad: Buffer.from('raic forward v1') },
+  v2: { magic: 'RAICFWD3', header: 16, ad: Buffer.from('raic forward v2') },
+};
+const formatOf = (generation: number) => (generation === 0 ? FORMATS.v1 : FORMATS.v2);
 
 const tagOf = (chunkId: Uint8Array): Buffer => hash(chunkId).subarray(0, TAG_BYTES);
 const entryKey = (chunkKey: Uint8Array): Buffer => deriveSubkey(chunkKey, 'forward');
-const adFor = (oldPack: Buffer): Buffer => Buffer.concat([AD_LABEL, oldPack]);
+function adFor(oldPack: Buffer, generation: number): Buffer {
+  if (generation === 0) return Buffer.concat([FORMATS.v1.ad, oldPack]);
+  const g = Buffer.alloc(4);
+  g.writeUInt32BE(generation);
+  return Buffer.concat([FORMATS.v2.ad, oldPack, g]);
+}
 
-/** The record for `oldPack`. A chunk named twice is recorded once. */
-export function encodeForwardRecord(oldPack: Buffer, moves: readonly ForwardMove[]): Buffer {
+/** Generation `generation` of the record for `oldPack` (0: the layout before generations). A chunk named twice is recorded once. */
+export function encodeForwardRecord(oldPack: Buffer, generation: number, moves: readonly ForwardMove[]): Buffer {
+  const format = formatOf(generation);
+  const ad = adFor(oldPack, generation);
   const byTag = new Map<string, Buffer>();
   for (const m of moves) {
     const tag = tagOf(m.id);
@@ -65,13 +86,14 @@ export function encodeForwardRecord(oldPack: Buffer, moves: readonly ForwardMove
     m.to.pack.copy(location, 0);
     location.writeUIntBE(m.to.offset, 16, 6);
     location.writeUInt32BE(m.to.length, 22);
-    byTag.set(tag.toString('hex'), Buffer.concat([tag, seal(entryKey(m.key), location, adFor(oldPack))]));
+    byTag.set(tag.toString('hex'), Buffer.concat([tag, seal(entryKey(m.key), location, ad)]));
   }
   const entries = [...byTag.values()].sort(Buffer.compare);
-  const body = Buffer.alloc(HEADER_BYTES + entries.length * ENTRY_BYTES);
-  body.write(MAGIC, 0, 8, 'latin1');
-  body.writeUInt32BE(entries.length, 8);
-  entries.forEach((e, i) => e.copy(body, HEADER_BYTES + i * ENTRY_BYTES));
+  const body = Buffer.alloc(format.header + entries.length * ENTRY_BYTES);
+  body.write(format.magic, 0, 8, 'latin1');
+  if (generation > 0) body.writeUInt32BE(generation, 8);
+  body.writeUInt32BE(entries.length, format.header - 4);
+  entries.forEach((e, i) => e.copy(body, format.header + i * ENTRY_BYTES));
   return Buffer.concat([body, hash(body)]);
 }
 
@@ -79,19 +101,23 @@ export function encodeForwardRecord(oldPack: Buffer, moves: readonly ForwardMove
 export class ForwardRecord {
   private constructor(
     readonly oldPack: Buffer,
+    readonly generation: number,
     private readonly body: Buffer,
+    private readonly header: number,
     readonly count: number,
   ) {}
 
-  /** Rejects (Integrity) bytes that are not a whole, undamaged record with entries in tag order. */
-  static decode(oldPack: Buffer, bytes: Buffer): ForwardRecord {
-    const what = `forwarding record of pack ${oldPack.toString('hex').slice(0, 16)}`;
-    if (bytes.length < HEADER_BYTES + CHECKSUM_BYTES || bytes.toString('latin1', 0, 8) !== MAGIC) throw new RaicError('Integrity', `${what} is not a forwarding record`);
-    const count = bytes.readUInt32BE(8);
-    if (bytes.length !== HEADER_BYTES + count * ENTRY_BYTES + CHECKSUM_BYTES) throw new RaicError('Integrity', `${what} has the wrong length`);
+  /** Rejects (Integrity) bytes that are not a whole, undamaged record of this generation with entries in tag order. */
+  static decode(oldPack: Buffer, generation: number, bytes: Buffer): ForwardRecord {
+    const what = `forwarding record of pack ${oldPack.toString('hex').slice(0, 16)} (generation ${generation})`;
+    const format = formatOf(generation);
+    if (bytes.length < format.header + CHECKSUM_BYTES || bytes.toString('latin1', 0, 8) !== format.magic) throw new RaicError('Integrity', `${what} is not a forwarding record`);
+    if (generation > 0 && bytes.readUInt32BE(8) !== generation) throw new RaicError('Integrity', `${what} says it is generation ${bytes.readUInt32BE(8)}`);
+    const count = bytes.readUInt32BE(format.header - 4);
+    if (bytes.length !== format.header + count * ENTRY_BYTES + CHECKSUM_BYTES) throw new RaicError('Integrity', `${what} has the wrong length`);
     const body = bytes.subarray(0, bytes.length - CHECKSUM_BYTES);
     if (!hash(body).equals(bytes.subarray(body.length))) throw new RaicError('Integrity', `${what} is damaged (checksum)`);
-    const record = new ForwardRecord(Buffer.from(oldPack), Buffer.from(body), count);
+    const record = new ForwardRecord(Buffer.from(oldPack), generation, Buffer.from(body), format.header, count);
     for (let i = 1; i < count; i++) {
       if (Buffer.compare(record.tagAt(i - 1), record.tagAt(i)) >= 0) throw new RaicError('Integrity', `${what} is not in tag order`);
     }
@@ -100,7 +126,8 @@ export class ForwardRecord {
 
   /**
    * Where `chunk` went, or null when this record does not name it. Rejects Integrity when the entry with
-   * the chunk's tag does not open under the chunk's key (a wrong key, or an altered entry).
+   * the chunk's tag does not open under the chunk's key (a wrong key, an altered entry, or an entry of
+   * another generation).
    */
   lookup(chunk: ChunkIdentity): ChunkLocation | null {
     const tag = tagOf(chunk.id);
@@ -117,61 +144,108 @@ export class ForwardRecord {
   }
 
   private tagAt(i: number): Buffer {
-    const at = HEADER_BYTES + i * ENTRY_BYTES;
+    const at = this.header + i * ENTRY_BYTES;
     return this.body.subarray(at, at + TAG_BYTES);
   }
 
   private openAt(i: number, chunkKey: Buffer): ChunkLocation {
-    const at = HEADER_BYTES + i * ENTRY_BYTES + TAG_BYTES;
+    const at = this.header + i * ENTRY_BYTES + TAG_BYTES;
     let plain: Uint8Array;
     try {
-      plain = open(entryKey(chunkKey), this.body.subarray(at, at + LOCATION_BYTES + AEAD_OVERHEAD), adFor(this.oldPack));
+      plain = open(entryKey(chunkKey), this.body.subarray(at, at + LOCATION_BYTES + AEAD_OVERHEAD), adFor(this.oldPack, this.generation));
     } catch (err) {
-      throw new RaicError('Integrity', `forwarding record of pack ${this.oldPack.toString('hex').slice(0, 16)}: the entry for this chunk does not open (altered, or not this chunk's key)`, { cause: err });
+      throw new RaicError('Integrity', `forwarding record of pack ${this.oldPack.toString('hex').slice(0, 16)} (generation ${this.generation}): the entry for this chunk does not open (altered, or not this chunk's key)`, { cause: err });
     }
     const loc = Buffer.from(plain);
     return { pack: Buffer.from(loc.subarray(0, 16)), offset: loc.readUIntBE(16, 6), length: loc.readUInt32BE(22) };
   }
 }
 
-/** Stores the record of `oldPack` on every member; rejects Quorum naming those that failed. */
-export async function writeForwardRecord(members: Members, oldPack: Buffer, moves: readonly ForwardMove[]): Promise<string> {
-  const key = forwardKey(oldPack.toString('hex'));
-  await putOnAll(members, key, encodeForwardRecord(oldPack, moves), 'forwarding record');
+/**
+ * Stores generation `generation` (≥ 1) of the record of `oldPack` on every member; rejects Quorum naming
+ * those that failed — among them a member that already holds other bytes under that name.
+ */
+export async function writeForwardRecord(members: Members, oldPack: Buffer, generation: number, moves: readonly ForwardMove[]): Promise<string> {
+  if (!(Number.isInteger(generation) && generation >= 1 && generation <= MAX_FORWARD_GENERATION)) {
+    throw new RaicError('Usage', `a new forwarding record's generation must be 1 to ${MAX_FORWARD_GENERATION}, not ${generation}`);
+  }
+  const key = forwardKey(oldPack.toString('hex'), generation);
+  await putOnAll(members, key, encodeForwardRecord(oldPack, generation, moves), 'forwarding record', members.n, true);
   return key;
 }
 
+/** Listed record keys → each pack's generations, newest first. Keys raic would not write are left out. */
+export function forwardGenerations(keys: Iterable<string>): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const key of keys) {
+    const parsed = parseForwardKey(key);
+    if (!parsed) continue;
+    const gens = out.get(parsed.pack) ?? out.set(parsed.pack, []).get(parsed.pack)!;
+    if (!gens.includes(parsed.generation)) gens.push(parsed.generation);
+  }
+  for (const gens of out.values()) gens.sort((a, b) => b - a);
+  return out;
+}
+
+/** One step of a chunk's moves: where it went, and the key of the record that said so. */
+export interface ForwardHop extends ChunkLocation {
+  record: string;
+}
+
 /**
- * The forwarding records met in one run, each fetched once (cached, also when absent) from the first
- * member whose copy is sound. An entry that does not open in one copy is looked up in the other members'.
+ * The forwarding records met in one run, each generation fetched once (cached, also when absent) from the
+ * first member whose copy is sound. An entry that does not open in one copy is looked up in the other
+ * members'. `strict`: a generation no member could be asked for is an error even when an older one names
+ * the chunk (prune must not decide by an older generation); otherwise the older one answers.
  */
 export class ForwardTable {
   private readonly loaded = new Map<string, Promise<{ record: ForwardRecord; member: number } | null>>();
-  private readonly present = new Set<string>();
+  private readonly used = new Set<string>();
 
-  constructor(private readonly members: Members) {}
+  constructor(
+    private readonly members: Members,
+    private readonly opts: { strict?: boolean } = {},
+  ) {}
 
-  /** True once a record for the pack has been found in this run (its chunks may be looked up directly). */
-  has(packHex: string): boolean {
-    return this.present.has(packHex);
-  }
-
-  /** Object keys of the records found so far. */
+  /** Object keys of the records that answered a lookup so far. */
   keys(): string[] {
-    return [...this.present].map(forwardKey);
+    return [...this.used];
   }
 
   /**
-   * Where `chunk` went from pack `packHex`: null when the pack has no record (on any up member) or its
-   * record does not name the chunk. Rejects Integrity when no member's copy opens the chunk's entry or
-   * every copy is damaged, Quorum when no member could be asked.
+   * Where `chunk` went from pack `packHex`, whose records some member lists in `generations`: the newest
+   * generation that names it decides. Null when none does. A generation whose every copy is damaged, or
+   * whose entry for the chunk opens in no copy, is passed over for older ones; when no older one names the
+   * chunk, that is the rejection (Integrity). A generation no member could be asked for rejects Quorum
+   * (when strict, or when no older one names the chunk).
    */
-  async lookup(packHex: string, chunk: ChunkIdentity): Promise<ChunkLocation | null> {
-    let first = this.loaded.get(packHex);
+  async lookup(packHex: string, generations: readonly number[], chunk: ChunkIdentity): Promise<ForwardHop | null> {
+    let problem: unknown = null;
+    for (const generation of [...generations].sort((a, b) => b - a)) {
+      try {
+        const to = await this.lookupIn(packHex, generation, chunk);
+        if (!to) continue;
+        const record = forwardKey(packHex, generation);
+        this.used.add(record);
+        return { ...to, record };
+      } catch (err) {
+        if (isRaicError(err, 'Quorum') && this.opts.strict) throw err;
+        if (!isRaicError(err, 'Integrity') && !isRaicError(err, 'Quorum')) throw err;
+        problem ??= err;
+      }
+    }
+    if (problem) throw problem;
+    return null;
+  }
+
+  /** The chunk's place according to one generation; null when that generation is absent everywhere or does not name it. */
+  private async lookupIn(packHex: string, generation: number, chunk: ChunkIdentity): Promise<ChunkLocation | null> {
+    const key = forwardKey(packHex, generation);
+    let first = this.loaded.get(key);
     if (!first) {
-      first = this.load(packHex, 0);
-      this.loaded.set(packHex, first);
-      first.then((r) => r && this.present.add(packHex)).catch(() => this.loaded.delete(packHex));
+      first = this.load(packHex, generation, 0);
+      this.loaded.set(key, first);
+      first.catch(() => this.loaded.delete(key));
     }
     const copy = await first;
     if (!copy) return null;
@@ -181,7 +255,7 @@ export class ForwardTable {
       if (!isRaicError(err, 'Integrity')) throw err;
       // That member's copy was altered: another member's may be sound (rare; not cached).
       for (let from = copy.member + 1; from < this.members.n; ) {
-        const next = await this.load(packHex, from).catch(() => null);
+        const next = await this.load(packHex, generation, from).catch(() => null);
         if (!next) break;
         try {
           return next.record.lookup(chunk);
@@ -195,8 +269,8 @@ export class ForwardTable {
   }
 
   /** The first sound copy on members `from`…n−1; null when every up member said NotFound. */
-  private async load(packHex: string, from: number): Promise<{ record: ForwardRecord; member: number } | null> {
-    const key = forwardKey(packHex);
+  private async load(packHex: string, generation: number, from: number): Promise<{ record: ForwardRecord; member: number } | null> {
+    const key = forwardKey(packHex, generation);
     const oldPack = Buffer.from(packHex, 'hex');
     const problems: string[] = [];
     let damaged = false;
@@ -204,7 +278,7 @@ export class ForwardTable {
     for (let i = from; i < this.members.n; i++) {
       if (!this.members.isUp(i)) continue;
       try {
-        return { record: ForwardRecord.decode(oldPack, await this.members.call(i, (p) => p.get(key))), member: i };
+        return { record: ForwardRecord.decode(oldPack, generation, await this.members.call(i, (p) => p.get(key))), member: i };
       } catch (err) {
         if (isRaicError(err, 'NotFound')) continue;
         if (isRaicError(err, 'Integrity')) damaged = true;
@@ -212,8 +286,9 @@ export class ForwardTable {
         problems.push(`${this.members.slots[i]!.url}: ${messageOf(err)}`);
       }
     }
-    if (damaged) throw new RaicError('Integrity', `no sound copy of the forwarding record of pack ${packHex.slice(0, 16)} (${problems.join('; ')})`);
-    if (unanswered) throw new RaicError('Quorum', `could not read the forwarding record of pack ${packHex.slice(0, 16)} (${problems.join('; ')})`);
+    const what = `the forwarding record of pack ${packHex.slice(0, 16)} (generation ${generation})`;
+    if (damaged) throw new RaicError('Integrity', `no sound copy of ${what} (${problems.join('; ')})`);
+    if (unanswered) throw new RaicError('Quorum', `could not read ${what} (${problems.join('; ')})`);
     return null;
   }
 }

@@ -15,7 +15,7 @@ export type { ChunkEntry, ChunkRef } from './chunk-ref.js';
 export { ChunkIndex } from './chunk-index.js';
 export { codedObjects, loadIndex, readIndexSegment, segmentTableId, writeIndexSegment } from './index-store.js';
 export { OBJECT_HEADER_BYTES, encodePack, regionsMatch, type PackTable } from './pack-codec.js';
-export { ForwardRecord, ForwardTable, encodeForwardRecord, writeForwardRecord, type ChunkLocation, type ForwardMove } from './forwarding.js';
+export { ForwardRecord, ForwardTable, encodeForwardRecord, forwardGenerations, writeForwardRecord, type ChunkLocation, type ForwardHop, type ForwardMove } from './forwarding.js';
 export {
   isKeyTombstone,
   keyOwner,
@@ -58,7 +58,7 @@ export { ChunkSink, SMALL_FILE_BYTES, type SinkStats, type StoredFile, type Stre
 export { readMemberList, writeMemberList } from './member-list.js';
 export { Members, type MemberSlot } from './members.js';
 export { PackWriter, TRAILER_MAGIC } from './pack-writer.js';
-export { getFromAny, listCounts, listUnion, messageOf, putOnAll, removeEverywhere, tombstonedIds } from './replicated.js';
+export { getFromAny, listCounts, listHeld, listUnion, messageOf, putOnAll, removeEverywhere, tombstonedIds } from './replicated.js';
 export { ChunkReader } from './chunk-reader.js';
 export { PackReader, sameTable, type CodedTable, type ReadProblem } from './pack-reader.js';
 export { pageLoader, readStreamBytes } from './stream-reader.js';

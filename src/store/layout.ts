@@ -8,7 +8,8 @@
  *   index/<id[0:2]>/<id>      encrypted index segment: chunk id → where its shares are
  *   manifests/<id[0:2]>/<id>  encrypted manifest (root of a file or tree); id = hash of its bytes
  *   snapshots/<id>            encrypted catalog record of a snapshot or put file (id = its manifest id)
- *   forward/<id[0:2]>/<id>    where the live chunks of repacked pack <id> went, one sealed entry per chunk (forwarding.ts)
+ *   forward/<id[0:2]>/<id>.<g>  generation g (1, 2, …) of the record of where the live chunks of pack <id> went, one
+ *                             sealed entry per chunk (forwarding.ts); forward/<id[0:2]>/<id> is generation 0 (read only)
  *   forgotten/<id>            tombstone of a forgotten snapshot record (sealed): a replayed record stays forgotten
  *   removed-keys/<id>         tombstone of a removed key object (sealed): a stale copy of keys/<id> opens nothing
  */
@@ -34,7 +35,17 @@ export const manifestKey = (idHex: string): string => sharded(MANIFESTS_PREFIX, 
 export const keyObjectKey = (idHex: string): string => `${KEYS_PREFIX}${idHex}`;
 export const membersKey = (idHex: string): string => `${MEMBERS_PREFIX}${idHex}`;
 export const snapshotKey = (idHex: string): string => `${SNAPSHOTS_PREFIX}${idHex}`;
-export const forwardKey = (packIdHex: string): string => sharded(FORWARD_PREFIX, packIdHex);
+/** Generations of a pack's forwarding record: 0 (the name without a suffix, read only) up to this. */
+export const MAX_FORWARD_GENERATION = 0xffff_ffff;
+export const forwardKey = (packIdHex: string, generation: number): string => sharded(FORWARD_PREFIX, generation === 0 ? packIdHex : `${packIdHex}.${generation}`);
+
+/** The pack and generation a forwarding record's key names; null for a key raic would not write. */
+export function parseForwardKey(key: string): { pack: string; generation: number } | null {
+  const m = /^forward\/([0-9a-f]{2})\/([0-9a-f]{32})(?:\.([1-9][0-9]{0,9}))?$/.exec(key);
+  if (!m || m[1] !== m[2]!.slice(0, 2)) return null;
+  const generation = m[3] === undefined ? 0 : Number(m[3]);
+  return generation <= MAX_FORWARD_GENERATION ? { pack: m[2]!, generation } : null;
+}
 export const forgottenKey = (idHex: string): string => `${FORGOTTEN_PREFIX}${idHex}`;
 export const removedKeyKey = (idHex: string): string => `${REMOVED_KEYS_PREFIX}${idHex}`;
 

@@ -48,6 +48,14 @@ export class Members {
     return new Members(providers.map((provider, index) => ({ index, url: provider.displayUrl, provider, downReason: null })));
   }
 
+  /**
+   * The other members, as Members of their own (slots renumbered, each as it is now): for work that must not
+   * touch member `index` while the array's own Members (and the lock held through it) still count it.
+   */
+  without(index: number): Members {
+    return new Members(this.slots.filter((s) => s.index !== index).map((s, i) => ({ ...s, index: i })));
+  }
+
   get n(): number {
     return this.slots.length;
   }

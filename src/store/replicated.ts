@@ -2,6 +2,7 @@
  * Small objects stored whole on every member (config, keys, index segments, manifests): write to all,
  * read from whichever member answers with bytes that pass the caller's check.
  */
+import pLimit from 'p-limit';
 import { RaicError, isRaicError } from '../errors.js';
 import type { Members } from './members.js';
 
@@ -9,18 +10,21 @@ import type { Members } from './members.js';
  * Puts `body` under `key` on every up member (or, given one body per member, member i's own: an
  * erasure-coded object's shares). Succeeds when at least `need` members (default: all n)
  * stored it; members that missed it are recorded as repair debt. Otherwise rejects `Quorum`, naming the
- * members that failed or were down.
+ * members that failed or were down. An object already under `key` (create-once providers say `Exists`)
+ * counts as stored — the key names its content — unless `compareExisting`: then it counts only when its
+ * bytes are `body`'s (for keys that do not name their content).
  */
-export async function putOnAll(members: Members, key: string, body: Uint8Array | readonly Uint8Array[], what: string, need = members.n): Promise<void> {
+export async function putOnAll(members: Members, key: string, body: Uint8Array | readonly Uint8Array[], what: string, need = members.n, compareExisting = false): Promise<void> {
   const up = members.up();
   const results = await Promise.allSettled(
     up.map((s) =>
       members.call(s.index, async (p) => {
+        const mine = body instanceof Uint8Array ? body : body[s.index]!;
         try {
-          await p.put(key, body instanceof Uint8Array ? body : body[s.index]!);
+          await p.put(key, mine);
         } catch (err) {
-          // Create-once: an identical object already there (content-addressed key) is success.
           if (!isRaicError(err, 'Exists')) throw err;
+          if (compareExisting && !(await p.get(key)).equals(mine)) throw new RaicError('Integrity', `another object is already stored under ${key}`);
         }
       }),
     ),
@@ -123,4 +127,47 @@ export async function listCounts(members: Members, prefix: string): Promise<Map<
     }),
   );
   return counts;
+}
+
+/**
+ * For each key under `prefix`: how many up members hold it — judged by what they hold, not by one member's
+ * listing. Listings may lag (still show a key deleted since, or not yet one written since): a key that not
+ * every answering member lists is asked of each of them (head), and one that none holds is left out. A member
+ * that cannot say counts as its listing did. Costs one listing per member, plus a head per member for each
+ * key the listings disagree on (none when they agree).
+ */
+export async function listHeld(members: Members, prefix: string): Promise<Map<string, number>> {
+  const listings = new Map<number, Set<string>>();
+  await Promise.all(
+    members.up().map(async (s) => {
+      const keys = new Set<string>();
+      try {
+        await members.call(s.index, async (p) => {
+          for await (const o of p.list(prefix)) keys.add(o.key);
+        });
+      } catch (err) {
+        if (!isRaicError(err, 'NotFound')) throw err;
+      }
+      listings.set(s.index, keys);
+    }),
+  );
+  const held = new Map<string, number>();
+  const all = new Set([...listings.values()].flatMap((keys) => [...keys]));
+  const limit = pLimit(16);
+  const settle = async (key: string): Promise<void> => {
+    const listedBy = [...listings].filter(([, keys]) => keys.has(key)).map(([i]) => i);
+    if (listedBy.length === listings.size) return void held.set(key, listedBy.length);
+    const answers = await Promise.all(
+      [...listings.keys()].map((i) =>
+        members.call(i, (p) => p.head(key)).then(
+          () => true,
+          (err: unknown) => (isRaicError(err, 'NotFound') ? false : listedBy.includes(i)),
+        ),
+      ),
+    );
+    const holders = answers.filter(Boolean).length;
+    if (holders > 0) held.set(key, holders);
+  };
+  await Promise.all([...all].map((key) => limit(() => settle(key))));
+  return held;
 }

@@ -336,8 +336,6 @@ function forwardingTargets(rng: Rng): Target[] {
   const oldPack = rng.bytes(16);
   const moves: ForwardMove[] = [0, 1, 2].map(() => ({ id: rng.bytes(32), key: rng.bytes(32), to: { pack: rng.bytes(16), offset: rng.int(2 ** 31) * 1000, length: rng.int(2 ** 31) } }));
   const stranger = { id: rng.bytes(32), key: rng.bytes(32) };
-  const records = [moves, moves.slice(0, 1), []].map((m) => encodeForwardRecord(oldPack, m));
-  const fields: Field[] = [{ at: 8, width: 4 }];
   /** Looks up every move and a chunk the record does not name; a location other than the true one is wrong. */
   const lookups = (r: ForwardRecord): Verdict => {
     for (const m of moves) {
@@ -346,18 +344,24 @@ function forwardingTargets(rng: Rng): Target[] {
     }
     return r.lookup(stranger) === null ? 'accepted' : wrong('forwarded a chunk the record does not name');
   };
-  return [
-    // Wrong accept: any altered record decoded (its checksum must catch accidental damage).
-    target({ name: 'forwarding record (as stored)', codes: ['Integrity'], seeds: records.map((bytes) => ({ bytes, fields })), run: (input, _s, same) => (ForwardRecord.decode(oldPack, input), onlyOriginal(same, 'forwarding record')) }),
-    // Checksum recomputed, as a provider altering it on purpose would. Wrong accept: a lookup that returns a
-    // location other than where the chunk went (only availability may suffer: null or Integrity).
-    target({
-      name: 'forwarding record (reforged)',
-      codes: ['Integrity'],
-      seeds: records.map((b) => ({ bytes: b.subarray(0, b.length - 32), fields })),
-      run: (input) => lookups(ForwardRecord.decode(oldPack, Buffer.concat([input, hash(input)]))),
-    }),
-  ];
+  // Generation 0 (the layout before generations: count at 8) and a later one (generation at 8, count at 12).
+  return [0, 3].flatMap((generation) => {
+    const records = [moves, moves.slice(0, 1), []].map((m) => encodeForwardRecord(oldPack, generation, m));
+    const fields: Field[] = generation === 0 ? [{ at: 8, width: 4 }] : [{ at: 8, width: 4 }, { at: 12, width: 4 }];
+    const name = `forwarding record${generation === 0 ? ', generation 0' : ''}`;
+    return [
+      // Wrong accept: any altered record decoded (its checksum must catch accidental damage).
+      target({ name: `${name} (as stored)`, codes: ['Integrity'], seeds: records.map((bytes) => ({ bytes, fields })), run: (input, _s, same) => (ForwardRecord.decode(oldPack, generation, input), onlyOriginal(same, 'forwarding record')) }),
+      // Checksum recomputed, as a provider altering it on purpose would. Wrong accept: a lookup that returns a
+      // location other than where the chunk went (only availability may suffer: null or Integrity).
+      target({
+        name: `${name} (reforged)`,
+        codes: ['Integrity'],
+        seeds: records.map((b) => ({ bytes: b.subarray(0, b.length - 32), fields })),
+        run: (input) => lookups(ForwardRecord.decode(oldPack, generation, Buffer.concat([input, hash(input)]))),
+      }),
+    ];
+  });
 }
 
 /** A tree node as the format defines it (tree/node.ts, DESIGN.md): null when it is one, else what is wrong. */

@@ -90,7 +90,7 @@ async function keysUnder(memberDir: string, prefix: string): Promise<Set<string>
 
 /** Files in a member outside `.raic-tmp` whose names are not object keys: a temp file left behind by a crash. */
 async function strayFiles(memberDir: string): Promise<string[]> {
-  const key = /^(config|(keys|members|locks|snapshots)\/[0-9a-f]+|(packs|index|manifests|forward)\/[0-9a-f]{2}\/[0-9a-f]+)$/;
+  const key = /^(config|(keys|members|locks|snapshots)\/[0-9a-f]+|(packs|index|manifests)\/[0-9a-f]{2}\/[0-9a-f]+|forward\/[0-9a-f]{2}\/[0-9a-f]+(\.[0-9]+)?)$/;
   const entries = await readdir(memberDir, { withFileTypes: true, recursive: true });
   return entries
     .filter((e) => !e.isDirectory())

@@ -258,8 +258,8 @@ describe('locks on members whose listings lag: two "box" backups beside a "box" 
     const result = await runPrune(pruner());
     assert.ok(result.packsDeleted > 0, 'the last prune found no garbage');
     await restoresBitExact();
-    // check judges what the listings show: let them catch up with the prune's deletes (it would call a
-    // segment deleted a moment ago "missing" — check does not allow for lagging listings).
+    // Every member's listing lags here, alike: they agree on segments deleted a moment ago, and check believes
+    // listings that agree (it asks the members only where they disagree). Let them catch up with the prune.
     await new Promise((resolve) => setTimeout(resolve, LAG_MS + 100));
     const records = await readCatalog(backupA().array, keys);
     assert.deepEqual(records.map((r) => r.manifestId).sort(), committed.map((s) => s.id).sort());

@@ -19,7 +19,9 @@ the local config. Then run raic repair to rebuild its shares from the others. Th
     let result: ReplaceResult;
     try {
       const keys = await unlockArray(array, await this.passphrase(false));
-      result = await withLock(array, keys, { exclusive: true, command: 'member replace', configPath: this.configPath() }, () => replaceMember(array, keys, this.configPath(), this.args.old, this.args.new));
+      result = await withLock(array, keys, { exclusive: true, command: 'member replace', configPath: this.configPath() }, (lock) =>
+        replaceMember(array, keys, this.configPath(), this.args.old, this.args.new, { confirmLock: () => lock.confirm() }),
+      );
     } finally {
       await array.close();
     }
