@@ -24,12 +24,12 @@ export interface KeyRun {
 }
 
 /** Opens the array, unlocks it with the passphrase given, reads the new one if asked, and runs `fn` under the lock. */
-export async function runKeyCommand<T>(opts: KeyRun, fn: (array: RaicArray, current: UnlockedKey, newPassphrase: string) => Promise<T>): Promise<{ result: T; n: number }> {
+export async function runKeyCommand<T>(opts: KeyRun, fn: (array: RaicArray, current: UnlockedKey, newPassphrase: string, confirmLock: () => Promise<void>) => Promise<T>): Promise<{ result: T; n: number }> {
   const array = await openConfiguredArray({ configPath: opts.configPath });
   try {
     const { keys, current } = await unlockArrayKey(array, await opts.passphrase());
     const pass = opts.newPassphrase ? await readNewPassphrase(opts.newPassphrase.file) : '';
-    return { result: await withLock(array, keys, { exclusive: opts.exclusive, command: opts.command, configPath: opts.configPath }, () => fn(array, current, pass)), n: array.n };
+    return { result: await withLock(array, keys, { exclusive: opts.exclusive, command: opts.command, configPath: opts.configPath }, (lock) => fn(array, current, pass, () => lock.confirm())), n: array.n };
   } finally {
     await array.close();
   }

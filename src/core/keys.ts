@@ -87,7 +87,7 @@ export async function addKey(array: RaicArray, current: UnlockedKey, passphrase:
 }
 
 /** Removes the key `ref` (an id or a unique prefix of one, ≥ 4 hex digits): never the key in use nor the last one. */
-export async function removeKey(array: RaicArray, current: UnlockedKey, ref: string): Promise<RemoveKeyResult> {
+export async function removeKey(array: RaicArray, current: UnlockedKey, ref: string, confirmLock?: () => Promise<void>): Promise<RemoveKeyResult> {
   const live = (await liveKeyObjects(array.members, current.master)).map((l) => l.key);
   const key = resolveKey(live, ref);
   if (live.length === 1) {
@@ -100,16 +100,16 @@ export async function removeKey(array: RaicArray, current: UnlockedKey, ref: str
       hint: 'run key remove with another key\'s passphrase, or change this one with raic key passwd',
     });
   }
-  const notRemovedOn = await retireKey(array, current, key);
+  const notRemovedOn = await retireKey(array, current, key, confirmLock);
   return { id: idOfKey(key), notRemovedOn, missed: missedBy(array) };
 }
 
 /** Replaces the key in use by a key for `passphrase`: the new one is written and checked first, then the old one goes. */
-export async function changePassphrase(array: RaicArray, current: UnlockedKey, passphrase: string, owner: KeyOwnerOptions = {}): Promise<PasswdResult> {
+export async function changePassphrase(array: RaicArray, current: UnlockedKey, passphrase: string, owner: KeyOwnerOptions = {}, confirmLock?: () => Promise<void>): Promise<PasswdResult> {
   const added = await writeNewKey(array, current, passphrase, owner);
   let notRemovedOn: string[];
   try {
-    notRemovedOn = await retireKey(array, current, current.key);
+    notRemovedOn = await retireKey(array, current, current.key, confirmLock);
   } catch (err) {
     if (!isRaicError(err)) throw err;
     throw new RaicError(err.code, `the new key ${idOfKey(added)} was saved and opens the array, but the old key ${idOfKey(current.key)} could not be removed: ${err.message}`, {
@@ -147,8 +147,12 @@ async function writeNewKey(array: RaicArray, current: UnlockedKey, passphrase: s
   return key;
 }
 
-/** Seals the tombstone of `key` on the members (the write quorum at least), then deletes it everywhere; returns where it is left. */
-async function retireKey(array: RaicArray, current: UnlockedKey, key: string): Promise<string[]> {
+/**
+ * Seals the tombstone of `key` on the members (the write quorum at least), then deletes it everywhere; returns
+ * where it is left. `confirmLock` (the exclusive lock's confirm) runs first: a lock taken away since stops it.
+ */
+async function retireKey(array: RaicArray, current: UnlockedKey, key: string, confirmLock?: () => Promise<void>): Promise<string[]> {
+  await confirmLock?.();
   const { members } = array;
   const id = idOfKey(key);
   await putOnAll(members, removedKeyKey(id), sealKeyTombstone(current.master, id), 'removed key\'s tombstone', array.writeQuorum);

@@ -20,6 +20,8 @@ export class ChunkIndex {
   private count = 0;
   private readonly packIds: Buffer[] = [];
   private readonly packNumbers = new Map<string, number>();
+  /** Per pack number: how many entries name it. */
+  private packRefs: number[] = [];
 
   get size(): number {
     return this.count;
@@ -35,23 +37,47 @@ export class ChunkIndex {
   }
 
   get(idHex: string): ChunkRef | undefined {
-    const id = Buffer.from(idHex, 'hex');
+    return this.getById(Buffer.from(idHex, 'hex'));
+  }
+
+  /** get() by the id's bytes: the hot paths (dedup, loading) skip the hex round trip. */
+  getById(id: Uint8Array): ChunkRef | undefined {
     const slot = this.find(id);
-    return slot < 0 ? undefined : this.refAt(slot, id);
+    return slot < 0 ? undefined : this.refAt(slot, Buffer.from(id));
   }
 
   /** Adds or replaces the ref of `idHex` (which must be ref.id in hex). */
   set(idHex: string, ref: ChunkRef): this {
-    if ((this.count + 1) * 4 > this.capacity * 3) this.grow();
-    const id = Buffer.from(idHex, 'hex');
-    let slot = this.find(id);
+    return this.setRef({ ...ref, id: Buffer.from(idHex, 'hex') });
+  }
+
+  /** Adds or replaces the ref of ref.id. */
+  setRef(ref: ChunkRef): this {
+    if ((this.count + 1) * 4 > this.capacity * 3) this.grow(this.capacity * 2);
+    let slot = this.find(ref.id);
     if (slot < 0) {
       slot = -slot - 1;
-      this.ids.set(id, slot * ID_BYTES);
+      this.ids.set(ref.id, slot * ID_BYTES);
       this.count += 1;
-    }
+    } else this.packRefs[this.words[slot * WORDS]! - 1]! -= 1;
     this.write(slot, this.packNumber(ref.pack), ref);
     return this;
+  }
+
+  /** Room for `entries` in all without growing on the way (loading knows how many are coming). */
+  reserve(entries: number): void {
+    let capacity = this.capacity;
+    while (entries * 4 > capacity * 3) capacity *= 2;
+    if (capacity > this.capacity) this.grow(capacity);
+  }
+
+  /** The packs (hex ids) that at least one entry names. */
+  packs(): Set<string> {
+    const out = new Set<string>();
+    this.packRefs.forEach((refs, no) => {
+      if (refs > 0) out.add(this.packIds[no]!.toString('hex'));
+    });
+    return out;
   }
 
   *values(): IterableIterator<ChunkRef> {
@@ -97,6 +123,7 @@ export class ChunkIndex {
 
   private write(slot: number, packNo: number, ref: ChunkRef): void {
     const w = slot * WORDS;
+    this.packRefs[packNo] = (this.packRefs[packNo] ?? 0) + 1;
     this.words[w] = packNo + 1;
     this.words[w + 1] = ref.offset;
     this.words[w + 2] = ref.length;
@@ -115,9 +142,9 @@ export class ChunkIndex {
     return no;
   }
 
-  private grow(): void {
+  private grow(capacity: number): void {
     const old = { capacity: this.capacity, ids: this.ids, words: this.words, flags: this.flags };
-    this.capacity *= 2;
+    this.capacity = capacity;
     this.ids = new Uint8Array(this.capacity * ID_BYTES);
     this.words = new Uint32Array(this.capacity * WORDS);
     this.flags = new Uint8Array(this.capacity);

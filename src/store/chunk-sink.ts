@@ -113,8 +113,14 @@ export class ChunkSink {
     // Dedup trusts an index entry only while its pack is listed, whole enough, on the write quorum: a member
     // rolled back to an old state still serves index segments and packs the others have pruned, and a new
     // snapshot must never lean on them. A ref that fails this costs storing the chunk again, nothing more.
-    const known = await loadIndex(array.members, array.k, keys.index, undefined, (ref) => holdersOf(packs, ref) >= array.writeQuorum);
-    const indexedPacks = new Set([...known.values()].map((r) => r.pack.toString('hex')));
+    const trusted = new Map<string, boolean>(); // per pack: holdersOf is the same for all its refs
+    const known = await loadIndex(array.members, array.k, keys.index, undefined, (ref) => {
+      const pack = ref.pack.toString('hex');
+      let ok = trusted.get(pack);
+      if (ok === undefined) trusted.set(pack, (ok = holdersOf(packs, ref) >= array.writeQuorum));
+      return ok;
+    });
+    const indexedPacks = known.packs();
     const orphans = await unindexedPackRefs(array.members, new PackReader(array.members, array.k), packs, indexedPacks, keys.index);
     const sink = new ChunkSink(array, keys, known, maxChunkBytes);
     sink.commitGate = opts.commitGate ?? null;
@@ -316,7 +322,7 @@ export class ChunkSink {
     if (plaintext.length <= INLINE_CODEC_BYTES) {
       // Small (tree blobs, pages, small files): on this thread, and not at all when already stored.
       const { key, id } = chunkKeyAndId(this.keys.convergence, plaintext);
-      const known = this.known.get(id.toString('hex'));
+      const known = this.known.getById(id);
       if (known) {
         if (pooled) this.chunkBuffers.release(plaintext.buffer);
         this.stats.chunks += 1;
@@ -352,11 +358,10 @@ export class ChunkSink {
 
   private async store(enc: ChunkToStore, meta: boolean): Promise<ChunkEntry> {
     this.stats.chunks += 1;
-    const idHex = Buffer.from(enc.id).toString('hex');
-    let ref = this.known.get(idHex);
+    let ref = this.known.getById(enc.id);
     if (!ref) {
       ref = await (meta ? this.metaPacks : this.packs).add(enc);
-      this.known.set(idHex, ref);
+      this.known.setRef(ref);
       this.unindexed.push(ref);
       this.stats.newChunks += 1;
       this.stats.newBytes += enc.size;

@@ -75,7 +75,8 @@ export async function loadIndex(members: Members, k: number, key: Uint8Array, on
   // so at most that many decoded segments are held besides the compact index.
   for (let at = 0; at < keys.length; at += PARALLEL_SEGMENTS) {
     const batch = await Promise.all(keys.slice(at, at + PARALLEL_SEGMENTS).map((k2) => readIndexSegment(reader, key, idOfKey(k2)).catch(skipDeleted)));
-    for (const refs of batch) for (const ref of refs) if (!keep || keep(ref)) index.set(ref.id.toString('hex'), ref);
+    index.reserve(index.size + batch.reduce((sum, refs) => sum + refs.length, 0));
+    for (const refs of batch) for (const ref of refs) if (!keep || keep(ref)) index.setRef(ref);
   }
   return index;
 }

@@ -13,7 +13,8 @@ import { randomBytes } from 'node:crypto';
 import { readCatalog } from '../../src/core/catalog.js';
 import { forget } from '../../src/core/forget.js';
 import { replaceMember } from '../../src/core/member-replace.js';
-import { openConfiguredArray, unlockArray } from '../../src/core/open-array.js';
+import { addKey, removeKey } from '../../src/core/keys.js';
+import { openConfiguredArray, unlockArray, unlockArrayKey } from '../../src/core/open-array.js';
 import { repair } from '../../src/core/repair.js';
 import { withLock } from '../../src/core/with-lock.js';
 import { isRaicError } from '../../src/errors.js';
@@ -95,5 +96,15 @@ describe('exclusive commands stop when their lock is taken away (k=2, n=3, local
     assert.equal(await readFile(a.config, 'utf8'), config, 'the local config is unchanged');
     assert.deepEqual(await Promise.all(a.memberDirs.map((d) => filesUnder(join(d, 'members')))), memberLists, 'no new member list');
     assert.deepEqual(await filesUnder(join(fresh, 'members')).catch(() => []), [], 'the new member got no member list');
+  });
+
+  it('key remove: the lock removed before the removal — stops, the key still opens the array', async () => {
+    const { current } = await unlockArrayKey(array, a.env.RAIC_PASSWORD!);
+    const added = await addKey(array, current, 'a second passphrase');
+    const { confirmations, run } = await lockTakenAway('key remove', 0, (_lock, confirmLock) => removeKey(array, current, added.id, confirmLock));
+    await assert.rejects(run, lockRemoved);
+    assert.equal(confirmations, 1);
+    for (const dir of a.memberDirs) assert.ok((await readdir(join(dir, 'keys'))).some((k) => k.startsWith(added.id)), `key ${added.id} still on ${dir}`);
+    await unlockArrayKey(array, 'a second passphrase'); // still opens
   });
 });

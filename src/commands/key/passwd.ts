@@ -14,7 +14,7 @@ Exit code 0 when done, 4 when some member missed a write (run raic repair), 12 w
   async run(): Promise<PasswdResult> {
     const { result, n } = await runKeyCommand(
       { configPath: this.configPath(), passphrase: () => this.passphrase(false), newPassphrase: { file: this.flags['new-password-file'] }, exclusive: true, command: 'key passwd' },
-      (array, current, pass) => changePassphrase(array, current, pass, { user: this.flags.user, host: this.flags.host }),
+      (array, current, pass, confirmLock) => changePassphrase(array, current, pass, { user: this.flags.user, host: this.flags.host }, confirmLock),
     );
     this.log(`saved new key ${result.id}, removed key ${result.removed}`);
     const notes = keyWriteNotes(result, n);

@@ -14,7 +14,7 @@ Exit code 0 when done, 4 when some member could not be reached (run raic repair 
   async run(): Promise<RemoveKeyResult> {
     const { result, n } = await runKeyCommand(
       { configPath: this.configPath(), passphrase: () => this.passphrase(false), newPassphrase: null, exclusive: true, command: 'key remove' },
-      (array, current) => removeKey(array, current, this.args.id),
+      (array, current, _pass, confirmLock) => removeKey(array, current, this.args.id, confirmLock),
     );
     this.log(`removed key ${result.id}`);
     const notes = keyWriteNotes(result, n);

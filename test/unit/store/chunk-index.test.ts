@@ -46,4 +46,19 @@ describe('ChunkIndex', () => {
       if (i % 50_000 === 0 || i === 196_609) assert.ok(index.residentBytes() / i < 200, `${(index.residentBytes() / i).toFixed(0)} bytes per chunk at ${i}`);
     }
   });
+
+  it('reserve, setRef and getById agree with set/get; packs() names exactly the packs some entry still names', () => {
+    const index = new ChunkIndex();
+    index.reserve(5_000);
+    const refs = Array.from({ length: 5_000 }, (_, i) => ref(i));
+    for (const r of refs) index.setRef(r);
+    for (const r of refs) assert.ok(index.getById(r.id)!.pack.equals(r.pack));
+    assert.equal(index.getById(randomBytes(32)), undefined);
+    assert.deepEqual([...index.packs()].sort(), packs.map((p) => p.toString('hex')).sort());
+    // Move every entry of packs[1] to packs[0]: packs[1] is no longer named.
+    for (const r of refs) if (r.pack.equals(packs[1]!)) index.setRef({ ...r, pack: packs[0]! });
+    assert.equal(index.size, refs.length);
+    assert.ok(!index.packs().has(packs[1]!.toString('hex')));
+    assert.equal(index.packs().size, packs.length - 1);
+  });
 });
