@@ -42,7 +42,7 @@ export interface RestoreResult {
  * tree of small files is all latency). Larger files hold chunk buffers (up to 4 MiB each) while they are
  * written, so at most LARGE_WRITERS of those are in progress (memory: LARGE_WRITERS × (CHUNKS_AHEAD + 1) chunks).
  */
-const RESTORE_WRITERS = 128;
+const RESTORE_WRITERS = 64;
 const LARGE_WRITERS = 8;
 const LARGE_FILE_BYTES = 256 * 1024;
 /** Small files are written by the workers, this many at a time in one task (at most SMALL_BATCH_BYTES of content). */
