@@ -8,35 +8,24 @@
  * beside restic: RAIC_BENCH_REAL=usr-share,node-modules,tiny picks them (default all, "none" skips them);
  * RAIC_BENCH_ONLY=real runs only those (no random file, no 4000-file tree, no slow member). See real-trees.ts
  * for their own variables.
+ *
+ * The cloud profile of cloud.ts (members on the real S3 server behind link relays that add latency and cap
+ * throughput, beside restic on one such link; bytes up and down counted at the links) runs when
+ * RAIC_BENCH_CLOUD=per-link|shared is set, after the parts above; RAIC_BENCH_ONLY=cloud runs it alone. See
+ * cloud.ts for its variables.
  */
 import { spawnSync } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { buildBigTree } from '../test/support/tree-fixture.js';
 import { slowMemberBench } from './slow-member.js';
-import { MiB, measure, resticInstalled, sha256File, storedBytes, type Measured } from './measure.js';
+import { MiB, measure, resticInstalled, sha256File, storedBytes, writeRandomFile, type Measured } from './measure.js';
 import { realTreesBench, selectRealProfiles } from './real-trees.js';
+import { cloudBench, cloudSettings } from './cloud.js';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
 const raicBin = join(root, 'bin', 'run.js');
-
-async function writeRandomFile(path: string, bytes: number): Promise<string> {
-  // AES-CTR keystream: incompressible, fast, no dedup between chunks.
-  const cipher = createCipheriv('aes-256-ctr', randomBytes(32), randomBytes(16));
-  const zero = Buffer.alloc(4 * MiB);
-  const hash = createHash('sha256');
-  const out = createWriteStream(path);
-  for (let left = bytes; left > 0; left -= zero.length) {
-    const piece = cipher.update(left >= zero.length ? zero : zero.subarray(0, left));
-    hash.update(piece);
-    if (!out.write(piece)) await new Promise<void>((r) => out.once('drain', () => r()));
-  }
-  await new Promise<void>((r, j) => out.end((err?: Error | null) => (err ? j(err) : r())));
-  return hash.digest('hex');
-}
 
 function row(m: Measured): string {
   const mbps = m.bytes / 1e6 / m.seconds;
@@ -140,10 +129,15 @@ async function syntheticBench(base: string): Promise<void> {
 async function main(): Promise<void> {
   const base = process.env.RAIC_BENCH_DIR ?? '/tmp';
   const only = process.env.RAIC_BENCH_ONLY ?? '';
-  if (only !== '' && only !== 'real') throw new Error(`RAIC_BENCH_ONLY=${only}: the only value is "real" (skip the random-file and 4000-file parts)`);
-  const profiles = selectRealProfiles(process.env.RAIC_BENCH_REAL); // a typo fails now, not after the long parts
-  if (only !== 'real') await syntheticBench(base);
-  await realTreesBench({ profiles, raicBin, base, nodeModules: join(root, 'node_modules') });
+  if (only !== '' && only !== 'real' && only !== 'cloud') {
+    throw new Error(`RAIC_BENCH_ONLY=${only}: the values are "real" (skip the random-file and 4000-file parts) and "cloud" (the cloud profile alone)`);
+  }
+  // Checked before anything runs: a typo fails now, not after the long parts.
+  const profiles = selectRealProfiles(process.env.RAIC_BENCH_REAL);
+  const cloud = cloudSettings(process.env, only === 'cloud');
+  if (only === '') await syntheticBench(base);
+  if (only !== 'cloud') await realTreesBench({ profiles, raicBin, base, nodeModules: join(root, 'node_modules') });
+  if (cloud) await cloudBench(cloud, raicBin, base);
 }
 
 await main();

@@ -1,11 +1,12 @@
 /**
- * Helpers shared by the bench scripts (bench.ts, real-trees.ts): run a command and measure its wall time and
- * peak RSS, hash a file, add up the bytes stored under directories, check whether restic is installed.
+ * Helpers shared by the bench scripts (bench.ts, real-trees.ts, cloud.ts): run a command and measure its wall
+ * time and peak RSS, write a random file, hash a file, add up the bytes stored under directories, check whether
+ * restic is installed.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
+import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 
 export const MiB = 1024 * 1024;
@@ -18,8 +19,9 @@ export interface Measured {
 }
 
 export interface MeasureOptions {
-  /** Exit codes that count as success (default [0]); e.g. 3 for "committed, but some files were unreadable". */
-  okExitCodes?: number[];
+  /** Exit codes that count as success (default [0]); e.g. 3 for "committed, but some files were unreadable";
+   * 'any': never reject on the exit code (the caller reads `exitCode`). */
+  okExitCodes?: number[] | 'any';
 }
 
 /** Runs a command, sampling its VmHWM (peak RSS) from /proc until it exits. */
@@ -57,7 +59,7 @@ export function measure(
     child.on('close', (code) => {
       clearInterval(timer);
       const seconds = (performance.now() - started) / 1000;
-      if (code === null || !ok.includes(code)) return reject(new Error(`${name}: ${cmd} exited ${code}: ${stderr}`));
+      if (code === null || (ok !== 'any' && !ok.includes(code))) return reject(new Error(`${name}: ${cmd} exited ${code}: ${stderr}`));
       // Prefer the process's own exact figure when it reports one (raic --json prints one JSON document,
       // pretty-printed over several lines; try the whole output, then its last line).
       const reported = reportedPeakRssMB(stdout);
@@ -78,6 +80,21 @@ function reportedPeakRssMB(stdout: string): number | undefined {
     }
   }
   return undefined;
+}
+
+/** Writes `bytes` of incompressible data (an AES-CTR keystream: fast, no dedup between chunks); returns its SHA-256 hex. */
+export async function writeRandomFile(path: string, bytes: number): Promise<string> {
+  const cipher = createCipheriv('aes-256-ctr', randomBytes(32), randomBytes(16));
+  const zero = Buffer.alloc(4 * MiB);
+  const hash = createHash('sha256');
+  const out = createWriteStream(path);
+  for (let left = bytes; left > 0; left -= zero.length) {
+    const piece = cipher.update(left >= zero.length ? zero : zero.subarray(0, left));
+    hash.update(piece);
+    if (!out.write(piece)) await new Promise<void>((r) => out.once('drain', () => r()));
+  }
+  await new Promise<void>((r, j) => out.end((err?: Error | null) => (err ? j(err) : r())));
+  return hash.digest('hex');
 }
 
 /** SHA-256 of a file's contents, streamed, as hex. */

@@ -1,5 +1,5 @@
 /** Direct S3 access for tests that inspect or damage what raic stored in a bucket (bypassing raic). */
-import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { S3Account } from './servers.js';
 
 export class S3Admin {
@@ -38,6 +38,21 @@ export class S3Admin {
 
   async deleteAll(bucket: string, prefix = ''): Promise<void> {
     for (const key of await this.keys(bucket, prefix)) await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+  }
+
+  /** Empties a bucket (eight deletes at a time) and deletes it; a bucket that does not exist is fine. */
+  async deleteBucket(bucket: string): Promise<void> {
+    let keys: string[];
+    try {
+      keys = await this.keys(bucket);
+    } catch (err) {
+      if ((err as { name?: string }).name === 'NoSuchBucket') return;
+      throw err;
+    }
+    for (let i = 0; i < keys.length; i += 8) {
+      await Promise.all(keys.slice(i, i + 8).map((key) => this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }))));
+    }
+    await this.client.send(new DeleteBucketCommand({ Bucket: bucket }));
   }
 
   close(): void {
