@@ -33,7 +33,7 @@ export default function writeFiles(task: WriteFilesTask): WriteFilesResult {
     let fd: number | null = null;
     try {
       fd = openSync(tmp, 'wx', 0o600);
-      for (let at = 0; at < f.data.length; ) at += writeSync(fd, f.data, at, f.data.length - at);
+      writeAll(fd, f.data);
       closeSync(fd);
       fd = null;
       applyMetadata(tmp, f.node);
@@ -44,14 +44,24 @@ export default function writeFiles(task: WriteFilesTask): WriteFilesResult {
       renameSync(tmp, path);
       return null;
     } catch (err) {
-      if (fd !== null) closeSync(fd);
-      try {
-        unlinkSync(tmp);
-      } catch {
-        // never made, or already gone
-      }
+      discardTemp(fd, tmp);
       const e = err as NodeJS.ErrnoException;
       return { code: e.code, message: e.message };
     }
   });
+}
+
+/** Writes all of `bytes` at the file's position (writeSync may write less than asked). */
+export function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
+}
+
+/** After a failed write: closes the temp file if still open and removes it (never made, or already gone, is fine). */
+export function discardTemp(fd: number | null, tmp: string | Buffer): void {
+  if (fd !== null) closeSync(fd);
+  try {
+    unlinkSync(tmp);
+  } catch {
+    // never made, or already gone
+  }
 }

@@ -7,14 +7,14 @@
  * it is written.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, renameSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, symlinkSync } from 'node:fs';
 import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import picomatch from 'picomatch';
 import { RaicError } from '../errors.js';
 import { DEFAULT_CDC } from '../chunk/index.js';
 import { Batcher, ChunkReader, pageLoader, streamOf, walkStream, type ManifestRoot, type RaicArray } from '../store/index.js';
-import type { FileToWrite, WriteFilesResult } from './file-writer.js';
+import { discardTemp, writeAll, type FileToWrite, type WriteFilesResult } from './file-writer.js';
 import { applyMetadata, bytesOfName, displayPath, fsPath, type TreeNode } from '../tree/index.js';
 import { fsError } from './get.js';
 import { walkTree, type TreeEvent } from './tree-walk.js';
@@ -161,12 +161,6 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
   // Temp names: unique per restore run and file, without a random draw per file.
   const tmpPrefix = `.raic-${randomBytes(6).toString('hex')}-`;
   let tmpCount = 0;
-  /**
-   * The chunks are fetched asynchronously; the file system calls (open, write, close, chmod, chown, utimes,
-   * rename) are synchronous: with the promise versions, seven thread-pool hops per file made the main thread
-   * the bottleneck of restoring small files (measured on /usr/share, the workers idle 90% of the time), and
-   * writes land in the page cache either way.
-   */
   /** Small files queued for the workers (file-writer.ts), each with what to do once it is written or not. */
   const smallFiles = new Batcher<{ file: FileToWrite; shown: string; done: (err: unknown) => void }>(
     async (batch) => {
@@ -207,6 +201,12 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
     opts.onProgress?.(result.bytes, result.files);
   };
 
+  /**
+   * A file: small ones go to the workers (writeSmallFile), larger ones are written here. The chunks are fetched asynchronously; the file system calls (open, write, close, chmod, chown, utimes,
+   * rename) are synchronous: with the promise versions, seven thread-pool hops per file made the main thread
+   * the bottleneck of restoring small files (measured on /usr/share, the workers idle 90% of the time), and
+   * writes land in the page cache either way.
+   */
   const writeFile = async (path: string, node: TreeNode, parentMade: boolean): Promise<void> => {
     const p = fsAt(path);
     if (!parentMade) mkdirSync(fsAt(dirname(path)), { recursive: true });
@@ -234,7 +234,7 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
         for (await fill(); ahead.length > 0; await fill()) {
           if (stopped()) throw new RaicError('Cancelled', 'interrupted');
           const bytes = await ahead.shift()!;
-          for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
+          writeAll(fd, bytes);
           result.bytes += bytes.length;
           reader.recycle(bytes);
         }
@@ -247,12 +247,7 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
       result.files += 1;
       opts.onProgress?.(result.bytes, result.files);
     } catch (err) {
-      if (fd !== null) closeSync(fd);
-      try {
-        unlinkSync(tmp);
-      } catch {
-        // already gone
-      }
+      discardTemp(fd, tmp);
       throw err;
     }
   };
