@@ -4,9 +4,11 @@
  * rest (a Node stream is destroyed, a web stream cancelled: the connection closes and the server stops
  * sending); `readGetBody` is what every HTTP adapter's get does with an answer; `objectTooLarge` is the one
  * error for a whole object over MAX_OBJECT_BYTES, for the adapters that learn the size another way.
+ * Both readers report each chunk to `onProgress` as it arrives, and stop when `signal` fires (a Node
+ * stream is destroyed at once; a web stream is fetch's, whose own signal ends it).
  */
 import { RaicError } from '../errors.js';
-import { MAX_OBJECT_BYTES, type ByteRange } from './types.js';
+import { MAX_OBJECT_BYTES, type ByteRange, type CallOptions } from './types.js';
 
 /** A response body as the SDKs hand it over: a Node Readable, a web ReadableStream, or any async iterable of bytes. */
 export type ResponseBody = AsyncIterable<Uint8Array | string>;
@@ -23,23 +25,33 @@ export interface CappedBody {
  * chunk that crossed the limit. A body of exactly `limit` bytes is read to its end, so an honest answer
  * leaves its connection reusable; only bytes beyond the limit cut it.
  */
-export async function readCapped(body: ResponseBody | null | undefined, limit: number): Promise<CappedBody> {
+export async function readCapped(body: ResponseBody | null | undefined, limit: number, opts: CallOptions = {}): Promise<CappedBody> {
   const parts: Buffer[] = [];
   let held = 0;
   let cut = false;
   if (body) {
-    // Leaving the loop early (break or throw) ends the iteration, which destroys a Node stream and cancels a
-    // web stream; cancel() below says so explicitly for any other iterable.
-    for await (const chunk of body) {
-      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-      if (held + bytes.length > limit) {
-        parts.push(bytes.subarray(0, limit - held));
-        held = limit;
-        cut = true;
-        break;
+    const { signal, onProgress } = opts;
+    const stream = body as { destroy?: (err?: Error) => void };
+    const onAbort = () => stream.destroy?.(signal?.reason instanceof Error ? signal.reason : new Error('cancelled'));
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      // Leaving the loop early (break or throw) ends the iteration, which destroys a Node stream and cancels a
+      // web stream; cancel() below says so explicitly for any other iterable.
+      for await (const chunk of body) {
+        const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+        onProgress?.(bytes.length);
+        if (held + bytes.length > limit) {
+          parts.push(bytes.subarray(0, limit - held));
+          held = limit;
+          cut = true;
+          break;
+        }
+        parts.push(bytes);
+        held += bytes.length;
       }
-      parts.push(bytes);
-      held += bytes.length;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
     }
     if (cut) await cancel(body);
   }
@@ -88,10 +100,10 @@ export interface GetAnswer {
  * is returned). A whole get refuses an announced length over MAX_OBJECT_BYTES before reading, and a body
  * that runs past it once it does: `Integrity`, naming the member and key.
  */
-export async function readGetBody(answer: GetAnswer, displayUrl: string, key: string, range?: ByteRange): Promise<Buffer> {
+export async function readGetBody(answer: GetAnswer, displayUrl: string, key: string, range?: ByteRange, opts: CallOptions = {}): Promise<Buffer> {
   if (range !== undefined) {
     const skip = answer.partial ? 0 : range.offset;
-    const { bytes } = await readCapped(answer.body, skip + range.length);
+    const { bytes } = await readCapped(answer.body, skip + range.length, opts);
     // A copy, so a server that sent the whole object does not keep offset bytes alive behind the range.
     return skip === 0 ? bytes : Buffer.from(bytes.subarray(skip));
   }
@@ -100,7 +112,7 @@ export async function readGetBody(answer: GetAnswer, displayUrl: string, key: st
     await cancel(answer.body);
     throw objectTooLarge(displayUrl, key, announced);
   }
-  const { bytes, cut } = await readCapped(answer.body, MAX_OBJECT_BYTES);
+  const { bytes, cut } = await readCapped(answer.body, MAX_OBJECT_BYTES, opts);
   if (cut) throw objectTooLarge(displayUrl, key);
   return bytes;
 }

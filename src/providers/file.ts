@@ -3,6 +3,8 @@
  * `dir/a/b/c`. Writes are atomic and create-once: the bytes go to a temp file under
  * `dir/.raic-tmp/`, are fsynced, then hard-linked to their final name (link fails if the name
  * exists, unlike rename), and the directory is fsynced, so a crash leaves the object whole or absent.
+ * A call's signal is checked between steps and between the 4 MiB slices a body is written or read in
+ * (a cancelled put never links its temp file); progress is each slice written or read.
  */
 import { randomBytes } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
@@ -12,8 +14,17 @@ import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { RaicError } from '../errors.js';
 import { objectTooLarge } from './bounded-read.js';
+import { throwIfCancelled } from './progress.js';
 import { checkKey, checkPrefix, checkRange } from './object-key.js';
-import { MAX_OBJECT_BYTES, type ByteRange, type ObjectInfo, type Provider, type ProviderCapabilities, type ProviderFactory } from './types.js';
+import {
+  MAX_OBJECT_BYTES,
+  type ByteRange,
+  type CallOptions,
+  type ObjectInfo,
+  type Provider,
+  type ProviderCapabilities,
+  type ProviderFactory,
+} from './types.js';
 
 /** Temp files live here, outside every key's path; list() skips it and no key may start with it. */
 const TMP_DIR = '.raic-tmp';
@@ -25,6 +36,8 @@ const OPEN_FOR_READ = 32;
 type OpenObject = { handle: FileHandle; size: number; readers: number; dropped: boolean };
 /** Object sizes looked up at once while listing (the thread pool runs them in parallel). */
 const LIST_STAT_AHEAD = 32;
+/** Bytes per write or read call: the unit of progress and of checks for cancellation. */
+const SLICE = 4 * 1024 * 1024;
 
 export interface FileConfig {
   /** Absolute directory holding the objects, without a trailing slash. */
@@ -113,20 +126,33 @@ async function fsyncDir(dir: string): Promise<void> {
 }
 
 /** Up to `want` bytes from `offset`; fewer if the file is shorter than its size said. */
-async function readAt(handle: FileHandle, offset: number, want: number): Promise<Buffer> {
+async function readAt(handle: FileHandle, offset: number, want: number, opts: CallOptions, where: () => string): Promise<Buffer> {
   const buf = Buffer.allocUnsafe(want);
   let got = 0;
   while (got < want) {
-    const { bytesRead } = await handle.read(buf, got, want - got, offset + got);
+    throwIfCancelled(opts.signal, where);
+    const { bytesRead } = await handle.read(buf, got, Math.min(SLICE, want - got), offset + got);
     if (bytesRead === 0) break; // file shorter than stat said: return what exists
     got += bytesRead;
+    opts.onProgress?.(bytesRead);
   }
   return got === want ? buf : buf.subarray(0, got);
 }
 
+/** Writes all of `body` at the handle's start, a slice at a time. */
+async function writeAll(handle: FileHandle, body: Uint8Array, opts: CallOptions, where: () => string): Promise<void> {
+  let done = 0;
+  while (done < body.byteLength) {
+    throwIfCancelled(opts.signal, where);
+    const { bytesWritten } = await handle.write(body, done, Math.min(SLICE, body.byteLength - done), done);
+    done += bytesWritten;
+    opts.onProgress?.(bytesWritten);
+  }
+}
+
 class FileProvider implements Provider {
   readonly displayUrl: string;
-  readonly capabilities: ProviderCapabilities = { conditionalPut: true };
+  readonly capabilities: ProviderCapabilities = { conditionalPut: true, reportsProgress: true };
   private readonly root: string;
   private readonly tmpDir: string;
   private readonly openObjects = new Map<string, Promise<OpenObject>>();
@@ -191,20 +217,23 @@ class FileProvider implements Provider {
     }
   }
 
-  async put(key: string, body: Uint8Array): Promise<void> {
+  async put(key: string, body: Uint8Array, opts: CallOptions = {}): Promise<void> {
     const final = this.pathOf(key);
     const dir = path.dirname(final);
     const tmp = path.join(this.tmpDir, `${randomBytes(12).toString('hex')}.tmp`);
+    const where = () => `${this.displayUrl}: put ${key}`;
     try {
+      throwIfCancelled(opts.signal, where);
       await this.ensureDir(dir);
       await fs.mkdir(this.tmpDir, { recursive: true });
       const handle = await fs.open(tmp, 'wx');
       try {
-        await handle.writeFile(body);
+        await writeAll(handle, body, opts, where);
         await handle.sync();
       } finally {
         await handle.close();
       }
+      throwIfCancelled(opts.signal, where); // the last moment a cancelled put can still not land
       await this.publish(tmp, final, key);
       await fsyncDir(dir);
     } catch (err) {
@@ -234,10 +263,12 @@ class FileProvider implements Provider {
     await fs.rename(tmp, final);
   }
 
-  async get(key: string, range?: ByteRange): Promise<Buffer> {
+  async get(key: string, range?: ByteRange, opts: CallOptions = {}): Promise<Buffer> {
     const file = this.pathOf(key);
     if (range !== undefined) checkRange(range, this.displayUrl, key);
+    const where = () => `${this.displayUrl}: get ${key}`;
     try {
+      throwIfCancelled(opts.signal, where);
       if (range === undefined) {
         const handle = await fs.open(file, 'r');
         try {
@@ -245,7 +276,7 @@ class FileProvider implements Provider {
           if (!st.isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
           // The size is known before anything is allocated: an object over the cap is refused unread.
           if (st.size > MAX_OBJECT_BYTES) throw objectTooLarge(this.displayUrl, key, st.size);
-          return await readAt(handle, 0, st.size);
+          return await readAt(handle, 0, st.size, opts, where);
         } finally {
           await handle.close();
         }
@@ -253,7 +284,7 @@ class FileProvider implements Provider {
       const open = await this.openForRead(file);
       open.readers += 1;
       try {
-        return await readAt(open.handle, range.offset, Math.max(0, Math.min(range.length, open.size - range.offset)));
+        return await readAt(open.handle, range.offset, Math.max(0, Math.min(range.length, open.size - range.offset)), opts, where);
       } finally {
         open.readers -= 1;
         if (open.readers === 0 && open.dropped) void open.handle.close().catch(() => undefined);
@@ -307,9 +338,10 @@ class FileProvider implements Provider {
       .catch(() => undefined);
   }
 
-  async head(key: string): Promise<ObjectInfo> {
+  async head(key: string, opts: CallOptions = {}): Promise<ObjectInfo> {
     const file = this.pathOf(key);
     try {
+      throwIfCancelled(opts.signal, () => `${this.displayUrl}: head ${key}`);
       const st = await fs.stat(file);
       if (!st.isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
       return { key, size: st.size };
@@ -318,13 +350,15 @@ class FileProvider implements Provider {
     }
   }
 
-  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+  async *list(prefix: string, opts: CallOptions = {}): AsyncIterable<ObjectInfo> {
     checkPrefix(prefix, this.displayUrl);
+    const where = () => `${this.displayUrl}: list ${prefix}`;
     // Walk only the deepest directory the prefix names in full.
     const base = prefix.slice(0, prefix.lastIndexOf('/') + 1);
     const stack: string[] = [base];
     while (stack.length > 0) {
       const rel = stack.pop()!;
+      throwIfCancelled(opts.signal, where);
       let entries: import('node:fs').Dirent[];
       try {
         entries = await fs.readdir(path.join(this.root, rel), { withFileTypes: true });
@@ -364,8 +398,9 @@ class FileProvider implements Provider {
     }
   }
 
-  async delete(key: string): Promise<void> {
+  async delete(key: string, opts: CallOptions = {}): Promise<void> {
     const file = this.pathOf(key);
+    throwIfCancelled(opts.signal, () => `${this.displayUrl}: delete ${key}`);
     this.forget(file);
     try {
       await fs.unlink(file);

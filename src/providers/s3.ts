@@ -7,6 +7,9 @@
  * which Swift answers 501); no conditional PUT (Swift answers 501), so `conditionalPut: false`;
  * deletes one by one (DeleteObjects needs a Content-MD5 the SDK no longer sends). The SDK's own
  * retries are off: `withRetry` owns retries, so attempts and timeouts are counted in one place.
+ * A call's signal is the SDK's `abortSignal` (it destroys the request, and with it the socket); a put's
+ * body is a counting stream of the buffer with its ContentLength, so progress is what the socket took
+ * (and the payload is sent UNSIGNED-PAYLOAD: the SDK hashes only bodies it holds whole).
  */
 import {
   CreateBucketCommand,
@@ -24,10 +27,11 @@ import {
 import { createCredentialChain, fromEnv, fromIni, fromProcess } from '@aws-sdk/credential-providers';
 import { RaicError, isRaicError } from '../errors.js';
 import { readGetBody, type ResponseBody } from './bounded-read.js';
+import { cancelledError, countingReadable } from './progress.js';
 import { checkKey, checkPrefix, checkRange } from './object-key.js';
 import { parseS3Url, type S3Config } from './s3-config.js';
 import { translateS3Error } from './s3-errors.js';
-import type { ByteRange, ObjectInfo, Provider, ProviderCapabilities } from './types.js';
+import type { ByteRange, CallOptions, ObjectInfo, Provider, ProviderCapabilities } from './types.js';
 
 export { parseS3Url, type S3Config } from './s3-config.js';
 
@@ -83,7 +87,7 @@ async function resolveCredentials(config: S3Config): Promise<CredentialSource> {
 
 class S3Provider implements Provider {
   readonly displayUrl: string;
-  readonly capabilities: ProviderCapabilities = { conditionalPut: false };
+  readonly capabilities: ProviderCapabilities = { conditionalPut: false, reportsProgress: true };
   private readonly endpointLabel: string;
 
   constructor(
@@ -96,7 +100,8 @@ class S3Provider implements Provider {
     this.endpointLabel = config.endpoint ?? `the AWS S3 endpoint of ${region}`;
   }
 
-  private fail(err: unknown, op: string, key?: string): RaicError {
+  private fail(err: unknown, op: string, key?: string, signal?: AbortSignal): RaicError {
+    if (signal?.aborted) return cancelledError(`${this.displayUrl}: ${op}${key === undefined ? '' : ` ${key}`}`, signal);
     return translateS3Error(err, {
       displayUrl: this.displayUrl,
       endpoint: this.endpointLabel,
@@ -133,18 +138,17 @@ class S3Provider implements Provider {
     }
   }
 
-  async put(key: string, body: Uint8Array): Promise<void> {
+  async put(key: string, body: Uint8Array, opts: CallOptions = {}): Promise<void> {
     const Key = this.objectKey(key);
     try {
-      await this.client.send(
-        new PutObjectCommand({ Bucket: this.config.bucket, Key, Body: body, ContentLength: body.byteLength }),
-      );
+      const Body = countingReadable(body, opts);
+      await this.client.send(new PutObjectCommand({ Bucket: this.config.bucket, Key, Body, ContentLength: body.byteLength }), sendOptions(opts));
     } catch (err) {
-      throw this.fail(err, 'put', key);
+      throw this.fail(err, 'put', key, opts.signal);
     }
   }
 
-  async get(key: string, range?: ByteRange): Promise<Buffer> {
+  async get(key: string, range?: ByteRange, opts: CallOptions = {}): Promise<Buffer> {
     const Key = this.objectKey(key);
     if (range !== undefined) checkRange(range, this.displayUrl, key);
     let out: GetObjectCommandOutput;
@@ -155,9 +159,10 @@ class S3Provider implements Provider {
           Key,
           ...(range === undefined ? {} : { Range: `bytes=${range.offset}-${range.offset + range.length - 1}` }),
         }),
+        sendOptions(opts),
       );
     } catch (err) {
-      const e = this.fail(err, 'get', key);
+      const e = this.fail(err, 'get', key, opts.signal);
       // 416: the range starts at or past the end of an object that exists: no bytes there.
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
       if (range !== undefined && (status === 416 || (err as { name?: string }).name === 'InvalidRange')) return Buffer.alloc(0);
@@ -167,23 +172,23 @@ class S3Provider implements Provider {
       if (out.Body === undefined) throw new RaicError('Transient', `${this.displayUrl}: get ${key}: answer had no body`);
       // In Node the body is the response stream itself (an IncomingMessage): read it bounded.
       const answer = { body: out.Body as unknown as ResponseBody, partial: out.$metadata.httpStatusCode === 206, length: out.ContentLength };
-      return await readGetBody(answer, this.displayUrl, key, range);
+      return await readGetBody(answer, this.displayUrl, key, range, opts);
     } catch (err) {
-      throw this.fail(err, 'get', key);
+      throw this.fail(err, 'get', key, opts.signal);
     }
   }
 
-  async head(key: string): Promise<ObjectInfo> {
+  async head(key: string, opts: CallOptions = {}): Promise<ObjectInfo> {
     const Key = this.objectKey(key);
     try {
-      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.config.bucket, Key }));
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.config.bucket, Key }), sendOptions(opts));
       return { key, size: out.ContentLength ?? 0 };
     } catch (err) {
-      throw this.fail(err, 'head', key);
+      throw this.fail(err, 'head', key, opts.signal);
     }
   }
 
-  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+  async *list(prefix: string, opts: CallOptions = {}): AsyncIterable<ObjectInfo> {
     checkPrefix(prefix, this.displayUrl);
     const strip = this.config.prefix.length;
     let token: string | undefined;
@@ -197,9 +202,10 @@ class S3Provider implements Provider {
             MaxKeys: this.listPageSize,
             ...(token === undefined ? {} : { ContinuationToken: token }),
           }),
+          sendOptions(opts),
         );
       } catch (err) {
-        throw this.fail(err, 'list', prefix);
+        throw this.fail(err, 'list', prefix, opts.signal);
       }
       for (const obj of page.Contents ?? []) {
         if (obj.Key === undefined) continue;
@@ -209,12 +215,12 @@ class S3Provider implements Provider {
     } while (token !== undefined);
   }
 
-  async delete(key: string): Promise<void> {
+  async delete(key: string, opts: CallOptions = {}): Promise<void> {
     const Key = this.objectKey(key);
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket, Key }));
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket, Key }), sendOptions(opts));
     } catch (err) {
-      const e = this.fail(err, 'delete', key);
+      const e = this.fail(err, 'delete', key, opts.signal);
       if (isRaicError(e, 'NotFound')) return; // already absent
       throw e;
     }
@@ -223,6 +229,13 @@ class S3Provider implements Provider {
   async close(): Promise<void> {
     this.client.destroy();
   }
+}
+
+const SILENT = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, trace: () => undefined };
+
+/** The SDK's per-call options: the signal, if any. */
+function sendOptions(opts: CallOptions): { abortSignal?: AbortSignal } {
+  return opts.signal === undefined ? {} : { abortSignal: opts.signal };
 }
 
 /** Opens an S3 member. Rejects `Usage` for a malformed URL, `Auth` when no credentials are found. */
@@ -239,6 +252,9 @@ export async function createS3Provider(url: URL, options: S3ProviderOptions = {}
     forcePathStyle: config.forcePathStyle,
     credentials,
     maxAttempts: 1,
+    // Providers never log; without a logger of its own the SDK warns on the console whenever a put sent
+    // as a stream fails ("non-retryable streaming request"), e.g. each cancelled attempt.
+    logger: SILENT,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     requestHandler: {

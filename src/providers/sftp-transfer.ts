@@ -2,9 +2,12 @@
  * Pipelined reads and writes on one open SFTP handle. SFTP is request/response: one request at a
  * time waits a round trip per 32–256 KiB, so throughput comes from keeping `depth` requests in flight
  * (what OpenSSH's sftp client and ssh2's fastGet/fastPut do for local files). Memory: the body itself
- * plus nothing per request, since chunks are views of it.
+ * plus nothing per request, since chunks are views of it. Each request's bytes are reported to `onProgress`
+ * when the server answers it; when `signal` fires no further request is sent and the transfer rejects at
+ * once (the caller closes the handle, which ends the requests in flight).
  */
 import type { SFTPWrapper } from 'ssh2';
+import type { CallOptions } from './types.js';
 
 export interface TransferTuning {
   /** Bytes per request. Default 64 KiB: ssh2 splits anything larger than the server's limit anyway. */
@@ -16,13 +19,14 @@ export interface TransferTuning {
 export const defaultTransferTuning: TransferTuning = { chunk: 64 * 1024, depth: 16 };
 
 /** Writes all of `body` at offset 0. Rejects with the first error after the in-flight requests settle. */
-export async function writeAll(sftp: SFTPWrapper, handle: Buffer, body: Uint8Array, tuning = defaultTransferTuning): Promise<void> {
+export async function writeAll(sftp: SFTPWrapper, handle: Buffer, body: Uint8Array, opts: CallOptions = {}, tuning = defaultTransferTuning): Promise<void> {
   const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   const chunks = Math.ceil(buf.length / tuning.chunk);
-  await pool(chunks, tuning.depth, (i) => {
+  await pool(chunks, tuning.depth, opts.signal, async (i) => {
     const at = i * tuning.chunk;
     const len = Math.min(tuning.chunk, buf.length - at);
-    return new Promise<void>((resolve, reject) => sftp.write(handle, buf, at, len, at, (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) => sftp.write(handle, buf, at, len, at, (err) => (err ? reject(err) : resolve())));
+    opts.onProgress?.(len);
   });
 }
 
@@ -30,11 +34,18 @@ export async function writeAll(sftp: SFTPWrapper, handle: Buffer, body: Uint8Arr
  * Reads up to `length` bytes from `offset`. Stops at end of file: the result may be shorter, and is
  * empty when `offset` is at or past the end.
  */
-export async function readRange(sftp: SFTPWrapper, handle: Buffer, offset: number, length: number, tuning = defaultTransferTuning): Promise<Buffer> {
+export async function readRange(
+  sftp: SFTPWrapper,
+  handle: Buffer,
+  offset: number,
+  length: number,
+  opts: CallOptions = {},
+  tuning = defaultTransferTuning,
+): Promise<Buffer> {
   const out = Buffer.allocUnsafe(length);
   const chunks = Math.ceil(length / tuning.chunk);
   const got = new Array<number>(chunks).fill(0);
-  await pool(chunks, tuning.depth, async (i) => {
+  await pool(chunks, tuning.depth, opts.signal, async (i) => {
     const start = i * tuning.chunk;
     const want = Math.min(tuning.chunk, length - start);
     // A server may answer a read with fewer bytes than asked before EOF: ask again for the rest.
@@ -42,6 +53,7 @@ export async function readRange(sftp: SFTPWrapper, handle: Buffer, offset: numbe
       const n = await readOnce(sftp, handle, out, start + got[i]!, want - got[i]!, offset + start + got[i]!);
       if (n === 0) return;
       got[i]! += n;
+      opts.onProgress?.(n);
     }
   });
   let total = 0;
@@ -58,12 +70,15 @@ function readOnce(sftp: SFTPWrapper, handle: Buffer, out: Buffer, at: number, le
   );
 }
 
-/** Runs task(0..count-1) with at most `depth` running; waits for all, then rethrows the first error. */
-async function pool(count: number, depth: number, task: (i: number) => Promise<void>): Promise<void> {
+/**
+ * Runs task(0..count-1) with at most `depth` running; waits for all, then rethrows the first error. When
+ * `signal` fires it starts no more tasks and rejects with the signal's reason without waiting.
+ */
+async function pool(count: number, depth: number, signal: AbortSignal | undefined, task: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
   let failure: { err: unknown } | undefined;
   const worker = async () => {
-    while (failure === undefined && next < count) {
+    while (failure === undefined && next < count && signal?.aborted !== true) {
       const i = next++;
       try {
         await task(i);
@@ -72,6 +87,21 @@ async function pool(count: number, depth: number, task: (i: number) => Promise<v
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(depth, count) }, worker));
+  const all = Promise.all(Array.from({ length: Math.min(depth, count) }, worker));
+  if (signal === undefined) await all;
+  else {
+    all.catch(() => undefined);
+    let onAbort: (() => void) | undefined;
+    const stopped = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason);
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      await Promise.race([all, stopped]);
+    } finally {
+      signal.removeEventListener('abort', onAbort!);
+    }
+  }
   if (failure) throw failure.err;
 }

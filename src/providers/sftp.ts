@@ -11,6 +11,9 @@
  * OpenSSH refuses when the target exists (it links, then unlinks) — a concurrent second writer gets
  * `Exists`. Temporary names contain `~`, outside raic's key alphabet, so list() skips them.
  * One SSH connection per provider, opened on first use and reopened after it drops.
+ * A call's signal stops its transfer (no further read or write request is sent, the handle is closed, a
+ * put's temporary file removed) and any wait on a request; the shared connection stays up. Progress is
+ * each read or write request as the server answers it.
  */
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -23,8 +26,9 @@ import { parseSftpUrl, type SftpConfig } from './sftp-config.js';
 import { hostKeyRefusal, verifyHostKey, type HostKeyVerdict } from './sftp-host-key.js';
 import { readRange, writeAll } from './sftp-transfer.js';
 import { objectTooLarge } from './bounded-read.js';
+import { cancelledError, throwIfCancelled } from './progress.js';
 import { checkKey, checkPrefix, checkRange } from './object-key.js';
-import { MAX_OBJECT_BYTES, type ByteRange, type ObjectInfo, type Provider } from './types.js';
+import { MAX_OBJECT_BYTES, type ByteRange, type CallOptions, type ObjectInfo, type Provider } from './types.js';
 
 /** SFTP status codes (draft-ietf-secsh-filexfer-02, what OpenSSH speaks). */
 const FX = { EOF: 1, NO_SUCH_FILE: 2, PERMISSION_DENIED: 3, FAILURE: 4, NO_CONNECTION: 6, CONNECTION_LOST: 7 } as const;
@@ -45,7 +49,7 @@ interface Session {
 
 class SftpProvider implements Provider {
   readonly displayUrl: string;
-  readonly capabilities = { conditionalPut: true };
+  readonly capabilities = { conditionalPut: true, reportsProgress: true };
   private connecting: Promise<Session> | undefined;
   private current: Session | undefined;
   private closed = false;
@@ -60,8 +64,10 @@ class SftpProvider implements Provider {
     await this.mkdirs(s, this.cfg.base.replace(/\/$/, ''), 'prepare', undefined);
   }
 
-  async put(key: string, body: Uint8Array): Promise<void> {
+  async put(key: string, body: Uint8Array, opts: CallOptions = {}): Promise<void> {
     checkKey(key, this.displayUrl);
+    const signal = opts.signal;
+    throwIfCancelled(signal, () => `sftp put ${key} on ${this.displayUrl}`);
     const s = await this.session('put', key);
     const path = this.path(key);
     const dir = posix.dirname(path);
@@ -69,62 +75,67 @@ class SftpProvider implements Provider {
     try {
       let handle: Buffer;
       try {
-        handle = await this.op(s, (cb) => s.sftp.open(tmp, 'wx', cb));
+        handle = await this.op(s, (cb) => s.sftp.open(tmp, 'wx', cb), signal);
       } catch (err) {
         if ((err as { code?: unknown }).code !== FX.NO_SUCH_FILE || dir === '.' || dir === '/') throw err;
         await this.mkdirs(s, dir, 'put', key);
-        handle = await this.op(s, (cb) => s.sftp.open(tmp, 'wx', cb));
+        handle = await this.op(s, (cb) => s.sftp.open(tmp, 'wx', cb), signal);
       }
       try {
-        await writeAll(s.sftp, handle, body);
+        await writeAll(s.sftp, handle, body, opts);
       } finally {
         await this.op<void>(s, (cb) => s.sftp.close(handle, cb)).catch(() => undefined);
       }
+      // Past this point a cancelled put does not land.
+      throwIfCancelled(signal, () => `sftp put ${key} on ${this.displayUrl}`);
       await this.op<void>(s, (cb) => s.sftp.rename(tmp, path, cb));
     } catch (err) {
       await this.op<void>(s, (cb) => s.sftp.unlink(tmp, cb)).catch(() => undefined);
-      if ((err as { code?: unknown }).code === FX.FAILURE && (await this.exists(s, path))) {
+      if (!signal?.aborted && (err as { code?: unknown }).code === FX.FAILURE && (await this.exists(s, path))) {
         throw new RaicError('Exists', `sftp put ${key} on ${this.displayUrl}: already exists`, { cause: err });
       }
-      throw this.translateError(err, 'put', key);
+      throw this.translateError(err, 'put', key, signal);
     }
   }
 
-  async get(key: string, range?: ByteRange): Promise<Buffer> {
+  async get(key: string, range?: ByteRange, opts: CallOptions = {}): Promise<Buffer> {
     checkKey(key, this.displayUrl);
     if (range) checkRange(range, this.displayUrl, key);
+    const signal = opts.signal;
+    throwIfCancelled(signal, () => `sftp get ${key} on ${this.displayUrl}`);
     const s = await this.session('get', key);
     try {
-      const handle = await this.op<Buffer>(s, (cb) => s.sftp.open(this.path(key), 'r', cb));
+      const handle = await this.op<Buffer>(s, (cb) => s.sftp.open(this.path(key), 'r', cb), signal);
       try {
-        const size = (await this.op<{ size: number }>(s, (cb) => s.sftp.fstat(handle, cb))).size;
+        const size = (await this.op<{ size: number }>(s, (cb) => s.sftp.fstat(handle, cb), signal)).size;
         // The server's size decides nothing: a whole object over the cap is refused before anything is allocated.
         if (!range && size > MAX_OBJECT_BYTES) throw objectTooLarge(this.displayUrl, key, size);
         const offset = range?.offset ?? 0;
         // Clamp to the file so a long range past the end allocates nothing it won't fill.
         const length = Math.max(0, Math.min(range?.length ?? size, size - offset));
-        return length === 0 ? Buffer.alloc(0) : await readRange(s.sftp, handle, offset, length);
+        return length === 0 ? Buffer.alloc(0) : await readRange(s.sftp, handle, offset, length, opts);
       } finally {
         await this.op<void>(s, (cb) => s.sftp.close(handle, cb)).catch(() => undefined);
       }
     } catch (err) {
-      throw this.translateError(err, 'get', key);
+      throw this.translateError(err, 'get', key, signal);
     }
   }
 
-  async head(key: string): Promise<ObjectInfo> {
+  async head(key: string, opts: CallOptions = {}): Promise<ObjectInfo> {
     checkKey(key, this.displayUrl);
+    throwIfCancelled(opts.signal, () => `sftp head ${key} on ${this.displayUrl}`);
     const s = await this.session('head', key);
     try {
-      const st = await this.op<{ size: number; isFile(): boolean }>(s, (cb) => s.sftp.stat(this.path(key), cb));
+      const st = await this.op<{ size: number; isFile(): boolean }>(s, (cb) => s.sftp.stat(this.path(key), cb), opts.signal);
       if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: FX.NO_SUCH_FILE });
       return { key, size: st.size };
     } catch (err) {
-      throw this.translateError(err, 'head', key);
+      throw this.translateError(err, 'head', key, opts.signal);
     }
   }
 
-  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+  async *list(prefix: string, opts: CallOptions = {}): AsyncIterable<ObjectInfo> {
     checkPrefix(prefix, this.displayUrl);
     const s = await this.session(`list ${JSON.stringify(prefix)}`);
     // Start at the deepest directory the prefix names completely; filter names by the rest.
@@ -135,10 +146,10 @@ class SftpProvider implements Provider {
     const walk = async (rel: string): Promise<void> => {
       let entries: { filename: string; attrs: { size: number; isDirectory(): boolean; isFile(): boolean } }[];
       try {
-        entries = await this.op(s, (cb) => s.sftp.readdir(this.dirPath(rel), cb));
+        entries = await this.op(s, (cb) => s.sftp.readdir(this.dirPath(rel), cb), opts.signal);
       } catch (err) {
-        if ((err as { code?: unknown }).code === FX.NO_SUCH_FILE) return;
-        throw this.translateError(err, `list ${JSON.stringify(prefix)}`, undefined);
+        if (!opts.signal?.aborted && (err as { code?: unknown }).code === FX.NO_SUCH_FILE) return;
+        throw this.translateError(err, `list ${JSON.stringify(prefix)}`, undefined, opts.signal);
       }
       for (const e of entries) {
         if (e.filename === '.' || e.filename === '..' || e.filename.includes('~')) continue;
@@ -159,14 +170,15 @@ class SftpProvider implements Provider {
     }
   }
 
-  async delete(key: string): Promise<void> {
+  async delete(key: string, opts: CallOptions = {}): Promise<void> {
     checkKey(key, this.displayUrl);
+    throwIfCancelled(opts.signal, () => `sftp delete ${key} on ${this.displayUrl}`);
     const s = await this.session('delete', key);
     try {
-      await this.op<void>(s, (cb) => s.sftp.unlink(this.path(key), cb));
+      await this.op<void>(s, (cb) => s.sftp.unlink(this.path(key), cb), opts.signal);
     } catch (err) {
-      if ((err as { code?: unknown }).code === FX.NO_SUCH_FILE) return;
-      throw this.translateError(err, 'delete', key);
+      if (!opts.signal?.aborted && (err as { code?: unknown }).code === FX.NO_SUCH_FILE) return;
+      throw this.translateError(err, 'delete', key, opts.signal);
     }
   }
 
@@ -218,11 +230,18 @@ class SftpProvider implements Provider {
     }
   }
 
-  /** One ssh2 SFTP callback call as a promise. */
-  private op<T>(s: Session, fn: (cb: (err: Error | undefined | null, result: T) => void) => void): Promise<T> {
+  /** One ssh2 SFTP callback call as a promise; `signal` stops the wait (the request's answer is then ignored). */
+  private op<T>(s: Session, fn: (cb: (err: Error | undefined | null, result: T) => void) => void, signal?: AbortSignal): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (!s.alive) return reject(Object.assign(new Error('connection lost'), { code: FX.CONNECTION_LOST }));
-      fn((err, result) => (err ? reject(err) : resolve(result)));
+      if (signal?.aborted) return reject(signal.reason);
+      const onAbort = () => reject(signal?.reason);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      fn((err, result) => {
+        signal?.removeEventListener('abort', onAbort);
+        if (err) reject(err);
+        else resolve(result);
+      });
     });
   }
 
@@ -288,9 +307,10 @@ class SftpProvider implements Provider {
    * The one place SFTP/SSH failures become RaicErrors. `key` is undefined for operations on the
    * member's directory, where "no such file" means it is missing: Permanent, retrying won't create it.
    */
-  private translateError(err: unknown, op: string, key: string | undefined): RaicError {
-    if (err instanceof RaicError) return err;
+  private translateError(err: unknown, op: string, key: string | undefined, signal?: AbortSignal): RaicError {
     const where = `sftp ${op} ${key === undefined ? this.displayUrl : `${key} on ${this.displayUrl}`}`;
+    if (signal?.aborted) return cancelledError(where, signal);
+    if (err instanceof RaicError) return err;
     const e = err as { code?: unknown; level?: unknown; message?: unknown };
     const message = String(e?.message ?? err).replace(/^\w+: /, '');
     switch (e?.code) {

@@ -16,15 +16,21 @@
  * - v1 auth: the token pkgcloud keeps has no expiry, so pkgcloud re-authenticates before *every*
  *   request. The expiry Swift sends (`X-Auth-Token-Expires`) is copied onto pkgcloud's token.
  * Also: a 0-byte object lists with size `null`.
+ *
+ * Cancellation and progress: put and get are fetch calls given the call's signal (it closes the socket);
+ * a put's body is a counting stream of the buffer with its Content-Length, a get's is counted as read.
+ * pkgcloud's head, list and delete expose no request to abort: on a signal they stop waiting and reject
+ * `Cancelled`, and the small request finishes on its own.
  */
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { RaicError } from '../errors.js';
 import { readCapped, readGetBody } from './bounded-read.js';
+import { cancelledError, countingWebStream, throwIfCancelled } from './progress.js';
 import { classifyHttpStatus, networkCodeOf } from './http-status.js';
 import { parseSwiftUrl, pkgcloudOptions, type SwiftConfig } from './swift-config.js';
 import { checkKey, checkPrefix, checkRange } from './object-key.js';
-import type { ByteRange, ObjectInfo, Provider } from './types.js';
+import type { ByteRange, CallOptions, ObjectInfo, Provider } from './types.js';
 
 /** Objects per listing request; Swift's own maximum is 10 000. */
 export const SWIFT_LIST_PAGE = 1000;
@@ -61,7 +67,7 @@ export async function createSwiftProvider(url: URL, env: Record<string, string |
 
 class SwiftProvider implements Provider {
   readonly displayUrl: string;
-  readonly capabilities = { conditionalPut: true };
+  readonly capabilities = { conditionalPut: true, reportsProgress: true };
   private authorizing: Promise<void> | undefined;
   private tokenLifetimeSeconds: number | undefined;
 
@@ -82,9 +88,9 @@ class SwiftProvider implements Provider {
     await this.call('prepare', undefined, (cb) => this.client.createContainer({ name: this.cfg.container }, cb));
   }
 
-  async put(key: string, body: Uint8Array): Promise<void> {
+  async put(key: string, body: Uint8Array, opts: CallOptions = {}): Promise<void> {
     checkKey(key, this.displayUrl);
-    const { token, storageUrl } = await this.session('put', key);
+    const { token, storageUrl } = await this.session('put', key, opts.signal);
     let res: Response;
     try {
       res = await fetch(`${storageUrl}/${this.objectPath(key)}`, {
@@ -95,53 +101,63 @@ class SwiftProvider implements Provider {
           // Swift checks the body against this and answers 422 on a mismatch.
           ETag: createHash('md5').update(body).digest('hex'),
           'Content-Type': 'application/octet-stream',
+          'Content-Length': String(body.byteLength),
         },
-        body,
-      });
-      await readCapped(res.body, ERROR_BODY_BYTES);
+        body: countingWebStream(body, opts),
+        duplex: 'half',
+        ...signalOption(opts),
+      } as RequestInit);
+      await readCapped(res.body, ERROR_BODY_BYTES, signalOption(opts));
     } catch (err) {
-      throw this.translateError(err, 'put', key);
+      throw this.translateError(err, 'put', key, opts.signal);
     }
     if (res.status === 412) throw new RaicError('Exists', `swift put ${this.where(key)}: already exists`);
     if (res.status !== 201) throw this.translateError({ statusCode: res.status }, 'put', key);
   }
 
-  async get(key: string, range?: ByteRange): Promise<Buffer> {
+  async get(key: string, range?: ByteRange, opts: CallOptions = {}): Promise<Buffer> {
     checkKey(key, this.displayUrl);
     if (range) checkRange(range, this.displayUrl, key);
-    const { token, storageUrl } = await this.session('get', key);
+    const { token, storageUrl } = await this.session('get', key, opts.signal);
     // identity: the body is the object's bytes, so what is counted against the cap is what arrives.
     const headers: Record<string, string> = { 'X-Auth-Token': token, 'Accept-Encoding': 'identity' };
     if (range) headers.Range = `bytes=${range.offset}-${range.offset + range.length - 1}`;
     try {
-      const res = await fetch(`${storageUrl}/${this.objectPath(key)}`, { headers });
+      const res = await fetch(`${storageUrl}/${this.objectPath(key)}`, { headers, ...signalOption(opts) });
       if (res.status !== 200 && res.status !== 206) {
-        await readCapped(res.body, ERROR_BODY_BYTES);
+        await readCapped(res.body, ERROR_BODY_BYTES, signalOption(opts));
         // A range that starts at or past the end: the object exists, and no bytes are there.
         if (res.status === 416 && range) return Buffer.alloc(0);
         throw this.translateError({ statusCode: res.status }, 'get', key);
       }
-      return await readGetBody({ body: res.body, partial: res.status === 206, length: res.headers.get('content-length') }, this.displayUrl, key, range);
+      const answer = { body: res.body, partial: res.status === 206, length: res.headers.get('content-length') };
+      return await readGetBody(answer, this.displayUrl, key, range, opts);
     } catch (err) {
-      throw this.translateError(err, 'get', key);
+      throw this.translateError(err, 'get', key, opts.signal);
     }
   }
 
-  async head(key: string): Promise<ObjectInfo> {
+  async head(key: string, opts: CallOptions = {}): Promise<ObjectInfo> {
     checkKey(key, this.displayUrl);
-    const file = await this.call('head', key, (cb: Callback<PkgcloudFile>) =>
-      this.client.getFile(this.cfg.container, this.cfg.prefix + key, cb),
+    const file = await this.call(
+      'head',
+      key,
+      (cb: Callback<PkgcloudFile>) => this.client.getFile(this.cfg.container, this.cfg.prefix + key, cb),
+      opts.signal,
     );
     return { key, size: file.size ?? 0 };
   }
 
-  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+  async *list(prefix: string, opts: CallOptions = {}): AsyncIterable<ObjectInfo> {
     checkPrefix(prefix, this.displayUrl);
     let marker: string | undefined;
     for (;;) {
-      const opts = { prefix: this.cfg.prefix + prefix, limit: SWIFT_LIST_PAGE, ...(marker === undefined ? {} : { marker }) };
-      const page = await this.call(`list ${JSON.stringify(prefix)}`, undefined, (cb: Callback<PkgcloudFile[]>) =>
-        this.client.getFiles(this.cfg.container, opts, cb),
+      const query = { prefix: this.cfg.prefix + prefix, limit: SWIFT_LIST_PAGE, ...(marker === undefined ? {} : { marker }) };
+      const page = await this.call(
+        `list ${JSON.stringify(prefix)}`,
+        undefined,
+        (cb: Callback<PkgcloudFile[]>) => this.client.getFiles(this.cfg.container, query, cb),
+        opts.signal,
       );
       // pkgcloud turns `bytes: 0` into size null.
       for (const f of page) yield { key: f.name.slice(this.cfg.prefix.length), size: f.size ?? 0 };
@@ -151,10 +167,10 @@ class SwiftProvider implements Provider {
     }
   }
 
-  async delete(key: string): Promise<void> {
+  async delete(key: string, opts: CallOptions = {}): Promise<void> {
     checkKey(key, this.displayUrl);
     try {
-      await this.call('delete', key, (cb: Callback<boolean>) => this.client.removeFile(this.cfg.container, this.cfg.prefix + key, cb));
+      await this.call('delete', key, (cb: Callback<boolean>) => this.client.removeFile(this.cfg.container, this.cfg.prefix + key, cb), opts.signal);
     } catch (err) {
       if (err instanceof RaicError && err.code === 'NotFound') return;
       throw err;
@@ -167,7 +183,8 @@ class SwiftProvider implements Provider {
   }
 
   /** Authenticates when needed, once for all concurrent callers, and returns what a raw request needs. */
-  private async session(op: string, key: string | undefined): Promise<{ token: string; storageUrl: string }> {
+  private async session(op: string, key: string | undefined, signal?: AbortSignal): Promise<{ token: string; storageUrl: string }> {
+    throwIfCancelled(signal, () => `swift ${op} ${this.where(key)}`);
     const token = () => this.client._identity?.token;
     const current = token();
     // pkgcloud's own rule: a token within 5 minutes of expiry is renewed.
@@ -181,7 +198,7 @@ class SwiftProvider implements Provider {
           }
         })
         .finally(() => (this.authorizing = undefined));
-      await this.authorizing;
+      await this.waitFor(this.authorizing, op, key, signal);
     }
     const id = token()?.id;
     const storageUrl = this.client._serviceUrl;
@@ -191,10 +208,22 @@ class SwiftProvider implements Provider {
     return { token: id, storageUrl: storageUrl.replace(/\/+$/, '') };
   }
 
-  /** One pkgcloud call, after auth. */
-  private async call<T>(op: string, key: string | undefined, fn: (cb: Callback<T>) => void): Promise<T> {
-    await this.session(op, key);
-    return this.callback(op, key, fn);
+  /** One pkgcloud call, after auth; a signal stops the wait, not pkgcloud's request. */
+  private async call<T>(op: string, key: string | undefined, fn: (cb: Callback<T>) => void, signal?: AbortSignal): Promise<T> {
+    await this.session(op, key, signal);
+    return this.waitFor(this.callback(op, key, fn), op, key, signal);
+  }
+
+  /** `work`, or `Cancelled` as soon as `signal` fires (`work` then settles unobserved). */
+  private waitFor<T>(work: Promise<T>, op: string, key: string | undefined, signal: AbortSignal | undefined): Promise<T> {
+    if (signal === undefined) return work;
+    work.catch(() => undefined);
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => reject(cancelledError(`swift ${op} ${this.where(key)}`, signal));
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
   }
 
   private callback<T>(op: string, key: string | undefined, fn: (cb: Callback<T>) => void): Promise<T> {
@@ -219,9 +248,10 @@ class SwiftProvider implements Provider {
    * The one place Swift/pkgcloud failures become RaicErrors. `key` is undefined for operations on the
    * container itself, where a 404 means the container is missing: Permanent, retrying won't create it.
    */
-  private translateError(err: unknown, op: string, key: string | undefined): RaicError {
-    if (err instanceof RaicError) return err;
+  private translateError(err: unknown, op: string, key: string | undefined, signal?: AbortSignal): RaicError {
     const where = `swift ${op} ${this.where(key)}`;
+    if (signal?.aborted) return cancelledError(where, signal);
+    if (err instanceof RaicError) return err;
     const status = (err as { statusCode?: unknown } | null)?.statusCode;
     if (typeof status === 'number') {
       const code = classifyHttpStatus(status);
@@ -246,4 +276,9 @@ class SwiftProvider implements Provider {
     if (/unable to authorize/i.test(message)) return new RaicError('Auth', `${where}: ${message}`, { cause: err });
     return new RaicError('Permanent', `${where}: ${message}`, { cause: err });
   }
+}
+
+/** fetch's option for the call's signal, if any. */
+function signalOption(opts: CallOptions): { signal?: AbortSignal } {
+  return opts.signal === undefined ? {} : { signal: opts.signal };
 }

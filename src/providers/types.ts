@@ -8,7 +8,12 @@
  *
  * Every method rejects only with `RaicError` (src/errors.ts), translated in the adapter's single
  * `translateError`: `NotFound`, `Auth`, `Transient` (worth retrying) or `Permanent`; put also `Exists`,
- * get also `Integrity` for an answer larger than any object raic writes (below).
+ * get also `Integrity` for an answer larger than any object raic writes (below); any call given an
+ * aborted signal `Cancelled`.
+ *
+ * Every call but prepare and close takes `CallOptions` last: an AbortSignal that stops it (the adapter
+ * closes its request, stream or handle, and the call rejects `Cancelled`), and a progress callback that
+ * says bytes are still moving, which is what withRetry's deadlines follow (issue 11).
  *
  * Nothing a member says about a length is trusted (issue 9): a get holds at most the bytes it asked for
  * (a range's length, or MAX_OBJECT_BYTES for a whole object) and cancels the rest of an answer, so a
@@ -40,6 +45,19 @@ export interface ObjectInfo {
 export interface ProviderCapabilities {
   /** put() refuses to replace an existing object (rejects with `Exists`). Otherwise put may overwrite. */
   conditionalPut: boolean;
+  /** put() and get() call `onProgress` as their body's bytes move (sent / received). withRetry then fails
+   * an attempt only when it stops moving; without this it gives each attempt a deadline scaled by its
+   * size. A wrapper that copies this must pass `CallOptions` on. */
+  reportsProgress?: boolean;
+}
+
+export interface CallOptions {
+  /** Stops the call: the adapter closes its request (socket, stream or SFTP handle) and the call rejects
+   * `Cancelled`. A put stopped midway may still have landed, or not: the caller cannot tell. */
+  signal?: AbortSignal | undefined;
+  /** Called with the bytes moved since the last call: a put's body as the connection takes it, a get's as
+   * it arrives. Only where `capabilities.reportsProgress`. Must not throw. */
+  onProgress?: ((bytes: number) => void) | undefined;
 }
 
 export interface Provider {
@@ -58,22 +76,22 @@ export interface Provider {
    * Create-once where `capabilities.conditionalPut`: rejects with `Exists` if the key is present.
    * Bodies are whole buffers so a retry can replay them; raic bounds their size (packs are tens of MiB).
    */
-  put(key: string, body: Uint8Array): Promise<void>;
+  put(key: string, body: Uint8Array, opts?: CallOptions): Promise<void>;
 
   /** Whole object, or `range` of it. Rejects `NotFound` if the key is absent. A range past the end
    * returns the bytes that exist (possibly fewer than asked); callers check the length. Never more than
    * `range.length` bytes, whatever the server sends. A whole object over MAX_OBJECT_BYTES (announced or
    * sent) rejects `Integrity` naming the member and key: that member's copy is not one raic wrote. */
-  get(key: string, range?: ByteRange): Promise<Buffer>;
+  get(key: string, range?: ByteRange, opts?: CallOptions): Promise<Buffer>;
 
   /** Size of the object. Rejects `NotFound` if absent. */
-  head(key: string): Promise<ObjectInfo>;
+  head(key: string, opts?: CallOptions): Promise<ObjectInfo>;
 
   /** Every object whose key starts with `prefix`, in no particular order; pagination is hidden. */
-  list(prefix: string): AsyncIterable<ObjectInfo>;
+  list(prefix: string, opts?: CallOptions): AsyncIterable<ObjectInfo>;
 
   /** Removes the object. Resolves (does not reject) if it was already absent. */
-  delete(key: string): Promise<void>;
+  delete(key: string, opts?: CallOptions): Promise<void>;
 
   /** Releases connections. The provider is unusable afterwards. */
   close(): Promise<void>;

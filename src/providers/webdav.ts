@@ -11,6 +11,8 @@
  *   one `Depth: 1` level at a time.
  * - Whether the server stores a PUT atomically is the server's business (lighttpd and Apache write a
  *   temporary file and rename it).
+ * - A call's signal goes to the client's request (its fetch closes the socket). A put's body is a counting
+ *   stream of the buffer, sent with its Content-Length; a get's is counted as read.
  */
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
@@ -18,9 +20,10 @@ import { posix } from 'node:path';
 import type { FileStat, Response, WebDAVClient } from 'webdav';
 import { RaicError } from '../errors.js';
 import { cancel, readGetBody, type ResponseBody } from './bounded-read.js';
+import { cancelledError, countingReadable } from './progress.js';
 import { classifyHttpStatus, networkCodeOf } from './http-status.js';
 import { checkKey, checkPrefix, checkRange } from './object-key.js';
-import type { ByteRange, ObjectInfo, Provider } from './types.js';
+import type { ByteRange, CallOptions, ObjectInfo, Provider } from './types.js';
 import { parseWebdavUrl, type WebdavConfig } from './webdav-config.js';
 
 /** `env` is where credentials are read (tests pass their own). */
@@ -40,7 +43,7 @@ export async function createWebdavProvider(url: URL, env: Record<string, string 
 
 class WebdavProvider implements Provider {
   readonly displayUrl: string;
-  readonly capabilities = { conditionalPut: true };
+  readonly capabilities = { conditionalPut: true, reportsProgress: true };
 
   constructor(
     private readonly cfg: WebdavConfig,
@@ -59,64 +62,72 @@ class WebdavProvider implements Provider {
     }
   }
 
-  async put(key: string, body: Uint8Array): Promise<void> {
+  async put(key: string, body: Uint8Array, opts: CallOptions = {}): Promise<void> {
     checkKey(key, this.displayUrl);
     const path = this.path(key);
-    const data = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-    const once = () => this.client.putFileContents(path, data, { overwrite: false, contentLength: data.length });
+    // The client sends no Content-Length for a stream: it is given as a header (the last word on headers).
+    const once = () =>
+      this.client.putFileContents(path, countingReadable(body, opts), {
+        overwrite: false,
+        headers: { 'Content-Length': String(body.byteLength) },
+        ...signalOption(opts),
+      });
     let stored: boolean;
     try {
       try {
         stored = await once();
       } catch (err) {
         if (statusOf(err) !== 409) throw err;
-        await this.mkcol(posix.dirname(path));
+        await this.mkcol(posix.dirname(path), opts.signal);
         stored = await once();
       }
     } catch (err) {
-      throw this.translateError(err, 'put', key);
+      throw this.translateError(err, 'put', key, opts.signal);
     }
     if (!stored) throw new RaicError('Exists', `webdav put ${key} on ${this.displayUrl}: already exists`);
   }
 
-  async get(key: string, range?: ByteRange): Promise<Buffer> {
+  async get(key: string, range?: ByteRange, opts: CallOptions = {}): Promise<Buffer> {
     checkKey(key, this.displayUrl);
     if (range) checkRange(range, this.displayUrl, key);
     const headers: Record<string, string> = range ? { Range: `bytes=${range.offset}-${range.offset + range.length - 1}` } : {};
     try {
       // customRequest, not getFileContents (which buffers the whole body): the answer is node-fetch's, its
       // body a Node stream, read bounded. A status of 400 or more rejects with `status`, as every call does.
-      const res = (await this.client.customRequest(this.path(key), { method: 'GET', headers })) as Response & { body?: ResponseBody | null };
-      return await readGetBody({ body: res.body, partial: res.status === 206, length: res.headers.get('content-length') }, this.displayUrl, key, range);
+      const res = (await this.client.customRequest(this.path(key), { method: 'GET', headers, ...signalOption(opts) })) as Response & {
+        body?: ResponseBody | null;
+      };
+      const answer = { body: res.body, partial: res.status === 206, length: res.headers.get('content-length') };
+      return await readGetBody(answer, this.displayUrl, key, range, opts);
     } catch (err) {
       await cancel((err as { response?: { body?: ResponseBody } } | null)?.response?.body); // an error page is not read
       // A range that starts at or past the end of an existing object: no bytes there.
-      if (range && statusOf(err) === 416) return Buffer.alloc(0);
-      throw this.translateError(err, 'get', key);
+      if (range && statusOf(err) === 416 && !opts.signal?.aborted) return Buffer.alloc(0);
+      throw this.translateError(err, 'get', key, opts.signal);
     }
   }
 
-  async head(key: string): Promise<ObjectInfo> {
+  async head(key: string, opts: CallOptions = {}): Promise<ObjectInfo> {
     checkKey(key, this.displayUrl);
     try {
-      const st = (await this.client.stat(this.path(key))) as FileStat;
+      const st = (await this.client.stat(this.path(key), signalOption(opts))) as FileStat;
       if (st.type !== 'file') throw Object.assign(new Error('a collection, not an object'), { status: 404 });
       return { key, size: st.size };
     } catch (err) {
-      throw this.translateError(err, 'head', key);
+      throw this.translateError(err, 'head', key, opts.signal);
     }
   }
 
-  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+  async *list(prefix: string, opts: CallOptions = {}): AsyncIterable<ObjectInfo> {
     checkPrefix(prefix, this.displayUrl);
     const op = `list ${JSON.stringify(prefix)}`;
     // Start at the deepest collection the prefix names completely; filter names by the rest.
     const start = prefix.slice(0, prefix.lastIndexOf('/') + 1);
     let stats: FileStat[];
     try {
-      stats = await this.deepListing(this.cfg.root + start);
+      stats = await this.deepListing(this.cfg.root + start, opts.signal);
     } catch (err) {
-      throw this.translateError(err, op, undefined);
+      throw this.translateError(err, op, undefined, opts.signal);
     }
     for (const st of stats) {
       if (st.type !== 'file' || !st.filename.startsWith(this.cfg.root)) continue;
@@ -125,13 +136,13 @@ class WebdavProvider implements Provider {
     }
   }
 
-  async delete(key: string): Promise<void> {
+  async delete(key: string, opts: CallOptions = {}): Promise<void> {
     checkKey(key, this.displayUrl);
     try {
-      await this.client.deleteFile(this.path(key));
+      await this.client.deleteFile(this.path(key), signalOption(opts));
     } catch (err) {
-      if (statusOf(err) === 404) return;
-      throw this.translateError(err, 'delete', key);
+      if (statusOf(err) === 404 && !opts.signal?.aborted) return;
+      throw this.translateError(err, 'delete', key, opts.signal);
     }
   }
 
@@ -144,9 +155,9 @@ class WebdavProvider implements Provider {
   }
 
   /** Every file under `dir` (a server path ending in '/'); [] if `dir` does not exist. */
-  private async deepListing(dir: string): Promise<FileStat[]> {
+  private async deepListing(dir: string, signal: AbortSignal | undefined): Promise<FileStat[]> {
     try {
-      return (await this.client.getDirectoryContents(dir, { deep: true })) as FileStat[];
+      return (await this.client.getDirectoryContents(dir, { deep: true, ...signalOption({ signal }) })) as FileStat[];
     } catch (err) {
       if (statusOf(err) === 404) return [];
       if (statusOf(err) !== 403) throw err;
@@ -159,7 +170,7 @@ class WebdavProvider implements Provider {
       const results = await Promise.all(
         level.map(async (d) => {
           try {
-            return (await this.client.getDirectoryContents(d)) as FileStat[];
+            return (await this.client.getDirectoryContents(d, signalOption({ signal }))) as FileStat[];
           } catch (err) {
             if (statusOf(err) === 404) return [];
             throw err;
@@ -175,17 +186,18 @@ class WebdavProvider implements Provider {
   }
 
   /** MKCOL `dir`, making missing parents first; an existing collection (405) is fine. */
-  private async mkcol(dir: string): Promise<void> {
+  private async mkcol(dir: string, signal?: AbortSignal): Promise<void> {
     if (dir === '/' || dir === '' || dir === '.') return;
+    const opts = signalOption({ signal });
     try {
-      await this.client.createDirectory(dir);
+      await this.client.createDirectory(dir, opts);
     } catch (err) {
       const status = statusOf(err);
       if (status === 405) return; // already there (perhaps made a moment ago by a concurrent put)
       if (status !== 409) throw err;
-      await this.mkcol(posix.dirname(dir));
+      await this.mkcol(posix.dirname(dir), signal);
       try {
-        await this.client.createDirectory(dir);
+        await this.client.createDirectory(dir, opts);
       } catch (again) {
         if (statusOf(again) !== 405) throw again;
       }
@@ -196,9 +208,10 @@ class WebdavProvider implements Provider {
    * The one place WebDAV failures become RaicErrors. `key` is undefined for operations on the member's
    * collection, where 404/409 mean it is missing: Permanent, since retrying won't create it.
    */
-  private translateError(err: unknown, op: string, key: string | undefined): RaicError {
-    if (err instanceof RaicError) return err;
+  private translateError(err: unknown, op: string, key: string | undefined, signal?: AbortSignal): RaicError {
     const where = `webdav ${op} ${key === undefined ? this.displayUrl : `${key} on ${this.displayUrl}`}`;
+    if (signal?.aborted) return cancelledError(where, signal);
+    if (err instanceof RaicError) return err;
     const status = statusOf(err);
     if (status !== undefined) {
       const code = classifyHttpStatus(status);
@@ -216,6 +229,11 @@ class WebdavProvider implements Provider {
     const message = err instanceof Error ? err.message : String(err);
     return new RaicError('Permanent', `${where}: ${message}`, { cause: err });
   }
+}
+
+/** The client's per-call option for the signal, if any. */
+function signalOption(opts: CallOptions): { signal?: AbortSignal } {
+  return opts.signal === undefined ? {} : { signal: opts.signal };
 }
 
 function statusOf(err: unknown): number | undefined {

@@ -13,7 +13,6 @@
  */
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { isRaicError } from '../../src/errors.js';
 import { createAzureProvider } from '../../src/providers/azure.js';
@@ -21,6 +20,7 @@ import { createS3Provider } from '../../src/providers/s3.js';
 import { createSwiftProvider } from '../../src/providers/swift.js';
 import { MAX_OBJECT_BYTES, type Provider } from '../../src/providers/types.js';
 import { createWebdavProvider } from '../../src/providers/webdav.js';
+import { LoopbackServer } from '../support/loopback-server.js';
 
 /** Byte i of every object this server serves is i mod 251, so any range of a body can be checked. */
 const CYCLES = Buffer.from(Array.from({ length: 2 * 251 }, (_, i) => i % 251));
@@ -45,23 +45,9 @@ interface Exchange {
 }
 
 /** The lying server: answers every object GET with `answer`; `/auth/v1.0` is Swift's v1 auth. */
-class LyingServer {
+class LyingServer extends LoopbackServer {
   answer: Answer = { status: 200, bytes: 0 };
   readonly exchanges: Exchange[] = [];
-  private readonly server = http.createServer((req, res) => this.serve(req, res));
-
-  get origin(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-  }
-
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
 
   /** The last object request, after checking there was exactly one since `before`. */
   lastExchange(before: number): Exchange {
@@ -69,12 +55,7 @@ class LyingServer {
     return this.exchanges[before]!;
   }
 
-  private serve(req: http.IncomingMessage, res: http.ServerResponse): void {
-    if (req.url === '/auth/v1.0') {
-      res.writeHead(200, { 'X-Storage-Url': `${this.origin}/v1/AUTH_test`, 'X-Auth-Token': 'token', 'X-Auth-Token-Expires': '3600', 'Content-Length': '0' });
-      res.end();
-      return;
-    }
+  protected override serve(req: http.IncomingMessage, res: http.ServerResponse): void {
     const { status, bytes, contentLength } = this.answer;
     const length = contentLength ?? (bytes === 'endless' ? 'none' : bytes);
     const headers: http.OutgoingHttpHeaders = {

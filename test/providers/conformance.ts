@@ -216,6 +216,38 @@ export function providerConformance(name: string, open: () => Promise<Provider>,
       }
     });
 
+    it('reports progress that adds up to the bytes moved, where it says it does', async () => {
+      const key = `${run}progress/object`;
+      const body = randomBytes(3 * MiB + 17);
+      let sent = 0;
+      let received = 0;
+      await p.put(key, body, { onProgress: (n) => (sent += n) });
+      const back = await p.get(key, undefined, { onProgress: (n) => (received += n) });
+      assert.ok(back.equals(body), 'round trip');
+      if (p.capabilities.reportsProgress === true) {
+        // At least the body: an adapter may send it twice (WebDAV, once more after making missing collections).
+        assert.ok(sent >= body.length && sent % body.length === 0, `put progress: ${sent} bytes for a body of ${body.length}`);
+        assert.equal(received, body.length, 'get progress');
+      }
+    });
+
+    it('a call given an aborted signal rejects Cancelled and changes nothing', async () => {
+      const key = `${run}cancelled/kept`;
+      const never = `${run}cancelled/never`;
+      await p.put(key, Buffer.from('kept'));
+      const ac = new AbortController();
+      ac.abort();
+      const signal = ac.signal;
+      await rejectsWith(p.put(never, Buffer.from('x'), { signal }), 'Cancelled', 'put');
+      await rejectsWith(p.get(key, undefined, { signal }), 'Cancelled', 'get');
+      await rejectsWith(p.get(key, { offset: 0, length: 2 }, { signal }), 'Cancelled', 'ranged get');
+      await rejectsWith(p.head(key, { signal }), 'Cancelled', 'head');
+      await rejectsWith(p.delete(key, { signal }), 'Cancelled', 'delete');
+      await rejectsWith(collect(p.list(`${run}cancelled/`, { signal })), 'Cancelled', 'list');
+      assert.equal((await p.get(key)).toString(), 'kept', 'the cancelled delete removed nothing');
+      await rejectsWith(p.head(never), 'NotFound', 'the cancelled put stored nothing');
+    });
+
     it(`round-trips a ${Math.round(bigBytes / MiB)} MiB object (sha256)`, { timeout: 600_000 }, async () => {
       const key = `${run}big/object`;
       let body: Buffer | undefined = randomBytes(bigBytes);

@@ -3,10 +3,11 @@
  * On command it: fails the next N calls (or every call) with a given error code, before or after
  * the real call (after = the write landed but the caller saw an error); adds latency; corrupts the
  * bytes get() returns; pretends objects are lost; or goes down (every call refused, or hanging
- * until up()). Each fault can be limited to some operations and keys. Every call is logged.
+ * until up()). Each fault can be limited to some operations and keys. Every call is logged, and
+ * `CallOptions` pass through: a call's signal also ends its injected latency or hang (`Cancelled`).
  */
 import { RaicError, type ErrorCode } from '../../src/errors.js';
-import type { ByteRange, ObjectInfo, Provider, ProviderCapabilities } from '../../src/providers/types.js';
+import type { ByteRange, CallOptions, ObjectInfo, Provider, ProviderCapabilities } from '../../src/providers/types.js';
 
 export type ProviderOp = 'prepare' | 'put' | 'get' | 'head' | 'list' | 'delete';
 
@@ -131,15 +132,28 @@ export class FaultyProvider implements Provider {
     return new RaicError(code, `${this.displayUrl}: ${op} ${key}: ${why}`);
   }
 
+  /** Waits for `until` to call its argument, or rejects `Cancelled` when `signal` fires first. */
+  private wait(until: (done: () => void) => void, op: ProviderOp, key: string, signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => reject(this.error('Cancelled', op, key, 'cancelled'));
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      until(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      });
+    });
+  }
+
   /** Latency, down state and before-call failures; returns a failure to report after the call. */
-  private async enter(op: ProviderOp, key: string): Promise<Failure | undefined> {
+  private async enter(op: ProviderOp, key: string, signal?: AbortSignal): Promise<Failure | undefined> {
     this.calls.push({ op, key });
     for (const l of this.latencies) {
-      if (matches(l.filter, op, key)) await new Promise((r) => setTimeout(r, l.ms));
+      if (matches(l.filter, op, key)) await this.wait((done) => setTimeout(done, l.ms), op, key, signal);
     }
     if (this.state === 'refuse') throw this.error('Transient', op, key, 'connection refused (injected)');
     if (this.state === 'hang') {
-      await new Promise<void>((release) => this.hanging.push(release));
+      await this.wait((done) => this.hanging.push(done), op, key, signal);
       throw this.error('Transient', op, key, 'connection dropped (injected)');
     }
     const failure = this.takeFailure(op, key);
@@ -147,8 +161,8 @@ export class FaultyProvider implements Provider {
     return failure;
   }
 
-  private async run<T>(op: ProviderOp, key: string, fn: () => Promise<T>): Promise<T> {
-    const after = await this.enter(op, key);
+  private async run<T>(op: ProviderOp, key: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const after = await this.enter(op, key, signal);
     const result = await fn();
     if (after !== undefined) throw this.error(after.code, op, key, `injected ${after.code} after the call`);
     return result;
@@ -158,14 +172,14 @@ export class FaultyProvider implements Provider {
     return this.run('prepare', '', () => this.inner.prepare());
   }
 
-  put(key: string, body: Uint8Array): Promise<void> {
-    return this.run('put', key, () => this.inner.put(key, body));
+  put(key: string, body: Uint8Array, opts: CallOptions = {}): Promise<void> {
+    return this.run('put', key, () => this.inner.put(key, body, opts), opts.signal);
   }
 
-  get(key: string, range?: ByteRange): Promise<Buffer> {
+  get(key: string, range?: ByteRange, opts: CallOptions = {}): Promise<Buffer> {
     return this.run('get', key, async () => {
       if (this.isLost(key)) throw this.error('NotFound', 'get', key, 'not found (lost, injected)');
-      const bytes = await this.inner.get(key, range);
+      const bytes = await this.inner.get(key, range, opts);
       if (bytes.length > 0 && this.corruptions.some((f) => matches(f, 'get', key))) {
         const copy = Buffer.from(bytes);
         const i = copy.length >> 1;
@@ -173,26 +187,26 @@ export class FaultyProvider implements Provider {
         return copy;
       }
       return bytes;
-    });
+    }, opts.signal);
   }
 
-  head(key: string): Promise<ObjectInfo> {
+  head(key: string, opts: CallOptions = {}): Promise<ObjectInfo> {
     return this.run('head', key, async () => {
       if (this.isLost(key)) throw this.error('NotFound', 'head', key, 'not found (lost, injected)');
-      return this.inner.head(key);
-    });
+      return this.inner.head(key, opts);
+    }, opts.signal);
   }
 
-  async *list(prefix: string): AsyncIterable<ObjectInfo> {
-    const after = await this.enter('list', prefix);
-    for await (const info of this.inner.list(prefix)) {
+  async *list(prefix: string, opts: CallOptions = {}): AsyncIterable<ObjectInfo> {
+    const after = await this.enter('list', prefix, opts.signal);
+    for await (const info of this.inner.list(prefix, opts)) {
       if (!this.isLost(info.key)) yield info;
     }
     if (after !== undefined) throw this.error(after.code, 'list', prefix, `injected ${after.code} after the call`);
   }
 
-  delete(key: string): Promise<void> {
-    return this.run('delete', key, () => this.inner.delete(key));
+  delete(key: string, opts: CallOptions = {}): Promise<void> {
+    return this.run('delete', key, () => this.inner.delete(key, opts), opts.signal);
   }
 
   close(): Promise<void> {

@@ -9,7 +9,7 @@
  * `setLag` changes the lag at once. With an injected clock a test decides exactly what listings show: hold
  * the clock and nothing written meanwhile is listed; move it on by the lag and everything is.
  */
-import type { ByteRange, ObjectInfo, Provider, ProviderCapabilities } from '../../src/providers/types.js';
+import type { ByteRange, CallOptions, ObjectInfo, Provider, ProviderCapabilities } from '../../src/providers/types.js';
 
 interface Change {
   at: number;
@@ -60,35 +60,35 @@ export class LaggingProvider implements Provider {
     return this.inner.prepare();
   }
 
-  async put(key: string, body: Uint8Array): Promise<void> {
+  async put(key: string, body: Uint8Array, opts?: CallOptions): Promise<void> {
     const before = await this.sizeNow(key);
-    await this.inner.put(key, body);
+    await this.inner.put(key, body, opts);
     this.record({ at: this.clock(), key, before });
   }
 
-  get(key: string, range?: ByteRange): Promise<Buffer> {
-    return this.inner.get(key, range);
+  get(key: string, range?: ByteRange, opts?: CallOptions): Promise<Buffer> {
+    return this.inner.get(key, range, opts);
   }
 
-  head(key: string): Promise<ObjectInfo> {
-    return this.inner.head(key);
+  head(key: string, opts?: CallOptions): Promise<ObjectInfo> {
+    return this.inner.head(key, opts);
   }
 
   /** The objects as of `lagMs` ago: today's listing with every younger change undone. */
-  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+  async *list(prefix: string, opts?: CallOptions): AsyncIterable<ObjectInfo> {
     const asOf = this.clock() - this.lagMs;
     // Per key, the state just before its first change after asOf is its state at asOf.
     const then = new Map<string, number | null>();
     for (const c of this.changes) if (c.at > asOf && !then.has(c.key)) then.set(c.key, c.before);
     const out: ObjectInfo[] = [];
-    for await (const o of this.inner.list(prefix)) if (!then.has(o.key)) out.push(o);
+    for await (const o of this.inner.list(prefix, opts)) if (!then.has(o.key)) out.push(o);
     for (const [key, size] of then) if (size !== null && key.startsWith(prefix)) out.push({ key, size });
     yield* out;
   }
 
-  async delete(key: string): Promise<void> {
+  async delete(key: string, opts?: CallOptions): Promise<void> {
     const before = await this.sizeNow(key);
-    await this.inner.delete(key);
+    await this.inner.delete(key, opts);
     if (before !== null) this.record({ at: this.clock(), key, before });
   }
 

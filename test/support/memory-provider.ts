@@ -3,12 +3,12 @@
  * real-server runs). It keeps the interface's contract: keys checked like the real adapters,
  * create-once puts (unless `conditionalPut: false`), copies in and out so callers cannot alias
  * stored bytes, `NotFound` for absent keys, a range past the end cut short, and no whole object over
- * MAX_OBJECT_BYTES.
+ * MAX_OBJECT_BYTES. A call given an aborted signal rejects `Cancelled`; it reports no progress.
  */
 import { RaicError } from '../../src/errors.js';
 import { checkKey, checkPrefix, checkRange } from '../../src/providers/object-key.js';
 import { objectTooLarge } from '../../src/providers/bounded-read.js';
-import { MAX_OBJECT_BYTES, type ByteRange, type ObjectInfo, type Provider, type ProviderCapabilities } from '../../src/providers/types.js';
+import { MAX_OBJECT_BYTES, type ByteRange, type CallOptions, type ObjectInfo, type Provider, type ProviderCapabilities } from '../../src/providers/types.js';
 
 export interface MemoryProviderOptions {
   /** Shown in displayUrl as `memory://<name>`. Default "mem". */
@@ -29,12 +29,13 @@ export class MemoryProvider implements Provider {
     this.capabilities = { conditionalPut: options.conditionalPut ?? true };
   }
 
-  private open(): void {
+  private open(op?: string, opts?: CallOptions): void {
     if (this.closed) throw new RaicError('Permanent', `${this.displayUrl}: used after close()`);
+    if (opts?.signal?.aborted) throw new RaicError('Cancelled', `${this.displayUrl}: ${op}: cancelled`);
   }
 
-  private stored(key: string, op: string): Buffer {
-    this.open();
+  private stored(key: string, op: string, opts?: CallOptions): Buffer {
+    this.open(op, opts);
     checkKey(key, this.displayUrl);
     const value = this.objects.get(key);
     if (value === undefined) throw new RaicError('NotFound', `${this.displayUrl}: ${op} ${key}: not found`);
@@ -45,8 +46,8 @@ export class MemoryProvider implements Provider {
     this.open();
   }
 
-  async put(key: string, body: Uint8Array): Promise<void> {
-    this.open();
+  async put(key: string, body: Uint8Array, opts?: CallOptions): Promise<void> {
+    this.open('put', opts);
     checkKey(key, this.displayUrl);
     if (this.capabilities.conditionalPut && this.objects.has(key)) {
       throw new RaicError('Exists', `${this.displayUrl}: put ${key}: already exists`);
@@ -54,28 +55,28 @@ export class MemoryProvider implements Provider {
     this.objects.set(key, Buffer.from(body));
   }
 
-  async get(key: string, range?: ByteRange): Promise<Buffer> {
-    const value = this.stored(key, 'get');
+  async get(key: string, range?: ByteRange, opts?: CallOptions): Promise<Buffer> {
+    const value = this.stored(key, 'get', opts);
     if (range === undefined && value.length > MAX_OBJECT_BYTES) throw objectTooLarge(this.displayUrl, key, value.length);
     if (range === undefined) return Buffer.from(value);
     checkRange(range, this.displayUrl, key);
     return Buffer.from(value.subarray(range.offset, range.offset + range.length));
   }
 
-  async head(key: string): Promise<ObjectInfo> {
-    return { key, size: this.stored(key, 'head').length };
+  async head(key: string, opts?: CallOptions): Promise<ObjectInfo> {
+    return { key, size: this.stored(key, 'head', opts).length };
   }
 
-  async *list(prefix: string): AsyncIterable<ObjectInfo> {
-    this.open();
+  async *list(prefix: string, opts?: CallOptions): AsyncIterable<ObjectInfo> {
+    this.open('list', opts);
     checkPrefix(prefix, this.displayUrl);
     // A snapshot, so puts and deletes during iteration do not disturb it.
     const matches = [...this.objects].filter(([key]) => key.startsWith(prefix));
     for (const [key, value] of matches) yield { key, size: value.length };
   }
 
-  async delete(key: string): Promise<void> {
-    this.open();
+  async delete(key: string, opts?: CallOptions): Promise<void> {
+    this.open('delete', opts);
     checkKey(key, this.displayUrl);
     this.objects.delete(key);
   }
