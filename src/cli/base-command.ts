@@ -5,7 +5,9 @@
  */
 import { Command, Flags, type Interfaces } from '@oclif/core';
 import { RaicError, exitCodeFor, ExitCode } from '../errors.js';
+import type { CacheMode } from '../cache/index.js';
 import { resolveConfigPath } from '../core/local-config.js';
+import type { CacheSetting } from '../core/open-array.js';
 import { readPassphrase } from './passphrase.js';
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>;
@@ -18,6 +20,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     config: Flags.string({ description: 'config file (default: $RAIC_CONFIG or ~/.config/raic/config.json)', helpGroup: 'GLOBAL' }),
     'password-file': Flags.string({ description: 'read the passphrase from this file', helpGroup: 'GLOBAL' }),
     'password-command': Flags.string({ description: 'run this shell command and use its output as the passphrase', helpGroup: 'GLOBAL' }),
+    'cache-dir': Flags.string({ description: 'local cache of the array\'s metadata (default: $XDG_CACHE_HOME/raic or ~/.cache/raic)', helpGroup: 'GLOBAL' }),
+    'no-cache': Flags.boolean({ description: 'read everything from the members; keep no local cache', helpGroup: 'GLOBAL' }),
   };
 
   protected flags!: BaseFlags<T>;
@@ -41,6 +45,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   protected configPath(): string {
     return resolveConfigPath(this.flags.config);
+  }
+
+  /** The cache this run uses: the flags', in `mode` (check and repair refresh it from the members). */
+  protected cacheSetting(mode: CacheMode = 'use'): CacheSetting {
+    return { enabled: !this.flags['no-cache'], dir: this.flags['cache-dir'], mode };
   }
 
   protected passphrase(confirm: boolean): Promise<string> {

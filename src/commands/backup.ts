@@ -41,7 +41,7 @@ Exit codes: 0 all good; 1 failed, nothing committed; 3 snapshot committed but so
   async run(): Promise<Omit<BackupResult, 'capability'> & { capability?: string; peakRssMB: number }> {
     const excludes = [...this.flags.exclude];
     for (const file of this.flags['exclude-file']) excludes.push(...(await readExcludeFile(file)));
-    const array = await openConfiguredArray({ configPath: this.configPath() });
+    const array = await openConfiguredArray({ configPath: this.configPath(), cache: this.cacheSetting() });
     const n = array.n;
     let result: BackupResult;
     try {

@@ -24,7 +24,7 @@ Exit code 0 only if everything is intact on every member.`;
     const readData: DataSelection = subset !== undefined ? parseDataSubset(subset) : (this.flags['read-data'] ?? false);
     const cap = this.args.capability === undefined ? null : parseCapability(this.args.capability);
     // Open even with fewer than k members up: check must report, not refuse.
-    const array = await openConfiguredArray({ configPath: this.configPath(), need: cap ? undefined : 1 });
+    const array = await openConfiguredArray({ configPath: this.configPath(), cache: this.cacheSetting('refresh'), need: cap ? undefined : 1 });
     let report: CheckReport;
     try {
       report = cap ? await checkFile(array, cap, readData) : await checkArray(array, await unlockArray(array, await this.passphrase(false)), readData);

@@ -18,7 +18,7 @@ a failed get never leaves a partial file at PATH. Without PATH (or with -) the b
 
   async run(): Promise<GetResult & { peakRssMB: number }> {
     const cap = parseCapability(this.args.capability);
-    const array = await openConfiguredArray({ configPath: this.configPath() });
+    const array = await openConfiguredArray({ configPath: this.configPath(), cache: this.cacheSetting() });
     try {
       const target = this.args.path ?? '-';
       if (target === '-' && this.jsonEnabled()) throw new RaicError('Usage', '--json needs a PATH: stdout carries the file itself');

@@ -14,7 +14,7 @@ export default class Ls extends BaseCommand<typeof Ls> {
   static override flags = { long: Flags.boolean({ char: 'l', description: 'show mode, size and mtime' }) };
 
   async run(): Promise<LsEntry[]> {
-    const array = await openConfiguredArray({ configPath: this.configPath() });
+    const array = await openConfiguredArray({ configPath: this.configPath(), cache: this.cacheSetting() });
     const entries: LsEntry[] = [];
     try {
       const { root } = await resolveSnapshot(array, this.args.snapshot, async () => unlockArray(array, await this.passphrase(false)));

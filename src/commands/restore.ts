@@ -20,7 +20,7 @@ Existing files are never overwritten unless --overwrite is given (restore checks
   };
 
   async run(): Promise<RestoreResult> {
-    const array = await openConfiguredArray({ configPath: this.configPath() });
+    const array = await openConfiguredArray({ configPath: this.configPath(), cache: this.cacheSetting() });
     let result: RestoreResult;
     try {
       const { root } = await resolveSnapshot(array, this.args.snapshot, async () => unlockArray(array, await this.passphrase(false)), { host: this.flags.host });

@@ -1,7 +1,19 @@
 /** Opening the configured array and unlocking its keys — the first step of every command but init. */
+import { defaultCacheRoot, prepareCacheRoot, type CacheMode } from '../cache/index.js';
+import { RaicError } from '../errors.js';
 import type { Provider } from '../providers/index.js';
-import { RaicArray, repoKeys, unlockKey, unlockMaster, type RepoKeys, type Tuning, type UnlockedKey } from '../store/index.js';
+import { RaicArray, repoKeys, unlockKey, unlockMaster, type CacheChoice, type RepoKeys, type Tuning, type UnlockedKey } from '../store/index.js';
 import { readLocalConfig } from './local-config.js';
+
+/** The local metadata cache a command runs with (issue 11). */
+export interface CacheSetting {
+  /** false: `--no-cache`. */
+  enabled: boolean;
+  /** Root directory (`--cache-dir`); default $XDG_CACHE_HOME/raic or ~/.cache/raic. */
+  dir?: string | undefined;
+  /** check and repair `refresh`: they must see what members hold now. Default `use`. */
+  mode?: CacheMode;
+}
 
 export interface OpenOptions {
   configPath: string;
@@ -10,6 +22,24 @@ export interface OpenOptions {
   need?: number | undefined;
   /** Wraps each provider (tests inject faults here). */
   wrap?: (p: Provider) => Provider;
+  /** Without it, no cache (library callers opt in; the CLI does unless --no-cache). */
+  cache?: CacheSetting | undefined;
+}
+
+/**
+ * The cache root to use, made if missing; null when disabled. A default root that cannot be made (a read-only
+ * home) means running without a cache; a directory the user named that cannot be made is their mistake.
+ */
+export function cacheChoice(setting: CacheSetting | undefined): CacheChoice | null {
+  if (!setting?.enabled) return null;
+  const root = setting.dir ?? defaultCacheRoot();
+  try {
+    prepareCacheRoot(root);
+  } catch (err) {
+    if (setting.dir === undefined) return null;
+    throw new RaicError('Usage', `cannot use the cache directory ${root}: ${(err as Error).message}`, { hint: 'name a writable directory with --cache-dir, or run with --no-cache' });
+  }
+  return { root, mode: setting.mode ?? 'use' };
 }
 
 export async function openConfiguredArray(opts: OpenOptions): Promise<RaicArray> {
@@ -18,8 +48,11 @@ export async function openConfiguredArray(opts: OpenOptions): Promise<RaicArray>
     ...(opts.tuning ? { tuning: opts.tuning } : {}),
     ...(opts.wrap ? { wrap: opts.wrap } : {}),
     ...(opts.need !== undefined ? { need: opts.need } : {}),
+    ...withCache(cacheChoice(opts.cache)),
   });
 }
+
+const withCache = (cache: CacheChoice | null): { cache?: CacheChoice } => (cache ? { cache } : {});
 
 export async function unlockArray(array: RaicArray, passphrase: string): Promise<RepoKeys> {
   return repoKeys(await unlockMaster(array.members, passphrase, array.shape.arrayId));

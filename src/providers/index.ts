@@ -5,7 +5,7 @@
  * one with timeouts, retries and backoff. `credentialVariables(scheme)` names the environment
  * variables a scheme's adapter reads, without loading it.
  */
-export type { Provider, ProviderCapabilities, ByteRange, ObjectInfo, ProviderFactory } from './types.js';
+export type { Provider, ProviderCapabilities, ByteRange, CallOptions, ObjectInfo, ProviderFactory } from './types.js';
 export { MAX_OBJECT_BYTES } from './types.js';
 export { credentialVariables, openProvider, supportedSchemes } from './registry.js';
 export { withRetry, type RetryPolicy } from './retry.js';

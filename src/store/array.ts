@@ -3,10 +3,12 @@
  * and decodes stripes. Opening reads each member's public config and sets aside members that are
  * unreachable or hold another array, so every later failure message can name them.
  */
+import { join } from 'node:path';
+import { ObjectCache, type CacheMode } from '../cache/index.js';
 import { RaicError, isRaicError } from '../errors.js';
 import type { Provider } from '../providers/index.js';
 import { FORMAT_VERSION, UnsupportedVersion, parseArrayConfig, type ArrayConfig } from './array-config.js';
-import { CONFIG_KEY } from './layout.js';
+import { CACHED_PREFIXES, CONFIG_KEY } from './layout.js';
 import { Members } from './members.js';
 import { messageOf } from './replicated.js';
 import { CodecPool } from './codec-pool.js';
@@ -23,6 +25,12 @@ export interface ArrayShape {
 /** Default write quorum: one member of slack beyond k (so a just-written stripe survives one loss), at most n. */
 export function defaultMinMembers(k: number, n: number): number {
   return Math.min(n, k + 1);
+}
+
+/** A local cache for the run: its root directory (the array's own directory is made below it) and mode. */
+export interface CacheChoice {
+  root: string;
+  mode: CacheMode;
 }
 
 export class RaicArray {
@@ -55,9 +63,10 @@ export class RaicArray {
    * Opens the members listed (in share order) and checks each holds this array at its index.
    * Rejects `Quorum` (naming the unusable members) when fewer than `need` (default k) are usable.
    */
-  static async open(shape: ArrayShape, urls: readonly string[], opts: { tuning?: Partial<Tuning>; need?: number; wrap?: (p: Provider) => Provider } = {}): Promise<RaicArray> {
+  static async open(shape: ArrayShape, urls: readonly string[], opts: { tuning?: Partial<Tuning>; need?: number; wrap?: (p: Provider) => Provider; cache?: CacheChoice } = {}): Promise<RaicArray> {
     if (urls.length !== shape.n) throw new RaicError('Config', `the config lists ${urls.length} members but the array has n=${shape.n}`);
-    const members = await Members.open(urls, opts.wrap);
+    const cache = opts.cache ? new ObjectCache(join(opts.cache.root, shape.arrayId), shape.arrayId, CACHED_PREFIXES, opts.cache.mode) : null;
+    const members = await Members.open(urls, opts.wrap, cache);
     await verifyMembers(members, shape);
     const array = new RaicArray(shape, members, defaultTuning(opts.tuning));
     try {

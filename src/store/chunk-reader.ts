@@ -88,6 +88,7 @@ export class ChunkReader {
   async read(entry: ChunkEntry): Promise<Uint8Array> {
     const at = await this.locate(entry);
     const object = packKey(at.pack.toString('hex'));
+    if (entry.meta) this.members.keepWhole(object);
     const healthy = await this.packs.readRange(object, at.pack, at.offset, at.length);
     try {
       return await this.open(entry, healthy);

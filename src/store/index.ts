@@ -8,7 +8,7 @@
  * - ChunkRef: where a chunk's sealed bytes are in a pack's body; the index maps chunk id → ChunkRef.
  * - manifest: the sealed chunk list of one file; a capability names and opens it.
  */
-export { RaicArray, defaultMinMembers, verifyMembers, type ArrayShape } from './array.js';
+export { RaicArray, defaultMinMembers, verifyMembers, type ArrayShape, type CacheChoice } from './array.js';
 export { newArrayConfig, encodeArrayConfig, parseArrayConfig, type ArrayConfig } from './array-config.js';
 export { formatCapability, parseCapability, arrayTagOf, type CapabilityKind, type FileCapability } from './capability.js';
 export type { ChunkEntry, ChunkRef } from './chunk-ref.js';

@@ -25,6 +25,10 @@ export const FORWARD_PREFIX = 'forward/';
 export const FORGOTTEN_PREFIX = 'forgotten/';
 export const REMOVED_KEYS_PREFIX = 'removed-keys/';
 
+/** Objects every run reads again and that are never rewritten: cached whole (cache/). Metadata packs are
+ * cached too, marked as the layers above meet them (Members.keepWhole); data packs, locks and keys never. */
+export const CACHED_PREFIXES: readonly string[] = [INDEX_PREFIX, SNAPSHOTS_PREFIX, FORGOTTEN_PREFIX, MANIFESTS_PREFIX, FORWARD_PREFIX];
+
 function sharded(prefix: string, idHex: string): string {
   return `${prefix}${idHex.slice(0, 2)}/${idHex}`;
 }

@@ -4,6 +4,7 @@
  * costs one timeout, not one per chunk.
  */
 import { RaicError, isRaicError } from '../errors.js';
+import { withCache, type ObjectCache } from '../cache/index.js';
 import { openProvider, withRetry, type Provider } from '../providers/index.js';
 
 export interface MemberSlot {
@@ -21,7 +22,11 @@ export class Members {
   /** Recent read latency per member (ms, exponentially weighted), to ask the fastest first. */
   private readonly latency = new Map<number, number>();
 
-  private constructor(slots: MemberSlot[]) {
+  private constructor(
+    slots: MemberSlot[],
+    /** The local copy of metadata objects (cache/), or null when the run goes without. */
+    readonly cache: ObjectCache | null = null,
+  ) {
     this.slots = slots;
   }
 
@@ -29,23 +34,27 @@ export class Members {
    * Opens every member URL. A malformed URL or unknown scheme rejects (`Usage`): that is a typo, not an
    * outage. A member that cannot be opened (e.g. missing credentials) is recorded as down.
    */
-  static async open(urls: readonly string[], wrap: (p: Provider) => Provider = (p) => withRetry(p)): Promise<Members> {
+  static async open(urls: readonly string[], wrap: (p: Provider) => Provider = (p) => withRetry(p), cache: ObjectCache | null = null): Promise<Members> {
     const slots = await Promise.all(
       urls.map(async (url, index): Promise<MemberSlot> => {
         try {
-          return { index, url, provider: wrap(await openProvider(url)), downReason: null };
+          const provider = wrap(await openProvider(url));
+          return { index, url, provider: cache ? withCache(provider, cache, index) : provider, downReason: null };
         } catch (err) {
           if (isRaicError(err, 'Usage')) throw err;
           return { index, url, provider: null, downReason: reasonOf(err) };
         }
       }),
     );
-    return new Members(slots);
+    return new Members(slots, cache);
   }
 
   /** For tests and tools that already hold providers. */
-  static fromProviders(providers: readonly Provider[]): Members {
-    return new Members(providers.map((provider, index) => ({ index, url: provider.displayUrl, provider, downReason: null })));
+  static fromProviders(providers: readonly Provider[], cache: ObjectCache | null = null): Members {
+    return new Members(
+      providers.map((provider, index) => ({ index, url: provider.displayUrl, provider: cache ? withCache(provider, cache, index) : provider, downReason: null })),
+      cache,
+    );
   }
 
   /**
@@ -53,7 +62,19 @@ export class Members {
    * touch member `index` while the array's own Members (and the lock held through it) still count it.
    */
   without(index: number): Members {
+    // The providers keep their cache wrappers (filed under the original indexes); distrust(), which takes the
+    // new numbering, is off for this view.
     return new Members(this.slots.filter((s) => s.index !== index).map((s, i) => ({ ...s, index: i })));
+  }
+
+  /** Marks an object worth keeping whole in the cache (a metadata pack: every walk of a snapshot reads it). */
+  keepWhole(key: string): void {
+    this.cache?.keepWhole(key);
+  }
+
+  /** Member `index`'s copy of `key` did not verify: the cache must not serve it again (the member may). */
+  distrust(index: number, key: string): void {
+    this.cache?.evict(index, key, 'bad');
   }
 
   get n(): number {

@@ -114,6 +114,7 @@ export class PackReader {
         hint: 'bring the unreachable members back, or run raic repair',
       });
     }
+    for (const [i, bytes] of copies) if (!bytes.equals(agreed)) this.members.distrust(i, object);
     const table = parsePackTable(agreed, id, { k: this.k, n: this.n });
     return { table, tableBytes: agreed, dataStart: OBJECT_HEADER_BYTES + agreed.length };
   }
@@ -178,6 +179,7 @@ export class PackReader {
           return bytes;
         }
         this.problems.push({ member: i, object, problem: 'corrupt', detail: `bytes ${from}–${to} of its share do not match the table` });
+        this.members.distrust(i, object);
       } catch (err) {
         this.note(i, object, err);
       }
@@ -238,6 +240,7 @@ export class PackReader {
 
   private note(member: number, object: string, err: unknown): void {
     const problem = isRaicError(err, 'NotFound') ? 'missing' : isRaicError(err, 'Integrity') ? 'corrupt' : 'unreachable';
+    if (problem === 'corrupt') this.members.distrust(member, object);
     this.problems.push({ member, object, problem, detail: messageOf(err) });
   }
 

@@ -124,6 +124,7 @@ export class PackWriter {
 
   private async upload(id: Buffer, objects: Buffer[]): Promise<void> {
     const key = packKey(id.toString('hex'));
+    if (this.meta) this.members.keepWhole(key);
     const results = await Promise.allSettled(objects.map((obj, i) => this.members.call(i, (pr) => pr.put(key, obj))));
     const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ i, err: r.reason as unknown }] : []));
     const stored = results.length - failed.length;

@@ -54,7 +54,12 @@ export async function getFromAny<T>(members: Members, key: string, what: string,
     }
     try {
       const bytes = await members.call(slot.index, (p) => p.get(key));
-      return accept(bytes);
+      try {
+        return accept(bytes);
+      } catch (err) {
+        if (!isRaicError(err, 'Usage')) members.distrust(slot.index, key); // a cached copy that fails must not be served again
+        throw err;
+      }
     } catch (err) {
       if (isRaicError(err, 'Usage')) throw err; // the caller's input is wrong: another member won't help
       if (!isRaicError(err, 'NotFound')) sawOnlyNotFound = false;

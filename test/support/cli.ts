@@ -4,7 +4,7 @@
  * with the child kept. Both spawn through one `launch`.
  */
 import { spawn } from 'node:child_process';
-import { createReadStream } from 'node:fs';
+import { createReadStream, rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -13,6 +13,9 @@ import type { Readable } from 'node:stream';
 
 export const repoRoot = resolve(fileURLToPath(import.meta.url), '../../../..');
 export const raicBin = join(repoRoot, 'bin', 'run.js');
+/** Where the binary's caches go in this test process (see launch). */
+export const testCacheHome = join(tmpdir(), `raic-test-cache-${process.pid}`);
+process.on('exit', () => rmSync(testCacheHome, { recursive: true, force: true }));
 
 export interface RunResult {
   code: number;
@@ -87,7 +90,8 @@ function launch(args: string[], opts: LaunchOptions): StartedRaic & { done: Prom
   const argv = [...(opts.wrapper ?? []), process.execPath, raicBin, ...args, ...(args[0] === 'init' && !opts.realKdf ? ['--insecure-kdf'] : [])];
   const child = spawn(argv[0]!, argv.slice(1), {
     cwd: opts.cwd ?? repoRoot,
-    env: { ...process.env, ...opts.env },
+    // A cache root per test process unless the test names one: no test reads another's cache or the user's.
+    env: { ...process.env, XDG_CACHE_HOME: testCacheHome, ...opts.env },
     stdio: [opts.stdin === 'ignore' ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
   const out: Buffer[] = [];

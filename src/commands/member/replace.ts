@@ -15,7 +15,7 @@ the local config. Then run raic repair to rebuild its shares from the others. Th
   };
 
   async run(): Promise<ReplaceResult> {
-    const array = await openConfiguredArray({ configPath: this.configPath() });
+    const array = await openConfiguredArray({ configPath: this.configPath(), cache: this.cacheSetting('refresh') });
     let result: ReplaceResult;
     try {
       const keys = await unlockArray(array, await this.passphrase(false));

@@ -1,0 +1,202 @@
+/**
+ * ObjectCache: a local copy of the members' objects that every run reads again (index segments, metadata
+ * packs, catalog records, manifests, forwarding records), so a warm run reads them from disk, not over a
+ * link billed per GB. One directory per array: `<root>/<array id>/m<member>/<object key>`.
+ *
+ * The cache is never the only copy of anything and never the judge of anything:
+ * - Each file holds the bytes one member served (or took) under that key — objects are never overwritten,
+ *   so the copy stays what the member holds until the member deletes it — behind a SHA-256 of the array
+ *   id, member, key and bytes. A file whose hash does not match (a flipped bit, a truncated write, a file
+ *   copied from another array's or member's cache) is deleted and the object fetched again.
+ * - The layers above verify every byte they use exactly as they verify a member's (tables agreed by k
+ *   members, AEAD tags, content hashes); a copy they find bad is evicted (`evict`), so it costs a download.
+ * - Listings always go to the members; a key a member no longer lists is evicted when its prefix is listed.
+ *   Another host's new objects are learnt that way; a deleted cache costs a download, nothing else.
+ * - Writing is best effort: a full or read-only disk makes the cache miss, never a command fail.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, openSync, readSync, closeSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, existsSync, fstatSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+const MAGIC = Buffer.from('RAICCH01');
+const HEADER_BYTES = MAGIC.length + 32;
+
+/** Reads go to the cache first (`use`), or to the members with the cache refreshed from their answers
+ * (`refresh`: check and repair, whose job is to see what members hold now). */
+export type CacheMode = 'use' | 'refresh';
+
+export interface CacheStats {
+  hits: number;
+  misses: number;
+  /** Bytes served from the cache instead of a member. */
+  bytesServed: number;
+  /** Files found damaged (and deleted). */
+  damaged: number;
+  /** Copies the layers above found bad (and evicted). */
+  evicted: number;
+  /** Files that could not be written (full or read-only disk); the run went on without them. */
+  writeErrors: number;
+}
+
+export class ObjectCache {
+  readonly stats: CacheStats = { hits: 0, misses: 0, bytesServed: 0, damaged: 0, evicted: 0, writeErrors: 0 };
+  /** Keys outside `prefixes` that are worth keeping whole (metadata packs), as the layers above learn them. */
+  private readonly kept = new Set<string>();
+  /** Files verified in this run (key → size of the object), served by ranged reads without hashing again. */
+  private readonly verified = new Map<string, number>();
+
+  /**
+   * @param dir      this array's directory (`<root>/<array id>`)
+   * @param prefixes keys under these prefixes are always cached whole
+   */
+  constructor(
+    readonly dir: string,
+    private readonly arrayId: string,
+    private readonly prefixes: readonly string[],
+    readonly mode: CacheMode = 'use',
+  ) {}
+
+  /** Whether objects under `key` are cached. */
+  holds(key: string): boolean {
+    return this.kept.has(key) || this.prefixes.some((p) => key.startsWith(p));
+  }
+
+  /** Marks an object as worth caching whole (a metadata pack, which every walk of a snapshot reads again). */
+  keepWhole(key: string): void {
+    this.kept.add(key);
+  }
+
+  private path(member: number, key: string): string {
+    return join(this.dir, `m${member}`, key);
+  }
+
+  private seal(member: number, key: string, bytes: Uint8Array): Buffer {
+    return createHash('sha256').update(`raic cache v1 ${this.arrayId} ${member} ${key}\n`).update(bytes).digest();
+  }
+
+  /**
+   * Bytes [range) of the cached copy (the whole object without a range), or null when there is none or it
+   * is damaged (then deleted). A range past the end gives the bytes that exist, as a provider does.
+   */
+  read(member: number, key: string, range?: { offset: number; length: number }): Buffer | null {
+    const path = this.path(member, key);
+    const id = `${member} ${key}`;
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch {
+      this.verified.delete(id);
+      return null;
+    }
+    try {
+      let size = this.verified.get(id);
+      if (size === undefined) {
+        const whole = Buffer.allocUnsafe(fstatSync(fd).size);
+        if (readFully(fd, whole, 0) !== whole.length || whole.length < HEADER_BYTES || !whole.subarray(0, MAGIC.length).equals(MAGIC)) return this.damagedCopy(path);
+        const bytes = whole.subarray(HEADER_BYTES);
+        if (!this.seal(member, key, bytes).equals(whole.subarray(MAGIC.length, HEADER_BYTES))) return this.damagedCopy(path);
+        size = bytes.length;
+        this.verified.set(id, size);
+        if (!range) return this.served(bytes);
+        return this.served(bytes.subarray(Math.min(range.offset, size), Math.min(range.offset + range.length, size)));
+      }
+      const from = Math.min(range?.offset ?? 0, size);
+      const to = Math.min(range ? range.offset + range.length : size, size);
+      const out = Buffer.allocUnsafe(to - from);
+      if (readFully(fd, out, HEADER_BYTES + from) !== out.length) {
+        this.verified.delete(id);
+        return this.damagedCopy(path);
+      }
+      return this.served(out);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private served(bytes: Buffer): Buffer {
+    this.stats.hits += 1;
+    this.stats.bytesServed += bytes.length;
+    return bytes;
+  }
+
+  private damagedCopy(path: string): null {
+    this.stats.damaged += 1;
+    removeQuietly(path);
+    return null;
+  }
+
+  /** Keeps `bytes` as member `member`'s copy of `key` (written aside, then renamed: readers never see half a file). */
+  write(member: number, key: string, bytes: Uint8Array): void {
+    const path = this.path(member, key);
+    const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(tmp, Buffer.concat([MAGIC, this.seal(member, key, bytes), bytes]));
+      renameSync(tmp, path);
+      this.verified.set(`${member} ${key}`, bytes.length);
+    } catch {
+      this.stats.writeErrors += 1;
+      removeQuietly(tmp);
+    }
+  }
+
+  /** Drops member `member`'s copy of `key` (deleted on the member, or found bad by the layers above). */
+  evict(member: number, key: string, found: 'deleted' | 'bad' = 'deleted'): void {
+    this.verified.delete(`${member} ${key}`);
+    if (existsSync(this.path(member, key)) && removeQuietly(this.path(member, key)) && found === 'bad') this.stats.evicted += 1;
+  }
+
+  /** Keys of member `member` cached under `prefix` (a directory prefix such as `index/` or `packs/ab/`). */
+  cachedKeys(member: number, prefix: string): string[] {
+    const root = join(this.dir, `m${member}`);
+    const start = join(root, prefix);
+    const out: string[] = [];
+    const walk = (dir: string, rel: string): void => {
+      let names: string[];
+      try {
+        names = readdirSync(dir);
+      } catch {
+        return;
+      }
+      for (const name of names) {
+        const full = join(dir, name);
+        let isDir = false;
+        try {
+          isDir = statSync(full).isDirectory();
+        } catch {
+          continue;
+        }
+        if (isDir) walk(full, `${rel}${name}/`);
+        else if (!name.includes('.tmp-')) out.push(`${rel}${name}`);
+      }
+    };
+    if (prefix.endsWith('/')) walk(start, prefix);
+    return out;
+  }
+
+  /** Statistics line for summaries: what the cache saved and what it caught. */
+  describe(): string {
+    const s = this.stats;
+    return `${s.hits} objects (${(s.bytesServed / 1e6).toFixed(1)} MB) read from the cache, ${s.misses} fetched${s.damaged ? `, ${s.damaged} damaged cache files replaced` : ''}`;
+  }
+}
+
+/** Best effort: a file that cannot be removed is verified again at its next read anyway. */
+function removeQuietly(path: string): boolean {
+  try {
+    rmSync(path, { force: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function readFully(fd: number, into: Buffer, position: number): number {
+  let got = 0;
+  while (got < into.length) {
+    const n = readSync(fd, into, got, into.length - got, position + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got;
+}
