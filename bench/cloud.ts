@@ -4,8 +4,9 @@
  * /tmp/raic-servers/env.json), each member reached through a link relay of link-relay.ts on 127.0.0.1; restic
  * (its Swift backend on the same server — the S3 API rejects restic's aws-chunked uploads) through one such
  * link. Every byte is counted at the links. Steps, for both tools: init, first backup of a real tree, unchanged
- * re-backup, restore (checked identical), put of a random file, get of that file (checked identical); printed
- * with seconds, MB up and MB down for each tool and the ratios raic ÷ restic.
+ * re-backup (warm cache, then with the local cache deleted), restore (checked identical), put of a random file,
+ * get of that file (checked identical); printed with seconds, MB up and MB down for each tool and the ratios
+ * raic ÷ restic.
  *
  * Then the slow uplink: all six members behind one shared link of RAIC_BENCH_CLOUD_UPLINK_MBIT (default 5
  * Mbit/s, both ways) at RAIC_BENCH_CLOUD_UPLINK_RTT_MS (default 30 ms), `raic put` of the same file into a fresh
@@ -121,7 +122,7 @@ interface StepResult {
   stdout: string;
 }
 
-const STEPS = ['init', 'first backup', 'unchanged backup', 'restore', 'put file', 'get file'] as const;
+const STEPS = ['init', 'first backup', 'unchanged backup', 'unchanged, no cache', 'restore', 'put file', 'get file'] as const;
 type Step = (typeof STEPS)[number];
 
 interface ToolRun {
@@ -221,6 +222,9 @@ async function runRaic(ctx: Context, s: CloudSettings, inputs: Inputs): Promise<
   if ((await step('init', ['init', '--k', String(K), ...memberUrls(ctx, relays)])).exitCode !== 0) return run;
   await step('first backup', ['backup', inputs.tree]);
   await step('unchanged backup', ['backup', inputs.tree]);
+  // The same with the local cache deleted: it must fetch metadata only.
+  await rm(env.XDG_CACHE_HOME!, { recursive: true, force: true });
+  await step('unchanged, no cache', ['backup', inputs.tree]);
   const target = join(ctx.scratch, 'raic-restore');
   await step('restore', ['restore', 'latest', '--target', target]);
   run.verify = await compareTree(inputs.record, join(target, inputs.tree));
@@ -248,6 +252,8 @@ async function runRestic(ctx: Context, s: CloudSettings, inputs: Inputs): Promis
   if ((await step('init', ['init', '--quiet'])).exitCode !== 0) return run;
   await step('first backup', ['backup', '--quiet', inputs.tree]);
   await step('unchanged backup', ['backup', '--quiet', inputs.tree]);
+  await rm(env.RESTIC_CACHE_DIR!, { recursive: true, force: true });
+  await step('unchanged, no cache', ['backup', '--quiet', inputs.tree]);
   const target = join(ctx.scratch, 'restic-restore');
   await step('restore', ['restore', 'latest', '--path', inputs.tree, '--target', target, '--quiet']);
   run.verify = await compareTree(inputs.record, join(target, inputs.tree));
