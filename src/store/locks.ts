@@ -385,12 +385,13 @@ function lockedError(holders: LockInfo[], exclusive: boolean, race: boolean, att
  * Lists `locks/` on every up member and reads each lock found (see "Reading" above). Rejects `Quorum` if
  * fewer than `need` members answered a listing (a lock held only elsewhere could be missed).
  */
-async function scanLocks(ctx: ScanContext): Promise<Scan> {
+async function scanLocks(ctx: ScanContext, ours: ReadonlySet<string> = new Set()): Promise<Scan> {
   const deleted = new Set<string>();
   for (let pass = 1; ; pass++) {
     const listed = await listEverywhere(ctx);
     const limit = pLimit(8);
-    const read = await Promise.all([...listed].filter(([key]) => !deleted.has(key)).map(([key, on]) => limit(async () => [key, await readLock(ctx, key, on)] as const)));
+    // Our own objects (`ours`) are not read: a round trip on a commit's path for what we wrote ourselves.
+    const read = await Promise.all([...listed].filter(([key]) => !deleted.has(key) && !ours.has(key)).map(([key, on]) => limit(async () => [key, await readLock(ctx, key, on)] as const)));
     const vanished = read.filter(([, r]) => r === null).map(([key]) => key);
     if (vanished.length === 0) {
       const present = read.flatMap(([key, r]) => (r === null ? [] : [[key, r] as const]));
@@ -648,11 +649,12 @@ class HeldLock implements Lock {
       throw this.lose(`the lock was last replaced ${formatAge(since)} ago; other machines may soon judge it stale`);
     }
     const key = this.current;
-    const { present, unknown } = await copiesOf(this.ctx.members, key);
+    // Both are reads after the same point (nothing is committed until they pass): asked at once, one round trip.
+    const [{ present, unknown }, scan] = await Promise.all([copiesOf(this.ctx.members, key), scanLocks(this.ctx, new Set([key, ...this.superseded]))]);
     if (present === 0 && unknown === 0) throw this.lose(`the lock ${key} was removed while held (by \`raic unlock --remove-all\`?)`);
     if (present < this.ctx.need) throw this.lose(`the lock ${key} is on only ${present} members, ${this.ctx.need} needed`);
     // A tentative rival yields to us once its listings show our lock; an established one does not.
-    const rivals = blockers((await scanLocks(this.ctx)).locks, this.ctx.exclusive, this.holder).filter((l) => !l.tentative);
+    const rivals = blockers(scan.locks, this.ctx.exclusive, this.holder).filter((l) => !l.tentative);
     if (rivals.length > 0) throw this.lose(`a conflicting lock is held beside ours: ${describeLock(rivals[0]!)} [${rivals[0]!.key}]`);
     if (this.controller.signal.aborted) throw this.lostError();
   }
