@@ -23,6 +23,8 @@
  *   RAIC_BENCH_CLOUD_TREE_MB    stop copying after this many MB (10^6 bytes; default 120)
  *   RAIC_BENCH_CLOUD_FILE_MB    size of the random file put and got, MiB (default 32)
  *   RAIC_BENCH_CLOUD_UPLINK_MBIT, RAIC_BENCH_CLOUD_UPLINK_RTT_MS  the slow uplink (0 Mbit/s skips it)
+ *   RAIC_BENCH_CLOUD_UPLINK_TREE_MB  a copy of this many MB of RAIC_BENCH_CLOUD_TREE backed up over the slow uplink
+ *                               too, by both tools (default 50; 0 skips it)
  *
  * Scratch space under RAIC_BENCH_DIR (default /tmp); buckets, containers and scratch dir are removed at the end.
  */
@@ -48,6 +50,8 @@ export interface CloudSettings {
   fileBytes: number;
   /** 0: no slow-uplink part */
   uplinkMbit: number;
+  /** bytes of the real tree backed up over the slow uplink (0: none) */
+  uplinkTreeBytes: number;
   uplinkRttMs: number;
 }
 
@@ -85,6 +89,7 @@ export function cloudSettings(env: NodeJS.ProcessEnv, onlyCloud: boolean): Cloud
     fileBytes: Math.round(numberKnob(env, 'RAIC_BENCH_CLOUD_FILE_MB', 32, 0.001) * MiB),
     uplinkMbit: numberKnob(env, 'RAIC_BENCH_CLOUD_UPLINK_MBIT', 5, 0),
     uplinkRttMs: numberKnob(env, 'RAIC_BENCH_CLOUD_UPLINK_RTT_MS', 30, 0),
+    uplinkTreeBytes: numberKnob(env, 'RAIC_BENCH_CLOUD_UPLINK_TREE_MB', 50, 0) * 1e6,
   };
 }
 
@@ -270,6 +275,10 @@ interface SlowUplink {
   raicInit?: StepResult;
   raicPut?: StepResult;
   resticPut?: StepResult;
+  /** backup of the uplink tree (a real tree of RAIC_BENCH_CLOUD_UPLINK_TREE_MB) after the put */
+  raicBackup?: StepResult;
+  resticBackup?: StepResult;
+  treeBytes?: number;
 }
 
 async function runSlowUplink(ctx: Context, s: CloudSettings, inputs: Inputs): Promise<SlowUplink> {
@@ -280,11 +289,19 @@ async function runSlowUplink(ctx: Context, s: CloudSettings, inputs: Inputs): Pr
   const env = raicEnv(ctx, 'uplink');
   out.raicInit = await runStep('slow uplink: raic init', relays, ctx.raicBin, ['init', '--k', String(K), ...memberUrls(ctx, relays), '--json'], env);
   if (out.raicInit.exitCode === 0) out.raicPut = await runStep('slow uplink: raic put', relays, ctx.raicBin, ['put', inputs.file, '--json'], env);
+  let tree: string | undefined;
+  if (s.uplinkTreeBytes > 0) {
+    tree = join(ctx.scratch, 'uplink-tree');
+    await freezeTree(s.tree, tree, s.uplinkTreeBytes);
+    out.treeBytes = (await recordTree(tree)).bytes;
+    if (out.raicInit.exitCode === 0) out.raicBackup = await runStep('slow uplink: raic backup', relays, ctx.raicBin, ['backup', tree, '--json'], env);
+  }
   const [relay] = await relaysFor(ctx.server.endpoint, s.uplinkRttMs, linkCaps('per-link', 1, bps, bps));
   ctx.relays.push(relay!);
   const renv = resticEnv(ctx, 'restic-uplink', relay!);
   const rinit = await runStep('slow uplink: restic init', [relay!], 'restic', ['init', '--quiet'], renv);
   out.resticPut = rinit.exitCode === 0 ? await runStep('slow uplink: restic backup', [relay!], 'restic', ['backup', '--quiet', inputs.file], renv) : rinit;
+  if (tree && rinit.exitCode === 0) out.resticBackup = await runStep('slow uplink: restic backup of the tree', [relay!], 'restic', ['backup', '--quiet', tree], renv);
   return out;
 }
 
@@ -345,6 +362,11 @@ function printSlowUplink(s: CloudSettings, slow: SlowUplink): void {
   console.log(`restic backup (one ${s.uplinkMbit} Mbit/s link): ${describe(slow.resticPut)}`);
   const verdict = slow.raicPut && !slow.raicPut.error ? `${(slow.raicPut.seconds / ideal).toFixed(2)}× that` : 'no time: the put failed';
   console.log(`ideal for n/k × the file at ${s.uplinkMbit} Mbit/s: ${ideal.toFixed(1)} s (issue 11 asks ≤ 1.5×, ${(1.5 * ideal).toFixed(1)} s); raic: ${verdict}`);
+  if (slow.treeBytes !== undefined) {
+    console.log(`backup of a ${mb(slow.treeBytes)} MB copy of ${s.tree}, same links:`);
+    console.log(`raic backup:         ${describe(slow.raicBackup)}`);
+    console.log(`restic backup:       ${describe(slow.resticBackup)}`);
+  }
 }
 
 /** Runs the cloud profile and prints its tables. */
