@@ -26,6 +26,15 @@
  *   RAIC_BENCH_CLOUD_UPLINK_TREE_MB  a copy of this many MB of RAIC_BENCH_CLOUD_TREE backed up over the slow uplink
  *                               too, by both tools (default 50; 0 skips it)
  *
+ * Then one slow member: a fresh array whose member 5 (a parity member) is on its own link of
+ * RAIC_BENCH_CLOUD_SLOW_MBIT (default 8 Mbit/s both ways), the others on the profile's links: backup and restore
+ * of the tree, put and get of the file, each beside the all-fast time (the main part's, or one measured here when
+ * the main part is not run) and the ratio (issue 11 asks ≤ 1.5× for backup and put, ≤ 1.3× for restore and get);
+ * then `raic repair` and `raic check` on the full-speed links, with their exit codes.
+ *
+ *   RAIC_BENCH_CLOUD_SLOW_MBIT  the slow member's link (0 skips the part)
+ *   RAIC_BENCH_CLOUD_PARTS      which parts run, comma-separated: main, uplink, slow (default all three)
+ *
  * Scratch space under RAIC_BENCH_DIR (default /tmp); buckets, containers and scratch dir are removed at the end.
  */
 import { spawnSync } from 'node:child_process';
@@ -53,6 +62,19 @@ export interface CloudSettings {
   /** bytes of the real tree backed up over the slow uplink (0: none) */
   uplinkTreeBytes: number;
   uplinkRttMs: number;
+  /** 0: no slow-member part */
+  slowMbit: number;
+  parts: Set<CloudPart>;
+}
+
+const PARTS = ['main', 'uplink', 'slow'] as const;
+type CloudPart = (typeof PARTS)[number];
+
+function partsKnob(raw: string | undefined): Set<CloudPart> {
+  if (raw === undefined || raw.trim() === '') return new Set(PARTS);
+  const parts = raw.split(',').map((p) => p.trim());
+  for (const p of parts) if (!(PARTS as readonly string[]).includes(p)) throw new Error(`RAIC_BENCH_CLOUD_PARTS=${raw}: want a comma-separated list of ${PARTS.join(', ')}`);
+  return new Set(parts as CloudPart[]);
 }
 
 // As bin/run.js does: the SDK's warning about its future Node support is noise in the bench's output.
@@ -90,6 +112,8 @@ export function cloudSettings(env: NodeJS.ProcessEnv, onlyCloud: boolean): Cloud
     uplinkMbit: numberKnob(env, 'RAIC_BENCH_CLOUD_UPLINK_MBIT', 5, 0),
     uplinkRttMs: numberKnob(env, 'RAIC_BENCH_CLOUD_UPLINK_RTT_MS', 30, 0),
     uplinkTreeBytes: numberKnob(env, 'RAIC_BENCH_CLOUD_UPLINK_TREE_MB', 50, 0) * 1e6,
+    slowMbit: numberKnob(env, 'RAIC_BENCH_CLOUD_SLOW_MBIT', 8, 0),
+    parts: partsKnob(env.RAIC_BENCH_CLOUD_PARTS),
   };
 }
 
@@ -125,6 +149,8 @@ interface StepResult {
   /** the last line of stderr when the step failed (or a check of its output did) */
   error?: string;
   stdout: string;
+  /** bytes through the last of the step's links (the slow member's, in the slow-member part) */
+  slowLink?: { up: number; down: number };
 }
 
 const STEPS = ['init', 'first backup', 'unchanged backup', 'unchanged, no cache', 'restore', 'put file', 'get file'] as const;
@@ -135,15 +161,21 @@ interface ToolRun {
   verify?: TreeDiff;
 }
 
+/** raic's exit code for "committed, but some member missed objects: run raic repair". */
+const DEGRADED = 4;
+
 const lastLine = (text: string): string => text.trim().split('\n').filter((l) => l.trim() !== '').pop() ?? '(no message)';
 
 /** Runs one command, counting the bytes that cross `links` while it runs; never throws on its exit code. */
 async function runStep(label: string, links: LinkRelay[], cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<StepResult> {
   process.stderr.write(`  ${label}…\n`);
   const before = totalCounters(links);
+  const lastBefore = links.at(-1)?.counters();
   const m = await measure(label, 0, cmd, args, env, { okExitCodes: 'any' });
   const after = totalCounters(links);
+  const lastAfter = links.at(-1)?.counters();
   const result: StepResult = { seconds: m.seconds, up: after.up - before.up, down: after.down - before.down, exitCode: m.exitCode, stdout: m.stdout };
+  if (lastBefore && lastAfter) result.slowLink = { up: lastAfter.up - lastBefore.up, down: lastAfter.down - lastBefore.down };
   if (m.exitCode !== 0) result.error = `exit ${m.exitCode}: ${lastLine(m.stderr)}`;
   return result;
 }
@@ -212,15 +244,15 @@ interface Inputs {
   fileSha: string;
 }
 
-async function runRaic(ctx: Context, s: CloudSettings, inputs: Inputs): Promise<ToolRun> {
-  const caps = linkCaps(s.layout, N, s.upMbit * 1e6, s.downMbit * 1e6);
+/** raic's steps on a fresh array behind `caps` (one per member); `prefix` labels its progress lines and files. */
+async function runRaic(ctx: Context, s: CloudSettings, inputs: Inputs, caps: { up: RateCap; down: RateCap }[], prefix = 'raic'): Promise<ToolRun & { relays: LinkRelay[]; env: NodeJS.ProcessEnv }> {
   const relays = await relaysFor(ctx.server.s3.endpoint, s.rttMs, caps);
   ctx.relays.push(...relays);
-  const env = raicEnv(ctx, 'raic');
-  const run: ToolRun = { steps: new Map() };
+  const env = raicEnv(ctx, prefix.replace(/[^a-z0-9]+/g, '-'));
+  const run: ToolRun & { relays: LinkRelay[]; env: NodeJS.ProcessEnv } = { steps: new Map(), relays, env };
   const step = async (name: Step, args: string[]): Promise<StepResult> => {
     // The executable itself, as users run it (its #! line carries raic's Node flags).
-    const result = await runStep(`raic ${name}`, relays, ctx.raicBin, [...args, '--json'], env);
+    const result = await runStep(`${prefix} ${name}`, relays, ctx.raicBin, [...args, '--json'], env);
     run.steps.set(name, result);
     return result;
   };
@@ -230,18 +262,41 @@ async function runRaic(ctx: Context, s: CloudSettings, inputs: Inputs): Promise<
   // The same with the local cache deleted: it must fetch metadata only.
   await rm(env.XDG_CACHE_HOME!, { recursive: true, force: true });
   await step('unchanged, no cache', ['backup', inputs.tree]);
-  const target = join(ctx.scratch, 'raic-restore');
+  const target = `${env.RAIC_CONFIG!.replace(/-config\.json$/, '')}-restore`;
   await step('restore', ['restore', 'latest', '--target', target]);
   run.verify = await compareTree(inputs.record, join(target, inputs.tree));
   await rm(target, { recursive: true, force: true });
   const put = await step('put file', ['put', inputs.file]);
-  if (put.exitCode !== 0) return run;
+  if (put.exitCode !== 0 && put.exitCode !== DEGRADED) return run;
   const out = join(ctx.scratch, 'raic-get.bin');
   const cap = (JSON.parse(put.stdout) as { capability: string }).capability;
   const get = await step('get file', ['get', cap, out]);
   if (get.exitCode === 0 && (await sha256File(out)) !== inputs.fileSha) get.error = 'the file got differs from the file put';
   await rm(out, { force: true });
   return run;
+}
+
+/** The profile's links for the six members. */
+const profileCaps = (s: CloudSettings): { up: RateCap; down: RateCap }[] => linkCaps(s.layout, N, s.upMbit * 1e6, s.downMbit * 1e6);
+
+interface SlowMember {
+  slow: ToolRun;
+  fast: ToolRun;
+  repair?: StepResult;
+  check?: StepResult;
+}
+
+/** The slow-member part: member 5 on its own slow link; the all-fast run to compare with is `fast`, or made here. */
+async function runSlowMember(ctx: Context, s: CloudSettings, inputs: Inputs, fast: ToolRun | undefined): Promise<SlowMember> {
+  const caps = profileCaps(s);
+  caps[N - 1] = { up: new RateCap(s.slowMbit * 1e6), down: new RateCap(s.slowMbit * 1e6) };
+  const slow = await runRaic(ctx, s, inputs, caps, 'slow member: raic');
+  const out: SlowMember = { slow, fast: fast ?? (await runRaic(ctx, s, inputs, profileCaps(s), 'all fast: raic')) };
+  if (slow.steps.get('init')?.exitCode !== 0) return out;
+  // On the same links: repair catches the slow member up through its own slow link.
+  out.repair = await runStep('slow member: raic repair', slow.relays, ctx.raicBin, ['repair', '--json'], slow.env);
+  out.check = await runStep('slow member: raic check', slow.relays, ctx.raicBin, ['check', '--json'], slow.env);
+  return out;
 }
 
 async function runRestic(ctx: Context, s: CloudSettings, inputs: Inputs): Promise<ToolRun> {
@@ -369,6 +424,42 @@ function printSlowUplink(s: CloudSettings, slow: SlowUplink): void {
   }
 }
 
+function printSlowMember(s: CloudSettings, r: SlowMember): void {
+  console.log(`\none slow member — member ${N - 1} (parity) on its own ${s.slowMbit} Mbit/s link (each way), the others on the profile's links (${s.upMbit} Mbit/s up, ${s.downMbit} down, ${s.rttMs} ms RTT); fresh arrays`);
+  const rows: [Step, string, number][] = [
+    ['first backup', 'backup', 1.5],
+    ['restore', 'restore', 1.3],
+    ['put file', `put ${(s.fileBytes / MiB).toFixed(0)} MiB`, 1.5],
+    ['get file', `get ${(s.fileBytes / MiB).toFixed(0)} MiB`, 1.3],
+  ];
+  const cols = [14, 10, 11, 8, 8, 12, 12];
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(cols[i]!) : c.padStart(cols[i]!))).join(' ');
+  console.log(line(['step', 'all fast s', 'one slow s', 'ratio', 'target', 'slow link up', 'slow link dn']));
+  const slowLink = (st: StepResult | undefined, dir: 'up' | 'down'): string => (st?.slowLink ? mb(st.slowLink[dir]) : 'n/a');
+  for (const [step, label, target] of rows) {
+    const f = r.fast.steps.get(step);
+    const sl = r.slow.steps.get(step);
+    // Exit 4 (committed; the slow member missed objects) is the expected outcome here, not a failure.
+    const failed = (x: StepResult): boolean => x.exitCode !== 0 && x.exitCode !== DEGRADED;
+    const secs = (x: StepResult | undefined): string => (x ? `${x.seconds.toFixed(2)}${failed(x) ? '!' : ''}` : 'n/a');
+    console.log(line([label, secs(f), secs(sl), f && sl ? ratio(sl.seconds, f.seconds) : 'n/a', `≤ ${target}×`, slowLink(sl, 'up'), slowLink(sl, 'down')]));
+    for (const [which, x] of [['all fast', f], ['one slow', sl]] as const) if (x && x.error && (failed(x) || which === 'all fast')) console.log(`note: ${label}, ${which}: ${x.error}`);
+  }
+  const fastGet = r.fast.steps.get('get file');
+  const slowGet = r.slow.steps.get('get file');
+  const fileMB = s.fileBytes / 1e6;
+  if (fastGet && slowGet) {
+    console.log(`bytes down for the get: all fast ${mb(fastGet.down)} MB, one slow ${mb(slowGet.down)} MB, for a ${mb(s.fileBytes)} MB file (${(fastGet.down / fileMB / 1e6).toFixed(3)}× and ${(slowGet.down / fileMB / 1e6).toFixed(3)}×: hedges and tables included)`);
+  }
+  const putSummary = r.slow.steps.get('put file')?.error;
+  if (putSummary) console.log(`the put's summary with one slow member: ${putSummary}`);
+  console.log(`restore check: ${r.slow.verify ? describeDiff(r.slow.verify) : 'not run'}; slow link MB = bytes through member ${N - 1}'s link (MB = 10^6 bytes)`);
+  const exit = (x: StepResult | undefined): string => (x ? `exit ${x.exitCode} after ${x.seconds.toFixed(1)} s, ${mb(x.up)} MB up, ${mb(x.down)} MB down` : 'not run');
+  const stderrOf = (x: StepResult | undefined): string => (x?.error ? ` (${x.error})` : '');
+  console.log(`degraded runs (exit 4 = committed, some member missed objects): ${rows.map(([step, label]) => `${label} ${r.slow.steps.get(step)?.exitCode ?? 'n/a'}`).join(', ')}`);
+  console.log(`then, on the same links: raic repair: ${exit(r.repair)}${stderrOf(r.repair)}; raic check: ${exit(r.check)}${stderrOf(r.check)}`);
+}
+
 /** Runs the cloud profile and prints its tables. */
 export async function cloudBench(s: CloudSettings, raicBin: string, base: string): Promise<void> {
   const server = await swiftServer(); // fails, naming the command that starts it, when the server is not up
@@ -382,12 +473,16 @@ export async function cloudBench(s: CloudSettings, raicBin: string, base: string
     const record = await recordTree(tree);
     const file = join(ctx.scratch, 'file.bin');
     const inputs: Inputs = { tree, record, file, fileSha: await writeRandomFile(file, s.fileBytes) };
-    const raic = await runRaic(ctx, s, inputs);
-    const restic = await runRestic(ctx, s, inputs);
-    printMain(s, inputs, raic, restic, resticVersion);
-    const failed = [...raic.steps.values(), ...restic.steps.values()].some((r) => r.error !== undefined);
-    if (failed || !raic.verify?.identical || !restic.verify?.identical) process.exitCode = 1;
-    if (s.uplinkMbit > 0) printSlowUplink(s, await runSlowUplink(ctx, s, inputs));
+    let raic: ToolRun | undefined;
+    if (s.parts.has('main')) {
+      raic = await runRaic(ctx, s, inputs, profileCaps(s));
+      const restic = await runRestic(ctx, s, inputs);
+      printMain(s, inputs, raic, restic, resticVersion);
+      const failed = [...raic.steps.values(), ...restic.steps.values()].some((r) => r.error !== undefined);
+      if (failed || !raic.verify?.identical || !restic.verify?.identical) process.exitCode = 1;
+    }
+    if (s.parts.has('uplink') && s.uplinkMbit > 0) printSlowUplink(s, await runSlowUplink(ctx, s, inputs));
+    if (s.parts.has('slow') && s.slowMbit > 0) printSlowMember(s, await runSlowMember(ctx, s, inputs, raic));
   } finally {
     for (const r of ctx.relays) await r.close();
     const admin = new S3Admin(server.s3);

@@ -39,8 +39,15 @@ export function parseSize(text: string): number {
   return Math.floor(Number(m[1]) * 1024 ** power);
 }
 
-/** The degraded-write summary line, or null when every member got everything. */
-export function describeDegraded(degraded: readonly { member: number; url: string }[], n: number): string | null {
+/** The degraded-write summary line, or null when every member got everything. A member cut off for lagging
+ * behind the others (a slow link) is said to be that, with how many objects it was left to catch up on. */
+export function describeDegraded(degraded: readonly { member: number; url: string; missedObjects?: number; slowObjects?: number }[], n: number): string | null {
   if (degraded.length === 0) return null;
-  return `stored on ${n - degraded.length} of ${n} members — run raic repair (missed: ${degraded.map((d) => d.url).join(', ')})`;
+  const named = degraded.map((d) => {
+    const slow = d.slowObjects ?? 0;
+    if (slow === 0) return d.url;
+    const objects = (count: number): string => `${count} object${count === 1 ? '' : 's'}`;
+    return `${d.url}, too slow to keep up: ${objects(d.missedObjects ?? slow)} left for repair`;
+  });
+  return `stored on ${n - degraded.length} of ${n} members — run raic repair (missed: ${named.join('; ')})`;
 }

@@ -89,8 +89,9 @@ export interface BackupResult {
   newBytes: number;
   storedBytes: number;
   newChunks: number;
-  /** Members that missed some objects (the write still met its quorum): run `raic repair`. */
-  degraded: { member: number; url: string; missedObjects: number }[];
+  /** Members that missed some objects (the write still met its quorum): run `raic repair`. `slowObjects` of them
+   * the member was cut off from for lagging behind the others (a slow link), not for failing. */
+  degraded: { member: number; url: string; missedObjects: number; slowObjects: number }[];
   errors: SourceError[];
   seconds: number;
 }

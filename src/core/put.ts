@@ -18,8 +18,9 @@ export interface PutResult {
   newChunks: number;
   /** Bytes written to providers, summed over members (packs only). */
   storedBytes: number;
-  /** Members that missed some objects (the write still met its quorum): run `raic repair`. */
-  degraded: { member: number; url: string; missedObjects: number }[];
+  /** Members that missed some objects (the write still met its quorum): run `raic repair`. `slowObjects` of them
+   * the member was cut off from for lagging behind the others (a slow link), not for failing. */
+  degraded: { member: number; url: string; missedObjects: number; slowObjects: number }[];
   seconds: number;
 }
 

@@ -291,9 +291,13 @@ export class ChunkSink {
     await this.storing;
     if (this.failure) throw this.failure;
     await Promise.all([this.packs.finish(), this.metaPacks.finish()]);
+    // Members still taking packs get their grace while the index is written (slow members: quorum-write.ts).
+    const settling = Promise.all([this.packs.settle(), this.metaPacks.settle()]);
+    settling.catch(() => undefined);
     await this.commitGate;
     if (this.unindexed.length > 0) await writeIndexSegment(this.array.members, this.array.k, this.keys.index, this.unindexed, this.array.writeQuorum);
     this.unindexed = [];
+    await settling;
     this.stats.storedBytes = this.packs.stats.storedBytes + this.metaPacks.stats.storedBytes;
   }
 

@@ -2,10 +2,48 @@
  * Members: the n providers of an array, slot i holding share i. Tracks which members are down for the
  * rest of the run (unreachable, refused credentials, or not holding this array), so one dead cloud
  * costs one timeout, not one per chunk.
+ *
+ * Also what each member's link does (issue 11, "one slow member costs little"): every get and put made
+ * through call() is timed, per direction, into a latency and a throughput (link-estimate.ts), so reads are
+ * ranked and hedged by how long a request of their size should take, and a thin link is asked last. The
+ * same calls pass a per-member, per-direction gate (request-gate.ts) whose width follows the member's
+ * throughput against the best member's (see concurrencyLimit).
  */
 import { RaicError, isRaicError } from '../errors.js';
 import { withCache, type ObjectCache } from '../cache/index.js';
-import { openProvider, withRetry, type Provider } from '../providers/index.js';
+import { openProvider, withRetry, type ByteRange, type CallOptions, type Provider } from '../providers/index.js';
+import { LATENCY_SAMPLE_BYTES, LinkEstimate } from './link-estimate.js';
+import { RequestGate } from './request-gate.js';
+
+export type Direction = 'get' | 'put';
+
+/**
+ * Requests at once to a member whose throughput equals the best member's: a member at a fraction f of the
+ * best gets ceil(f × this) (at least 1), so its requests take about as long as the best member's instead of
+ * all crawling together, and what is abandoned when it is overtaken (reads) or out of grace (writes) is
+ * little. A member at least half as fast as the best is not limited (fast links keep today's parallelism).
+ */
+const FULL_SPEED_CONCURRENCY: Record<Direction, number> = { get: 16, put: 4 };
+/** Below this fraction of the best member's throughput a member's requests are limited. */
+const LIMITED_BELOW = 0.5;
+
+/** A hedge fires once the requests running have taken this many times their expected time. */
+const HEDGE_SLACK = 2;
+const HEDGE_FLOOR_MS = 40;
+const HEDGE_CEILING_MS = 10_000;
+/** Before anything is measured. */
+const HEDGE_UNKNOWN_MS = 1000;
+/** Hedges may add at most this fraction of the bytes read (plus HEDGE_ALLOWANCE_BYTES, so the first few can fire). */
+const HEDGE_BUDGET = 0.1;
+const HEDGE_ALLOWANCE_BYTES = 1024 * 1024;
+
+/** How hedgedFetch decides when to ask one more member (hedged-fetch.ts). */
+export interface HedgePolicy {
+  /** ms to wait for `running` before also asking `next`; null: no hedge now (only a failure moves on). */
+  delayMs(running: readonly number[], next: number): number | null;
+  /** A hedge went to `source`. */
+  hedged(source: number): void;
+}
 
 export interface MemberSlot {
   index: number;
@@ -19,8 +57,16 @@ export class Members {
   readonly slots: MemberSlot[];
   /** Objects each member missed in this run while the write quorum still held (repair debt). */
   readonly missedWrites = new Map<number, number>();
-  /** Recent read latency per member (ms, exponentially weighted), to ask the fastest first. */
-  private readonly latency = new Map<number, number>();
+  /** Of those, the objects it was cut off from for lagging behind the others (quorum-write.ts). */
+  readonly slowWrites = new Map<number, number>();
+  /** What each member's link was measured to do, per direction. */
+  private readonly links = new Map<number, Record<Direction, LinkEstimate>>();
+  private readonly gates = new Map<number, Record<Direction, RequestGate>>();
+  /** The timed, gated view of each slot's provider that call() hands out (made on first use). */
+  private readonly views = new Map<number, { provider: Provider; view: Provider }>();
+  /** Bytes got through call() in this run, and the part of them hedges asked for. */
+  private readBytes = 0;
+  private hedgedBytes = 0;
 
   private constructor(
     slots: MemberSlot[],
@@ -105,22 +151,32 @@ export class Members {
       throw new RaicError('Transient', `${slot.url} is down (${slot.downReason ?? 'not opened'})`);
     }
     try {
-      return await fn(slot.provider);
+      return await fn(this.viewOf(index, slot.provider));
     } catch (err) {
       if (isRaicError(err, 'Transient') || isRaicError(err, 'Auth')) this.markDown(index, reasonOf(err, slot.provider.displayUrl));
       throw err;
     }
   }
 
-  /** Records how long a read from member `index` took. */
-  observeLatency(index: number, ms: number): void {
-    const before = this.latency.get(index);
-    this.latency.set(index, before === undefined ? ms : 0.7 * before + 0.3 * ms);
+  /** Records a transfer of member `index` (see LinkEstimate.observe). */
+  observe(index: number, direction: Direction, bytes: number, ms: number): void {
+    this.linkOf(index)[direction].observe(bytes, ms);
   }
 
-  /** Expected read latency (ms); 0 while unknown, so untried members get tried. */
-  expectedLatency(index: number): number {
-    return this.latency.get(index) ?? 0;
+  /** Expected ms of a request of `bytes` to member `index`; null while nothing is known of its link. */
+  expectedMs(index: number, bytes: number, direction: Direction = 'get'): number | null {
+    return this.links.get(index)?.[direction].expectedMs(bytes) ?? null;
+  }
+
+  /**
+   * `candidates` in the order to ask them for `bytes` each: those in `prefer` first, then by expected time,
+   * untried members first among equals (0: they get tried, so they get measured), then by index (data
+   * shares first). A member on a thin link comes last however short its round trips.
+   */
+  rank(candidates: readonly number[], bytes: number, prefer: readonly number[] = []): number[] {
+    const bonus = (i: number): number => (prefer.includes(i) ? 0 : 1);
+    const time = (i: number): number => this.expectedMs(i, bytes) ?? 0;
+    return [...candidates].sort((a, b) => bonus(a) - bonus(b) || time(a) - time(b) || a - b);
   }
 
   /**
@@ -129,26 +185,124 @@ export class Members {
    */
   fixedHedgeDelayMs: number | null = null;
 
-  /** Forgets the measured latencies (every member untried again: data shares first). */
+  /** Forgets what was measured of the links (every member untried again: data shares first). */
   resetLatency(): void {
-    this.latency.clear();
+    this.links.clear();
   }
 
-  /** How long to wait for an answer before asking another member: a few times the typical latency. */
-  hedgeDelayMs(): number {
-    if (this.fixedHedgeDelayMs !== null) return this.fixedHedgeDelayMs;
-    const known = [...this.latency.values()].sort((a, b) => a - b);
-    const median = known.length > 0 ? known[Math.floor(known.length / 2)]! : 0;
-    return Math.min(2000, Math.max(40, 3 * median));
+  /**
+   * When reads of `bytes` each hedge: once the requests running have taken HEDGE_SLACK × the longer of their
+   * expected time and the next member's (a request is late only against what it should take, and asking a
+   * member expected to be slower helps only once the running ones are past even that), within
+   * [HEDGE_FLOOR_MS, HEDGE_CEILING_MS]. No hedge while hedges already cost HEDGE_BUDGET of the bytes read:
+   * with healthy members they stay within it; a failure still moves on at once.
+   */
+  hedgePolicy(bytes: number): HedgePolicy {
+    return {
+      delayMs: (running, next) => {
+        if (this.hedgedBytes + bytes > HEDGE_BUDGET * this.readBytes + HEDGE_ALLOWANCE_BYTES) return null;
+        if (this.fixedHedgeDelayMs !== null) return this.fixedHedgeDelayMs;
+        const known = [...running, next].map((i) => this.expectedMs(i, bytes)).filter((ms): ms is number => ms !== null);
+        if (known.length === 0) return HEDGE_UNKNOWN_MS;
+        return Math.min(HEDGE_CEILING_MS, Math.max(HEDGE_FLOOR_MS, HEDGE_SLACK * Math.max(...known)));
+      },
+      hedged: () => {
+        this.hedgedBytes += bytes;
+      },
+    };
   }
 
-  recordMissedWrite(index: number): void {
+  /** Bytes read and the part hedges asked for, in this run. */
+  get readCost(): { readBytes: number; hedgedBytes: number } {
+    return { readBytes: this.readBytes, hedgedBytes: this.hedgedBytes };
+  }
+
+  /**
+   * Requests member `index` may have running in `direction`: unlimited while its throughput is at least
+   * LIMITED_BELOW of the best member's (or unknown), else ceil(FULL_SPEED_CONCURRENCY × its share), at least 1.
+   */
+  concurrencyLimit(index: number, direction: Direction): number {
+    const own = this.links.get(index)?.[direction].bytesPerMs ?? null;
+    if (own === null) return Number.POSITIVE_INFINITY;
+    let best = own;
+    for (const l of this.links.values()) best = Math.max(best, l[direction].bytesPerMs ?? 0);
+    const share = own / best;
+    return share >= LIMITED_BELOW ? Number.POSITIVE_INFINITY : Math.max(1, Math.ceil(FULL_SPEED_CONCURRENCY[direction] * share));
+  }
+
+  private linkOf(index: number): Record<Direction, LinkEstimate> {
+    let l = this.links.get(index);
+    if (!l) this.links.set(index, (l = { get: new LinkEstimate(), put: new LinkEstimate() }));
+    return l;
+  }
+
+  private gateOf(index: number, direction: Direction): RequestGate {
+    let g = this.gates.get(index);
+    if (!g) {
+      g = { get: new RequestGate(() => this.concurrencyLimit(index, 'get')), put: new RequestGate(() => this.concurrencyLimit(index, 'put')) };
+      this.gates.set(index, g);
+    }
+    return g[direction];
+  }
+
+  /** Member `index`'s provider with its gets and puts gated and timed; everything else passes through. */
+  private viewOf(index: number, provider: Provider): Provider {
+    const cached = this.views.get(index);
+    if (cached?.provider === provider) return cached.view;
+    const timed = async <T>(direction: Direction, opts: CallOptions | undefined, run: (opts: CallOptions) => Promise<T>, size: (out: T) => number): Promise<T> => {
+      const leave = await this.gateOf(index, direction).enter(opts?.signal);
+      const t0 = performance.now();
+      let moved = 0;
+      const inner: CallOptions = {
+        signal: opts?.signal,
+        onProgress: (n) => {
+          moved += n;
+          opts?.onProgress?.(n);
+        },
+      };
+      try {
+        const out = await run(inner);
+        const bytes = size(out);
+        if (direction === 'get') this.readBytes += bytes;
+        this.observe(index, direction, bytes, performance.now() - t0);
+        return out;
+      } catch (err) {
+        // A transfer cut short (overtaken, out of grace, timed out) still says how fast its bytes came: a
+        // lower bound, and the only word on a member whose requests are always cut.
+        if (moved > LATENCY_SAMPLE_BYTES) this.observe(index, direction, moved, performance.now() - t0);
+        throw err;
+      } finally {
+        leave();
+      }
+    };
+    const view: Provider = {
+      displayUrl: provider.displayUrl,
+      capabilities: provider.capabilities,
+      prepare: () => provider.prepare(),
+      put: (key, body, opts) => timed('put', opts, (o) => provider.put(key, body, o), () => body.length),
+      // An object the local cache keeps is read from disk or fetched whole (whatever range was asked): its
+      // times say nothing of the member's link, and a local hit must not wait behind a slow member's queue.
+      get: (key, range?: ByteRange, opts?: CallOptions) => (this.cache?.holds(key) ? provider.get(key, range, opts) : timed('get', opts, (o) => provider.get(key, range, o), (b) => b.length)),
+      head: (key, opts) => provider.head(key, opts),
+      list: (prefix, opts) => provider.list(prefix, opts),
+      delete: (key, opts) => provider.delete(key, opts),
+      close: () => provider.close(),
+    };
+    this.views.set(index, { provider, view });
+    return view;
+  }
+
+  /** Member `index` did not store an object: it failed (or was down), or was cut off as too slow. */
+  recordMissedWrite(index: number, why: 'failed' | 'slow' = 'failed'): void {
     this.missedWrites.set(index, (this.missedWrites.get(index) ?? 0) + 1);
+    if (why === 'slow') this.slowWrites.set(index, (this.slowWrites.get(index) ?? 0) + 1);
   }
 
-  /** Members that missed writes in this run: what `raic repair` will fill. */
-  degraded(): { member: number; url: string; missedObjects: number }[] {
-    return [...this.missedWrites].sort(([a], [b]) => a - b).map(([member, missedObjects]) => ({ member, url: this.slots[member]!.url, missedObjects }));
+  /** Members that missed writes in this run: what `raic repair` will fill; `slowObjects` of them for lagging. */
+  degraded(): { member: number; url: string; missedObjects: number; slowObjects: number }[] {
+    return [...this.missedWrites]
+      .sort(([a], [b]) => a - b)
+      .map(([member, missedObjects]) => ({ member, url: this.slots[member]!.url, missedObjects, slowObjects: this.slowWrites.get(member) ?? 0 }));
   }
 
   /** One line naming each member that is down and why. */

@@ -89,21 +89,21 @@ export class PackReader {
 
   private async agreeOnTable(object: string, id: Uint8Array): Promise<CodedTable> {
     const copies = new Map<number, Buffer>();
-    const fetchOne = async (i: number): Promise<Buffer | null> => {
+    const fetchOne = async (i: number, signal?: AbortSignal): Promise<Buffer | null> => {
       try {
-        const bytes = await this.tableOf(i, object, id);
+        const bytes = await this.tableOf(i, object, id, signal);
         copies.set(i, bytes);
         return bytes;
       } catch (err) {
-        this.note(i, object, err);
+        if (!signal?.aborted) this.note(i, object, err); // an overtaken read is no problem of its member
         return null;
       }
     };
-    const order = this.byLatency([...Array(this.n).keys()]);
-    await hedgedFetch(order, this.k, fetchOne, () => this.members.hedgeDelayMs());
+    const order = this.members.rank([...Array(this.n).keys()], TABLE_PREFIX_BYTES);
+    await hedgedFetch(order, this.k, fetchOne, this.members.hedgePolicy(TABLE_PREFIX_BYTES));
     let agreed = majority(copies, this.k);
     if (!agreed) {
-      await Promise.all(order.filter((i) => !copies.has(i) && !this.tried(object, i)).map(fetchOne));
+      await Promise.all(order.filter((i) => !copies.has(i) && !this.tried(object, i)).map((i) => fetchOne(i)));
       agreed = majority(copies, this.k);
     }
     if (!agreed) {
@@ -124,11 +124,11 @@ export class PackReader {
   }
 
   /** Member i's copy of the table, parsed (so a malformed copy counts as no copy). */
-  private async tableOf(i: number, object: string, id: Uint8Array): Promise<Buffer> {
-    const prefix = await this.members.call(i, (p) => p.get(object, { offset: 0, length: TABLE_PREFIX_BYTES }));
+  private async tableOf(i: number, object: string, id: Uint8Array, signal?: AbortSignal): Promise<Buffer> {
+    const prefix = await this.members.call(i, (p) => p.get(object, { offset: 0, length: TABLE_PREFIX_BYTES }, { signal }));
     const len = tableLengthOf(prefix);
     const end = OBJECT_HEADER_BYTES + len;
-    const bytes = prefix.length >= end ? prefix.subarray(OBJECT_HEADER_BYTES, end) : await this.members.call(i, (p) => p.get(object, { offset: OBJECT_HEADER_BYTES, length: len }));
+    const bytes = prefix.length >= end ? prefix.subarray(OBJECT_HEADER_BYTES, end) : await this.members.call(i, (p) => p.get(object, { offset: OBJECT_HEADER_BYTES, length: len }, { signal }));
     if (bytes.length !== len) throw new RaicError('Integrity', `${object} is truncated`);
     parsePackTable(bytes, id, { k: this.k, n: this.n });
     return Buffer.from(bytes);
@@ -171,9 +171,9 @@ export class PackReader {
   /** Share bytes [from, to) (region-aligned) of k members whose bytes match the table; the others null. */
   async verifiedSpans(object: string, t: CodedTable, from: number, to: number, prefer: readonly number[] = []): Promise<(Uint8Array | null)[]> {
     const spans: (Uint8Array | null)[] = new Array<Uint8Array | null>(this.n).fill(null);
-    const fetchOne = async (i: number): Promise<Uint8Array | null> => {
+    const fetchOne = async (i: number, signal?: AbortSignal): Promise<Uint8Array | null> => {
       try {
-        const bytes = await this.members.call(i, (p) => p.get(object, { offset: t.dataStart + from, length: to - from }));
+        const bytes = await this.members.call(i, (p) => p.get(object, { offset: t.dataStart + from, length: to - from }, { signal }));
         if (bytes.length === to - from && regionsMatch(t.table, i, from, bytes)) {
           spans[i] = bytes;
           return bytes;
@@ -181,12 +181,12 @@ export class PackReader {
         this.problems.push({ member: i, object, problem: 'corrupt', detail: `bytes ${from}–${to} of its share do not match the table` });
         this.members.distrust(i, object);
       } catch (err) {
-        this.note(i, object, err);
+        if (!signal?.aborted) this.note(i, object, err); // an overtaken read is no problem of its member
       }
       return null;
     };
-    const candidates = this.byLatency([...Array(this.n).keys()].filter((i) => this.members.isUp(i)), prefer);
-    const got = await hedgedFetch(candidates, this.k, fetchOne, () => this.members.hedgeDelayMs());
+    const candidates = this.members.rank([...Array(this.n).keys()].filter((i) => this.members.isUp(i)), to - from, prefer);
+    const got = await hedgedFetch(candidates, this.k, fetchOne, this.members.hedgePolicy(to - from));
     if (got.size < this.k) {
       throw new RaicError('Quorum', `cannot read ${object}: ${got.size} of ${this.n} shares obtainable, ${this.k} needed; ${this.describe(object)}`, {
         hint: 'bring the unreachable members back, then retry',
@@ -231,11 +231,6 @@ export class PackReader {
       if (got && got.length >= length) return got.subarray(0, length);
     }
     return this.members.call(i, (p) => p.get(object, { offset, length }));
-  }
-
-  private byLatency(members: number[], prefer: readonly number[] = []): number[] {
-    const bonus = (i: number): number => (prefer.includes(i) ? 0 : 1);
-    return [...members].sort((a, b) => bonus(a) - bonus(b) || this.members.expectedLatency(a) - this.members.expectedLatency(b) || a - b);
   }
 
   private note(member: number, object: string, err: unknown): void {

@@ -6,7 +6,8 @@
  *
  * Body: sealed chunk … | trailer = seal(index key, ref list, ad = pack id). The trailer lists the ChunkRefs of
  * the pack, so the index can be rebuilt from packs alone.
- * Memory: the body filling, one spare, and the n member objects of the pack uploading (n/k × a body). A writer makes either data
+ * Memory: the body filling, one spare, and the n member objects of the pack uploading (n/k × a body), plus
+ * those of earlier packs that slow members are still taking (at most MAX_LAGGING_PER_MEMBER each). A writer makes either data
  * packs (file content) or metadata packs (tree blobs, manifest pages: what walking a snapshot reads), never a mix.
  */
 import { RaicError } from '../errors.js';
@@ -18,11 +19,26 @@ import type { SealedChunk } from './chunk-codec.js';
 import { packKey } from './layout.js';
 import type { Members } from './members.js';
 import { encodePack } from './pack-codec.js';
+import { QuorumWrite } from './quorum-write.js';
 
 export const TRAILER_MAGIC = 'RAICTRL2';
 /** Refs one pack holds at most: bounds its trailer (≈ 1 MiB). */
 export const MAX_REFS_PER_PACK = 16384;
 const INITIAL_BODY_BYTES = 1024 * 1024;
+
+/**
+ * Packs a member may lag behind (its objects still uploading after their pack committed), per writer: what a
+ * slow member's backlog holds is at most this many member objects (each 1/k of a body plus the table).
+ */
+const MAX_LAGGING_PER_MEMBER = 2;
+/** How long, as a fraction of a pack's quorum time, the writer waits for a member whose backlog is full. */
+const LAG_PATIENCE = 0.25;
+
+interface Lagging {
+  write: QuorumWrite;
+  /** Resolves once its stats and misses are recorded. */
+  accounted: Promise<void>;
+}
 
 interface PackBody {
   id: Buffer;
@@ -43,6 +59,8 @@ export class PackWriter {
   /** Bodies of uploaded packs, reused for the next pack (no per-pack allocation). */
   private readonly spare: Buffer[] = [];
   private scratch = new Uint8Array(0);
+  /** Uploads whose quorum held while some member was still taking them. */
+  private readonly lagging = new Set<Lagging>();
   readonly stats: PackWriterStats = { packs: 0, storedBytes: 0 };
 
   constructor(
@@ -120,25 +138,90 @@ export class PackWriter {
       this.uploading = null;
       await last;
     }
+    // Packs every member has already taken: their stats are final now (settle() waits for the others).
+    await Promise.all([...this.lagging].filter((l) => l.write.pending().length === 0).map((l) => l.accounted));
   }
 
+  /**
+   * Gives the members still taking this writer's packs their grace (quorum-write.ts), cuts off the rest and
+   * records what they missed; then stats and Members.missedWrites are final. Call after finish().
+   */
+  async settle(): Promise<void> {
+    await Promise.all([...this.lagging].map(async ({ write, accounted }) => {
+      await write.settleWithGrace();
+      await accounted;
+    }));
+  }
+
+  /**
+   * Puts member i's object on member i; resolves once the write quorum stored it (the pack is then committed:
+   * an index may name it). Members still taking it keep going in the background, at most
+   * MAX_LAGGING_PER_MEMBER packs behind; a member further behind is cut off from this pack (it becomes repair
+   * debt), so a slow member neither delays the writer nor makes it hold more than that many of its objects.
+   */
   private async upload(id: Buffer, objects: Buffer[]): Promise<void> {
     const key = packKey(id.toString('hex'));
     if (this.meta) this.members.keepWhole(key);
-    const results = await Promise.allSettled(objects.map((obj, i) => this.members.call(i, (pr) => pr.put(key, obj))));
-    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ i, err: r.reason as unknown }] : []));
-    const stored = results.length - failed.length;
-    if (stored < this.need) {
+    const objectBytes = objects[0]!.length;
+    // Each member's object is let go as soon as its put settles: a lagging member holds only its own.
+    const bodies: (Buffer | null)[] = [...objects];
+    const write = new QuorumWrite(
+      [...bodies.keys()],
+      (i, signal) =>
+        this.members.call(i, (pr) => pr.put(key, bodies[i]!, { signal })).finally(() => {
+          bodies[i] = null;
+        }),
+      this.need,
+    );
+    if (!(await write.quorum())) {
+      await write.settled;
+      const failed = write.failed();
       const first = failed[0]!;
-      const names = failed.map(({ i, err }) => `${this.members.slots[i]!.url} (${reasonText(err, this.members.slots[i]!.provider?.displayUrl)})`);
-      throw new RaicError('Quorum', `could not store a pack on enough members (${stored} of ${this.members.n}, ${this.need} needed): ${names.join('; ')}`, {
+      const names = failed.map(({ member, err }) => `${this.members.slots[member]!.url} (${reasonText(err, this.members.slots[member]!.provider?.displayUrl)})`);
+      throw new RaicError('Quorum', `could not store a pack on enough members (${write.stored().length} of ${this.members.n}, ${this.need} needed): ${names.join('; ')}`, {
         cause: first.err,
         hint: 'nothing was committed; fix the member(s) and run the command again',
       });
     }
-    for (const { i } of failed) this.members.recordMissedWrite(i);
     this.stats.packs += 1;
-    this.stats.storedBytes += objects[0]!.length * stored;
+    await this.makeRoom(write);
+    const entry: Lagging = {
+      write,
+      accounted: write.settled.then(() => {
+        this.stats.storedBytes += objectBytes * write.stored().length;
+        for (const { member } of write.failed()) this.members.recordMissedWrite(member, write.wasCut(member) ? 'slow' : 'failed');
+        this.lagging.delete(entry);
+      }),
+    };
+    this.lagging.add(entry);
+  }
+
+  /**
+   * For each member still taking `write` whose backlog is full: waits up to LAG_PATIENCE × the quorum's time
+   * for its oldest lagging pack to land, else cuts it off from this pack. So a member up to that much slower
+   * than the quorum keeps up (the writer slows to its pace) and is never cut on any size of write, while a
+   * member far slower costs the writer at most that fraction more per pack.
+   */
+  private async makeRoom(write: QuorumWrite): Promise<void> {
+    const deadline = performance.now() + LAG_PATIENCE * (write.quorumMs ?? 0);
+    for (const m of write.pending()) {
+      for (;;) {
+        const oldest = [...this.lagging].find((l) => l.write.pending().includes(m));
+        const left = deadline - performance.now();
+        if (!oldest || this.laggingOn(m) < MAX_LAGGING_PER_MEMBER || left <= 0) break;
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([oldest.write.memberDone(m), new Promise<void>((resolve) => (timer = setTimeout(resolve, left)))]);
+        clearTimeout(timer);
+      }
+      if (this.laggingOn(m) >= MAX_LAGGING_PER_MEMBER) write.cancel(m);
+    }
+  }
+
+  /** Packs of this writer that member m is still taking, its quorum already met. */
+  private laggingOn(m: number): number {
+    let count = 0;
+    for (const { write } of this.lagging) if (write.pending().includes(m)) count += 1;
+    return count;
   }
 }
 

@@ -5,39 +5,44 @@
 import pLimit from 'p-limit';
 import { RaicError, isRaicError } from '../errors.js';
 import type { Members } from './members.js';
+import { QuorumWrite } from './quorum-write.js';
 
 /**
  * Puts `body` under `key` on every up member (or, given one body per member, member i's own: an
  * erasure-coded object's shares). Succeeds when at least `need` members (default: all n)
- * stored it; members that missed it are recorded as repair debt. Otherwise rejects `Quorum`, naming the
- * members that failed or were down. An object already under `key` (create-once providers say `Exists`)
- * counts as stored — the key names its content — unless `compareExisting`: then it counts only when its
- * bytes are `body`'s (for keys that do not name their content).
+ * stored it; members that missed it are recorded as repair debt. Once `need` members stored it, the others
+ * get a grace time (quorum-write.ts) and are then cut off: a slow member delays a write by at most that.
+ * Otherwise rejects `Quorum`, naming the members that failed or were down. An object already under `key`
+ * (create-once providers say `Exists`) counts as stored — the key names its content — unless
+ * `compareExisting`: then it counts only when its bytes are `body`'s (for keys that do not name their content).
  */
 export async function putOnAll(members: Members, key: string, body: Uint8Array | readonly Uint8Array[], what: string, need = members.n, compareExisting = false): Promise<void> {
-  const up = members.up();
-  const results = await Promise.allSettled(
-    up.map((s) =>
-      members.call(s.index, async (p) => {
-        const mine = body instanceof Uint8Array ? body : body[s.index]!;
+  const up = members.up().map((s) => s.index);
+  const write = new QuorumWrite(
+    up,
+    (i, signal) =>
+      members.call(i, async (p) => {
+        const mine = body instanceof Uint8Array ? body : body[i]!;
         try {
-          await p.put(key, mine);
+          await p.put(key, mine, { signal });
         } catch (err) {
           if (!isRaicError(err, 'Exists')) throw err;
-          if (compareExisting && !(await p.get(key)).equals(mine)) throw new RaicError('Integrity', `another object is already stored under ${key}`);
+          if (compareExisting && !(await p.get(key, undefined, { signal })).equals(mine)) throw new RaicError('Integrity', `another object is already stored under ${key}`);
         }
       }),
-    ),
+    need,
   );
-  const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${up[i]!.url} (${messageOf(r.reason)})`] : []));
-  const stored = results.filter((r) => r.status === 'fulfilled').length;
-  if (stored < need) {
+  if (!(await write.quorum())) {
+    await write.settled;
+    const failed = write.failed().map(({ member, err }) => `${members.slots[member]!.url} (${messageOf(err)})`);
     const down = members.describeDown();
-    throw new RaicError('Quorum', `could not store the ${what} on enough members (${stored} of ${members.n}, ${need} needed): ${[...failed, ...(down && failed.length === 0 ? [down] : [])].join('; ')}`, {
+    throw new RaicError('Quorum', `could not store the ${what} on enough members (${write.stored().length} of ${members.n}, ${need} needed): ${[...failed, ...(down && failed.length === 0 ? [down] : [])].join('; ')}`, {
       hint: 'nothing was committed; fix the member(s) and run the command again',
     });
   }
-  for (const s of members.slots) if (!up.includes(s) || results[up.indexOf(s)]?.status === 'rejected') members.recordMissedWrite(s.index);
+  await write.settleWithGrace();
+  const stored = new Set(write.stored());
+  for (const s of members.slots) if (!stored.has(s.index)) members.recordMissedWrite(s.index, write.wasCut(s.index) ? 'slow' : 'failed');
 }
 
 /**

@@ -1,10 +1,11 @@
 /**
  * A fault-injecting wrapper around any Provider, for failure tests of the layers above.
  * On command it: fails the next N calls (or every call) with a given error code, before or after
- * the real call (after = the write landed but the caller saw an error); adds latency; corrupts the
- * bytes get() returns; pretends objects are lost; or goes down (every call refused, or hanging
- * until up()). Each fault can be limited to some operations and keys. Every call is logged, and
- * `CallOptions` pass through: a call's signal also ends its injected latency or hang (`Cancelled`).
+ * the real call (after = the write landed but the caller saw an error); adds latency, or a delay per
+ * byte moved (a thin link); stalls calls until their signal fires; corrupts the bytes get() returns;
+ * pretends objects are lost; or goes down (every call refused, or hanging until up()). Each fault can be
+ * limited to some operations and keys. Every call is logged, and `CallOptions` pass through: a call's
+ * signal also ends its injected latency, stall or hang (`Cancelled`, counted in `cancelled`).
  */
 import { RaicError, type ErrorCode } from '../../src/errors.js';
 import type { ByteRange, CallOptions, ObjectInfo, Provider, ProviderCapabilities } from '../../src/providers/types.js';
@@ -47,9 +48,16 @@ export class FaultyProvider implements Provider {
   readonly capabilities: ProviderCapabilities;
   /** Every call, in order, faulted or not. */
   readonly calls: Call[] = [];
+  /** Calls whose signal fired while an injected latency, stall or hang held them. */
+  readonly cancelled: Call[] = [];
+  /** Calls held by an injected latency, stall or hang right now, and the most there ever were at once. */
+  held = 0;
+  maxHeld = 0;
 
   private failures: Failure[] = [];
   private latencies: { ms: number; filter: FaultFilter }[] = [];
+  private throttles: { bytesPerSecond: number; filter: FaultFilter }[] = [];
+  private stalls: FaultFilter[] = [];
   private corruptions: FaultFilter[] = [];
   private lost: ((key: string) => boolean)[] = [];
   private state: 'up' | 'refuse' | 'hang' = 'up';
@@ -74,6 +82,19 @@ export class FaultyProvider implements Provider {
   /** Matching calls wait `ms` before doing anything. */
   addLatency(ms: number, filter: FaultFilter = {}): this {
     this.latencies.push({ ms, filter });
+    return this;
+  }
+
+  /** Matching get and put calls wait as long as their bytes take at `bytesPerSecond` (a range's length;
+   * a whole get counts the object's size). */
+  throttle(bytesPerSecond: number, filter: FaultFilter = {}): this {
+    this.throttles.push({ bytesPerSecond, filter });
+    return this;
+  }
+
+  /** Matching calls never answer: they wait until their signal fires, then reject `Cancelled`. */
+  stall(filter: FaultFilter = {}): this {
+    this.stalls.push(filter);
     return this;
   }
 
@@ -108,6 +129,8 @@ export class FaultyProvider implements Provider {
   reset(): this {
     this.failures = [];
     this.latencies = [];
+    this.throttles = [];
+    this.stalls = [];
     this.corruptions = [];
     this.lost = [];
     return this.up();
@@ -135,14 +158,28 @@ export class FaultyProvider implements Provider {
   /** Waits for `until` to call its argument, or rejects `Cancelled` when `signal` fires first. */
   private wait(until: (done: () => void) => void, op: ProviderOp, key: string, signal: AbortSignal | undefined): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const onAbort = () => reject(this.error('Cancelled', op, key, 'cancelled'));
+      const onAbort = () => {
+        this.held -= 1;
+        this.cancelled.push({ op, key });
+        reject(this.error('Cancelled', op, key, 'cancelled'));
+      };
+      this.held += 1;
+      this.maxHeld = Math.max(this.maxHeld, this.held);
       if (signal?.aborted) return onAbort();
       signal?.addEventListener('abort', onAbort, { once: true });
       until(() => {
+        this.held -= 1;
         signal?.removeEventListener('abort', onAbort);
         resolve();
       });
     });
+  }
+
+  /** Waits out the matching throttles for a transfer of `bytes`. */
+  private async throttled(op: ProviderOp, key: string, bytes: number, signal: AbortSignal | undefined): Promise<void> {
+    for (const t of this.throttles) {
+      if (matches(t.filter, op, key)) await this.wait((done) => setTimeout(done, (bytes / t.bytesPerSecond) * 1000), op, key, signal);
+    }
   }
 
   /** Latency, down state and before-call failures; returns a failure to report after the call. */
@@ -150,6 +187,9 @@ export class FaultyProvider implements Provider {
     this.calls.push({ op, key });
     for (const l of this.latencies) {
       if (matches(l.filter, op, key)) await this.wait((done) => setTimeout(done, l.ms), op, key, signal);
+    }
+    if (this.stalls.some((f) => matches(f, op, key))) {
+      await this.wait(() => undefined, op, key, signal);
     }
     if (this.state === 'refuse') throw this.error('Transient', op, key, 'connection refused (injected)');
     if (this.state === 'hang') {
@@ -173,13 +213,17 @@ export class FaultyProvider implements Provider {
   }
 
   put(key: string, body: Uint8Array, opts: CallOptions = {}): Promise<void> {
-    return this.run('put', key, () => this.inner.put(key, body, opts), opts.signal);
+    return this.run('put', key, async () => {
+      await this.throttled('put', key, body.length, opts.signal);
+      return this.inner.put(key, body, opts);
+    }, opts.signal);
   }
 
   get(key: string, range?: ByteRange, opts: CallOptions = {}): Promise<Buffer> {
     return this.run('get', key, async () => {
       if (this.isLost(key)) throw this.error('NotFound', 'get', key, 'not found (lost, injected)');
       const bytes = await this.inner.get(key, range, opts);
+      await this.throttled('get', key, bytes.length, opts.signal);
       if (bytes.length > 0 && this.corruptions.some((f) => matches(f, 'get', key))) {
         const copy = Buffer.from(bytes);
         const i = copy.length >> 1;

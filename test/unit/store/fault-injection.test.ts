@@ -39,13 +39,13 @@ describe('store under injected faults (k=2, n=4)', () => {
   /** Fresh members; with `hedging` false no hedge fires and no latency is learnt (members are asked in share
    * order, data shares first; only failures move a read to another member), so which members are asked does
    * not depend on how loaded the machine is. */
-  const measured = array.members.observeLatency.bind(array.members);
+  const measured = array.members.observe.bind(array.members);
   const reset = (hedging = false): void => {
     for (const f of faulty) f.reset();
     for (const s of array.members.slots) s.downReason = null;
     array.members.resetLatency();
     array.members.fixedHedgeDelayMs = hedging ? null : 60_000;
-    array.members.observeLatency = hedging ? measured : () => undefined;
+    array.members.observe = hedging ? measured : () => undefined;
   };
 
   it('reads bit-exact when n−k members refuse every call, and marks them down after the first failure', async () => {
