@@ -15,7 +15,7 @@
  * - Writing is best effort: a full or read-only disk makes the cache miss, never a command fail.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, openSync, readSync, closeSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, existsSync, fstatSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readSync, readdirSync, renameSync, rmSync, writeFileSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 const MAGIC = Buffer.from('RAICCH01');
@@ -148,29 +148,8 @@ export class ObjectCache {
 
   /** Keys of member `member` cached under `prefix` (a directory prefix such as `index/` or `packs/ab/`). */
   cachedKeys(member: number, prefix: string): string[] {
-    const root = join(this.dir, `m${member}`);
-    const start = join(root, prefix);
     const out: string[] = [];
-    const walk = (dir: string, rel: string): void => {
-      let names: string[];
-      try {
-        names = readdirSync(dir);
-      } catch {
-        return;
-      }
-      for (const name of names) {
-        const full = join(dir, name);
-        let isDir = false;
-        try {
-          isDir = statSync(full).isDirectory();
-        } catch {
-          continue;
-        }
-        if (isDir) walk(full, `${rel}${name}/`);
-        else if (!name.includes('.tmp-')) out.push(`${rel}${name}`);
-      }
-    };
-    if (prefix.endsWith('/')) walk(start, prefix);
+    if (prefix.endsWith('/')) walkFiles(join(this.dir, `m${member}`, prefix), (rel) => !rel.includes('.tmp-') && out.push(`${prefix}${rel}`));
     return out;
   }
 
@@ -178,6 +157,27 @@ export class ObjectCache {
   describe(): string {
     const s = this.stats;
     return `${s.hits} objects (${(s.bytesServed / 1e6).toFixed(1)} MB) read from the cache, ${s.misses} fetched${s.damaged ? `, ${s.damaged} damaged cache files replaced` : ''}`;
+  }
+}
+
+/** Calls `visit` with the path (relative to `dir`, `/`-separated) and stats of every file below `dir`; unreadable
+ * entries are skipped (a cache is best effort, and another run may be renaming files in it). */
+export function walkFiles(dir: string, visit: (relPath: string, st: Stats) => unknown, rel = ''): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    let st: Stats;
+    try {
+      st = lstatSync(join(dir, name));
+    } catch {
+      continue;
+    }
+    if (st.isDirectory()) walkFiles(join(dir, name), visit, `${rel}${name}/`);
+    else visit(`${rel}${name}`, st);
   }
 }
 

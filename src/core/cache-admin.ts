@@ -2,7 +2,8 @@
  * `raic cache`: what the local caches hold, and cleaning them. Needs no passphrase and no member: a cache is
  * a directory per array id under the root (cache/), and deleting one only costs downloads.
  */
-import { lstatSync, readdirSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
+import { walkFiles } from '../cache/index.js';
 import { join } from 'node:path';
 
 export interface CacheDirInfo {
@@ -32,33 +33,13 @@ export function listCaches(root: string, currentArrayId: string | null): CacheDi
     .map((arrayId) => {
       const dir = join(root, arrayId);
       const usage = { bytes: 0, files: 0, newest: 0 };
-      addUsage(dir, usage);
+      walkFiles(dir, (_, st) => {
+        usage.bytes += st.size;
+        usage.files += 1;
+        usage.newest = Math.max(usage.newest, st.mtimeMs);
+      });
       return { arrayId, dir, bytes: usage.bytes, files: usage.files, lastWritten: usage.newest > 0 ? new Date(usage.newest).toISOString() : null, current: arrayId === currentArrayId };
     });
-}
-
-function addUsage(dir: string, usage: { bytes: number; files: number; newest: number }): void {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const full = join(dir, name);
-    let st;
-    try {
-      st = lstatSync(full);
-    } catch {
-      continue;
-    }
-    if (st.isDirectory()) addUsage(full, usage);
-    else {
-      usage.bytes += st.size;
-      usage.files += 1;
-      usage.newest = Math.max(usage.newest, st.mtimeMs);
-    }
-  }
 }
 
 /** Deletes the caches chosen (the configured array's, or every array's); returns what was deleted. */
