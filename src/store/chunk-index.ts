@@ -5,6 +5,7 @@
  *
  * The Map-like surface (hex keys) is what the index's users already speak; refs are built on demand.
  */
+import { RaicError } from '../errors.js';
 import { REF_BYTES, refMetaAt, type ChunkRef } from './chunk-ref.js';
 
 const ID_BYTES = 32;
@@ -65,6 +66,7 @@ export class ChunkIndex {
    * allocation and collection for objects dropped at once. Rejects Integrity on unknown flags.
    */
   addEncoded(buf: Buffer, at: number, count: number, keepPack?: (packHex: string) => boolean): void {
+    if (at + count * REF_BYTES > buf.length) throw new RaicError('Integrity', 'truncated chunk reference');
     this.reserve(this.count + count);
     const packs = new Map<string, number | null>(); // pack hex -> its number here, or null when not kept
     let packNo: number | null = null;

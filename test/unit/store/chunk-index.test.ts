@@ -88,9 +88,10 @@ describe('ChunkIndex', () => {
     assert.equal(all.size, refs.length);
   });
 
-  it('addEncoded refuses a ref with flags it does not know', () => {
+  it('addEncoded refuses a ref with flags it does not know, and a list shorter than its count', () => {
     const list = encodeRefList('TESTLIST', [ref(1), ref(2)]);
     list[REF_LIST_HEADER_BYTES + REF_BYTES + 60] = 4;
     assert.throws(() => new ChunkIndex().addEncoded(list, REF_LIST_HEADER_BYTES, 2), (err: Error & { code?: string }) => err.code === 'Integrity' && /unknown flags 4/.test(err.message));
+    assert.throws(() => new ChunkIndex().addEncoded(list, REF_LIST_HEADER_BYTES, 3), (err: Error & { code?: string }) => err.code === 'Integrity' && /truncated/.test(err.message));
   });
 });
