@@ -59,6 +59,11 @@ export class RaicArray {
     return (this.poolInstance ??= new CodecPool(this.tuning.workers));
   }
 
+  /** Starts the worker threads now (they load their modules meanwhile), rather than at their first job. */
+  startWorkers(): void {
+    void this.pool;
+  }
+
   /**
    * Opens the members listed (in share order) and checks each holds this array at its index.
    * Rejects `Quorum` (naming the unusable members) when fewer than `need` (default k) are usable.

@@ -45,16 +45,21 @@ export function writeRef(ref: ChunkRef, out: Buffer, at: number): number {
 
 export function readRef(buf: Buffer, at: number): ChunkRef {
   if (at + REF_BYTES > buf.length) throw new RaicError('Integrity', 'truncated chunk reference');
-  const flags = buf.readUInt8(at + 60);
-  if ((flags & ~FLAG_META) !== 0) throw new RaicError('Integrity', `a chunk reference has unknown flags ${flags}`);
   return {
     id: Buffer.from(buf.subarray(at, at + 32)),
     pack: Buffer.from(buf.subarray(at + 32, at + 48)),
     offset: buf.readUInt32BE(at + 48),
     length: buf.readUInt32BE(at + 52),
     size: buf.readUInt32BE(at + 56),
-    meta: (flags & FLAG_META) !== 0,
+    meta: refMetaAt(buf, at),
   };
+}
+
+/** The meta flag of the ref encoded at `at`; rejects Integrity on flags this version does not know. */
+export function refMetaAt(buf: Buffer, at: number): boolean {
+  const flags = buf[at + 60]!;
+  if ((flags & ~FLAG_META) !== 0) throw new RaicError('Integrity', `a chunk reference has unknown flags ${flags}`);
+  return flags === FLAG_META;
 }
 
 export function writeEntry(entry: ChunkEntry, out: Buffer, at: number): number {
@@ -70,13 +75,16 @@ export function readEntry(buf: Buffer, at: number): ChunkEntry {
   return { ...ref, key: Buffer.from(buf.subarray(keyAt, keyAt + 32)) };
 }
 
+/** Bytes before a ref list's first record: magic 8 | count u32. */
+export const REF_LIST_HEADER_BYTES = 12;
+
 /** A list of refs (or entries) with a magic and count: the body of pack trailers and index segments. */
 export function encodeRefList(magic: string, refs: readonly ChunkRef[], withKeys = false): Buffer {
   const size = withKeys ? ENTRY_BYTES : REF_BYTES;
-  const out = Buffer.alloc(8 + 4 + size * refs.length);
+  const out = Buffer.alloc(REF_LIST_HEADER_BYTES + size * refs.length);
   out.write(magic, 0, 8, 'latin1');
   out.writeUInt32BE(refs.length, 8);
-  let at = 12;
+  let at = REF_LIST_HEADER_BYTES;
   for (const ref of refs) at = withKeys ? writeEntry(ref as ChunkEntry, out, at) : writeRef(ref, out, at);
   return out;
 }
@@ -84,13 +92,19 @@ export function encodeRefList(magic: string, refs: readonly ChunkRef[], withKeys
 export function decodeRefList(magic: string, buf: Buffer, withKeys: true): ChunkEntry[];
 export function decodeRefList(magic: string, buf: Buffer, withKeys?: false): ChunkRef[];
 export function decodeRefList(magic: string, buf: Buffer, withKeys = false): ChunkRef[] {
-  if (buf.length < 12 || buf.toString('latin1', 0, 8) !== magic) {
+  const count = refListCount(magic, buf, withKeys);
+  const size = withKeys ? ENTRY_BYTES : REF_BYTES;
+  const refs: ChunkRef[] = [];
+  for (let i = 0, at = REF_LIST_HEADER_BYTES; i < count; i++, at += size) refs.push(withKeys ? readEntry(buf, at) : readRef(buf, at));
+  return refs;
+}
+
+/** How many records a ref list holds, once its magic and length are checked (rejects Integrity). */
+export function refListCount(magic: string, buf: Buffer, withKeys = false): number {
+  if (buf.length < REF_LIST_HEADER_BYTES || buf.toString('latin1', 0, 8) !== magic) {
     throw new RaicError('Integrity', `not a ${magic.trim()} record`);
   }
   const count = buf.readUInt32BE(8);
-  const size = withKeys ? ENTRY_BYTES : REF_BYTES;
-  if (buf.length !== 12 + count * size) throw new RaicError('Integrity', `${magic.trim()} record has the wrong length`);
-  const refs: ChunkRef[] = [];
-  for (let i = 0, at = 12; i < count; i++, at += size) refs.push(withKeys ? readEntry(buf, at) : readRef(buf, at));
-  return refs;
+  if (buf.length !== REF_LIST_HEADER_BYTES + count * (withKeys ? ENTRY_BYTES : REF_BYTES)) throw new RaicError('Integrity', `${magic.trim()} record has the wrong length`);
+  return count;
 }

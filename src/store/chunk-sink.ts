@@ -113,13 +113,7 @@ export class ChunkSink {
     // Dedup trusts an index entry only while its pack is listed, whole enough, on the write quorum: a member
     // rolled back to an old state still serves index segments and packs the others have pruned, and a new
     // snapshot must never lean on them. A ref that fails this costs storing the chunk again, nothing more.
-    const trusted = new Map<string, boolean>(); // per pack: holdersOf is the same for all its refs
-    const known = await loadIndex(array.members, array.k, keys.index, undefined, (ref) => {
-      const pack = ref.pack.toString('hex');
-      let ok = trusted.get(pack);
-      if (ok === undefined) trusted.set(pack, (ok = holdersOf(packs, ref) >= array.writeQuorum));
-      return ok;
-    });
+    const known = await loadIndex(array.members, array.k, keys.index, undefined, (pack) => holdersOf(packs, pack) >= array.writeQuorum);
     const indexedPacks = known.packs();
     const orphans = await unindexedPackRefs(array.members, new PackReader(array.members, array.k), packs, indexedPacks, keys.index);
     const sink = new ChunkSink(array, keys, known, maxChunkBytes);

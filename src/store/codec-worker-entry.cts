@@ -6,9 +6,11 @@
  */
 import type { CodecJob } from './codec-worker.js';
 
-let handler: Promise<(job: CodecJob) => unknown> | undefined;
+// Loaded as the thread starts (piscina loads its task file then), not at the first job: a short command that
+// starts its workers early (RaicArray.startWorkers) finds them ready. A failure surfaces at the first job.
+const handler: Promise<(job: CodecJob) => unknown> = import('./codec-worker.js').then((m) => m.default);
+handler.catch(() => undefined);
 
 export = async function runCodecJobEntry(job: CodecJob): Promise<unknown> {
-  handler ??= import('./codec-worker.js').then((m) => m.default);
   return (await handler)(job);
 };

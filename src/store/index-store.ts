@@ -9,7 +9,7 @@ import { RaicError, isRaicError } from '../errors.js';
 import { hash, open, seal } from '../crypto/index.js';
 import { loadErasureCodec } from '../erasure/index.js';
 import { ChunkIndex } from './chunk-index.js';
-import { decodeRefList, encodeRefList, type ChunkRef } from './chunk-ref.js';
+import { REF_LIST_HEADER_BYTES, decodeRefList, encodeRefList, refListCount, type ChunkRef } from './chunk-ref.js';
 import { INDEX_PREFIX, idOfKey, indexKey } from './layout.js';
 import type { Members } from './members.js';
 import { encodePack } from './pack-codec.js';
@@ -35,14 +35,18 @@ export async function writeIndexSegment(members: Members, k: number, key: Uint8A
 }
 
 export function decodeIndexSegment(key: Uint8Array, idHex: string, sealed: Buffer): ChunkRef[] {
+  return decodeRefList(INDEX_MAGIC, openIndexSegment(key, idHex, sealed));
+}
+
+/** A segment's ref list (still encoded), once its id and its seal are checked. */
+function openIndexSegment(key: Uint8Array, idHex: string, sealed: Buffer): Buffer {
   if (!hash(sealed).equals(Buffer.from(idHex, 'hex'))) throw new RaicError('Integrity', `index segment ${idHex} is corrupt`);
-  let plain: Uint8Array;
   try {
-    plain = open(key, sealed, INDEX_AD);
+    const plain = open(key, sealed, INDEX_AD);
+    return Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength);
   } catch {
     throw new RaicError('Integrity', `index segment ${idHex} does not authenticate`);
   }
-  return decodeRefList(INDEX_MAGIC, Buffer.from(plain));
 }
 
 /** One segment's refs, decoded from k members' verified shares. */
@@ -52,8 +56,8 @@ export async function readIndexSegment(reader: PackReader, key: Uint8Array, idHe
 }
 
 /** A segment deleted since it was listed names nothing; any other failure stands. */
-function skipDeleted(err: unknown): ChunkRef[] {
-  if (isRaicError(err, 'NotFound')) return [];
+function skipDeleted(err: unknown): null {
+  if (isRaicError(err, 'NotFound')) return null;
   throw err;
 }
 
@@ -63,20 +67,25 @@ const PARALLEL_SEGMENTS = 8;
 /**
  * Loads every index segment that at least k up members list (or only the segments named by `only`): fewer
  * cannot be read, and are an interrupted write's leftovers or a member's phantoms, never a committed segment.
- * With `keep`, only refs it accepts are loaded (and so a rejected ref never hides an accepted one for the
- * same chunk). A segment that every member calls absent was deleted since it was listed (prune replaced it;
- * listings may lag) and is skipped: a missing entry only costs dedup.
+ * With `keepPack`, only refs into packs it accepts (hex ids) are loaded (and so a rejected ref never hides an
+ * accepted one for the same chunk). A segment that every member calls absent was deleted since it was listed
+ * (prune replaced it; listings may lag) and is skipped: a missing entry only costs dedup.
  */
-export async function loadIndex(members: Members, k: number, key: Uint8Array, only?: Iterable<string>, keep?: (ref: ChunkRef) => boolean): Promise<ChunkIndex> {
+export async function loadIndex(members: Members, k: number, key: Uint8Array, only?: Iterable<string>, keepPack?: (packHex: string) => boolean): Promise<ChunkIndex> {
   const index = new ChunkIndex();
   const keys = only ? [...only] : [...(await listCounts(members, INDEX_PREFIX))].filter(([, holders]) => holders >= k).map(([key]) => key);
   const reader = new PackReader(members, k);
+  const readList = async (objectKey: string): Promise<Buffer> => {
+    const idHex = idOfKey(objectKey);
+    return openIndexSegment(key, idHex, (await reader.readBody(indexKey(idHex), segmentTableId(idHex))).body);
+  };
   // Read PARALLEL_SEGMENTS at a time, added in listing order (a later segment's ref for the same chunk wins),
-  // so at most that many decoded segments are held besides the compact index.
+  // so at most that many segments are held besides the compact index. Refs go in still encoded (addEncoded).
   for (let at = 0; at < keys.length; at += PARALLEL_SEGMENTS) {
-    const batch = await Promise.all(keys.slice(at, at + PARALLEL_SEGMENTS).map((k2) => readIndexSegment(reader, key, idOfKey(k2)).catch(skipDeleted)));
-    index.reserve(index.size + batch.reduce((sum, refs) => sum + refs.length, 0));
-    for (const refs of batch) for (const ref of refs) if (!keep || keep(ref)) index.setRef(ref);
+    const batch = await Promise.all(keys.slice(at, at + PARALLEL_SEGMENTS).map((k2) => readList(k2).catch(skipDeleted)));
+    const counts = batch.map((list) => (list ? refListCount(INDEX_MAGIC, list) : 0));
+    index.reserve(index.size + counts.reduce((sum, n) => sum + n, 0));
+    batch.forEach((list, i) => list && index.addEncoded(list, REF_LIST_HEADER_BYTES, counts[i]!, keepPack));
   }
   return index;
 }

@@ -72,12 +72,12 @@ export interface PackCopies {
 }
 
 /**
- * Members that list `ref`'s pack at the size most of its holders agree on (every member's object of a pack
+ * Members that list pack `packHex` at the size most of its holders agree on (every member's object of a pack
  * has the same size). One member's word is not enough to trust a ref (a rolled-back member still lists packs
  * the others have pruned): dedup and adoption count these against the write quorum.
  */
-export function holdersOf(packs: ReadonlyMap<string, PackCopies>, ref: ChunkRef): number {
-  const copies = packs.get(ref.pack.toString('hex'));
+export function holdersOf(packs: ReadonlyMap<string, PackCopies>, packHex: string): number {
+  const copies = packs.get(packHex);
   if (!copies) return 0;
   const bySize = new Map<number, number>();
   for (const size of copies.sizes.values()) bySize.set(size, (bySize.get(size) ?? 0) + 1);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { ChunkIndex } from '../../../src/store/chunk-index.js';
-import type { ChunkRef } from '../../../src/store/chunk-ref.js';
+import { REF_BYTES, REF_LIST_HEADER_BYTES, encodeRefList, type ChunkRef } from '../../../src/store/chunk-ref.js';
 
 const packs = Array.from({ length: 7 }, () => randomBytes(16));
 const ref = (i: number): ChunkRef => ({ id: randomBytes(32), pack: packs[i % packs.length]!, offset: (i * 7919) >>> 0, length: 40 + i, size: 1 + i, meta: i % 3 === 0 });
@@ -60,5 +60,38 @@ describe('ChunkIndex', () => {
     assert.equal(index.size, refs.length);
     assert.ok(!index.packs().has(packs[1]!.toString('hex')));
     assert.equal(index.packs().size, packs.length - 1);
+  });
+
+  it('addEncoded loads a ref list as setRef would, later refs winning, asking keepPack once per pack', () => {
+    // Refs grouped by pack, as trailers and index segments hold them, then a few for chunks already listed.
+    const refs = Array.from({ length: 3_000 }, (_, i) => ref(i)).sort((a, b) => a.pack.compare(b.pack));
+    const moved = refs.slice(0, 40).map((r) => ({ ...r, pack: packs[2]!, offset: 777, meta: !r.meta }));
+    const list = encodeRefList('TESTLIST', [...refs, ...moved]);
+    const dropped = packs[5]!.toString('hex');
+    const asked: string[] = [];
+    const index = new ChunkIndex();
+    index.addEncoded(list, REF_LIST_HEADER_BYTES, refs.length + moved.length, (hex) => {
+      asked.push(hex);
+      return hex !== dropped;
+    });
+    const model = new ChunkIndex();
+    for (const r of [...refs, ...moved]) if (!r.pack.equals(packs[5]!)) model.setRef(r);
+    assert.deepEqual(asked.sort(), packs.map((p) => p.toString('hex')).sort());
+    assert.ok(model.size > 2_000);
+    assert.equal(index.size, model.size);
+    for (const [hex, want] of model) assert.deepEqual(index.get(hex), want, hex);
+    assert.deepEqual(index.packs(), model.packs());
+    assert.ok(!index.packs().has(dropped));
+    // Without a filter, every ref is kept.
+    const all = new ChunkIndex();
+    all.addEncoded(list, REF_LIST_HEADER_BYTES, refs.length + moved.length);
+    assert.equal(all.size, refs.length);
+  });
+
+  it('addEncoded refuses a ref with flags it does not know, and a list shorter than its count', () => {
+    const list = encodeRefList('TESTLIST', [ref(1), ref(2)]);
+    list[REF_LIST_HEADER_BYTES + REF_BYTES + 60] = 4;
+    assert.throws(() => new ChunkIndex().addEncoded(list, REF_LIST_HEADER_BYTES, 2), (err: Error & { code?: string }) => err.code === 'Integrity' && /unknown flags 4/.test(err.message));
+    assert.throws(() => new ChunkIndex().addEncoded(list, REF_LIST_HEADER_BYTES, 3), (err: Error & { code?: string }) => err.code === 'Integrity' && /truncated/.test(err.message));
   });
 });
