@@ -8,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npx tsc -p tsconfig.json
+node scripts/oclif-manifest.mjs
 bash scripts/servers/up.sh
 trap 'bash scripts/servers/down.sh >/dev/null 2>&1 || true' EXIT
 mapfile -t files < <(find dist/test -name '*.test.js' ! -name '*.timed.test.js' | sort)
