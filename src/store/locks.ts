@@ -443,14 +443,15 @@ async function listEverywhere(ctx: ScanContext): Promise<Map<string, number[]>> 
 /**
  * Lists the locks until the listings of `need` members show `key` (ours, just written), first after
  * `firstWaitMs`, then at doubling intervals: such a listing shows every lock written to that member before
- * ours. Rejects `Locked` once `visibleWithinMs` has passed; stops when `signal` aborts.
+ * ours. Rejects `Locked` once `visibleWithinMs` has passed; stops when `signal` aborts. Our own objects (`ours`)
+ * are listed but not read back.
  */
-async function scanUntilShown(ctx: LockContext, key: string, firstWaitMs: number, signal?: AbortSignal): Promise<LockInfo[]> {
+async function scanUntilShown(ctx: LockContext, key: string, firstWaitMs: number, signal?: AbortSignal, ours: ReadonlySet<string> = new Set([key])): Promise<LockInfo[]> {
   const started = performance.now();
   for (let wait = firstWaitMs; ; wait = Math.min(Math.max(2 * wait, 10), MAX_POLL_MS)) {
     if (wait > 0) await sleep(wait, undefined, signal ? { signal } : {});
     signal?.throwIfAborted();
-    const scan = await scanLocks(ctx);
+    const scan = await scanLocks(ctx, ours);
     const shown = scan.showing.get(key) ?? 0;
     if (shown >= ctx.need) return scan.locks;
     const waited = performance.now() - started;
@@ -721,7 +722,7 @@ class HeldLock implements Lock {
    * the next rotation or release (a holder briefly seen twice is still one holder). Never rejects. */
   private async retire(key: string): Promise<void> {
     try {
-      await scanUntilShown(this.ctx, key, 0, this.stopping.signal);
+      await scanUntilShown(this.ctx, key, 0, this.stopping.signal, new Set([key, ...this.superseded]));
     } catch {
       return;
     }
