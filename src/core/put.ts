@@ -32,8 +32,8 @@ export interface PutOptions {
   host?: string;
   /** How chunks are compressed (default auto). */
   compression?: CompressionMode;
-  /** Called right before the manifest and catalog record are written (the lock's confirm()); when it
-   * rejects, nothing is committed. */
+  /** Called while the last packs and the index segment are stored, and awaited before the manifest and catalog
+   * record are written (the lock's confirm()); when it rejects, nothing is committed. */
   confirmCommit?: () => Promise<void>;
 }
 
@@ -50,9 +50,9 @@ export async function putStream(array: RaicArray, keys: RepoKeys, source: AsyncI
     opts.onProgress?.(bytesRead);
   }
   const ref = await stream.end();
-  await sink.finish();
+  // Confirmed while the last pack and the index segment are stored, as backup does: both before the manifest.
+  await Promise.all([sink.finish(), opts.confirmCommit?.()]);
   if (opts.signal?.aborted) throw abortError(opts.signal);
-  await opts.confirmCommit?.();
   const createdAt = new Date().toISOString();
   const capKey = randomBytes(32);
   const { id, sealed } = sealManifest(manifestRoot('file', ref, createdAt), capKey);
