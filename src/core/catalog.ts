@@ -11,6 +11,7 @@
  * tombstones the others hold, nor forge one.
  */
 import { hostname } from 'node:os';
+import pLimit from 'p-limit';
 import { RaicError } from '../errors.js';
 import { open, seal } from '../crypto/index.js';
 import { FORGOTTEN_PREFIX, SNAPSHOTS_PREFIX, forgottenKey, getFromAny, idOfKey, listCounts, putOnAll, snapshotKey, tombstonedIds, type RaicArray, type RepoKeys } from '../store/index.js';
@@ -94,7 +95,7 @@ function isRecordOf(rec: CatalogRecord | null, id: string): boolean {
  * up member: forgotten, whatever another member still lists. Only tombstones of candidates are read, so a run
  * costs one listing however many snapshots were ever forgotten.
  */
-export async function forgottenIds(array: RaicArray, keys: RepoKeys, candidates: Iterable<string>): Promise<Set<string>> {
+export async function forgottenIds(array: RaicArray, keys: RepoKeys, candidates: Iterable<string> | Promise<Iterable<string>>): Promise<Set<string>> {
   return tombstonedIds(array.members, FORGOTTEN_PREFIX, candidates, (id, bytes) => open(keys.catalog, bytes, Buffer.from(TOMBSTONE_AD + id)));
 }
 
@@ -104,19 +105,24 @@ export async function forgottenIds(array: RaicArray, keys: RepoKeys, candidates:
  * that act on the catalog must not act on a partial one).
  */
 export async function readCatalog(array: RaicArray, keys: RepoKeys): Promise<CatalogRecord[]> {
-  const listed = await listCounts(array.members, SNAPSHOTS_PREFIX);
-  const forgotten = await forgottenIds(array, keys, [...listed.keys()].map(idOfKey));
-  const records: CatalogRecord[] = [];
-  for (const [key, holders] of listed) {
-    const id = idOfKey(key);
-    if (forgotten.has(id)) continue;
-    try {
-      records.push(await getFromAny(array.members, key, `snapshot record ${id.slice(0, 8)}`, (bytes) => openRecord(keys, id, bytes)));
-    } catch (err) {
-      if (holders >= array.k) throw err;
-      // Listed by fewer than k members and sound on none: a phantom or an interrupted write, not a snapshot.
-    }
-  }
+  const listing = listCounts(array.members, SNAPSHOTS_PREFIX);
+  const [listed, forgotten] = await Promise.all([listing, forgottenIds(array, keys, listing.then((l) => [...l.keys()].map(idOfKey)))]);
+  const limit = pLimit(8);
+  const read = await Promise.all(
+    [...listed].map(([key, holders]) =>
+      limit(async (): Promise<CatalogRecord | null> => {
+        const id = idOfKey(key);
+        if (forgotten.has(id)) return null;
+        try {
+          return await getFromAny(array.members, key, `snapshot record ${id.slice(0, 8)}`, (bytes) => openRecord(keys, id, bytes));
+        } catch (err) {
+          if (holders >= array.k) throw err;
+          return null; // listed by fewer than k members and sound on none: a phantom or an interrupted write
+        }
+      }),
+    ),
+  );
+  const records = read.filter((r): r is CatalogRecord => r !== null);
   return records.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : a.manifestId.localeCompare(b.manifestId)));
 }
 

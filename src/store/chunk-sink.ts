@@ -12,7 +12,7 @@ import { abortError } from '../errors.js';
 import { BufferPool } from './buffer-pool.js';
 import type { ChunkIndex } from './chunk-index.js';
 import type { ChunkEntry, ChunkRef } from './chunk-ref.js';
-import { loadIndex, writeIndexSegment } from './index-store.js';
+import { committedSegments, loadIndex, writeIndexSegment } from './index-store.js';
 import type { RepoKeys } from './keyring.js';
 import { ManifestBuilder, type StreamRef } from './manifest.js';
 import { PackWriter } from './pack-writer.js';
@@ -109,11 +109,12 @@ export class ChunkSink {
    * session), so the work of a killed backup is reused, not uploaded again.
    */
   static async open(array: RaicArray, keys: RepoKeys, maxChunkBytes: number, opts: { commitGate?: Promise<void>; compression?: CompressionMode } = {}): Promise<ChunkSink> {
-    const packs = await listPacks(array.members);
+    // Both listings at once: the index segments' is not filtered by the packs' until the refs are loaded.
+    const [packs, segments] = await Promise.all([listPacks(array.members), committedSegments(array.members, array.k)]);
     // Dedup trusts an index entry only while its pack is listed, whole enough, on the write quorum: a member
     // rolled back to an old state still serves index segments and packs the others have pruned, and a new
     // snapshot must never lean on them. A ref that fails this costs storing the chunk again, nothing more.
-    const known = await loadIndex(array.members, array.k, keys.index, undefined, (pack) => holdersOf(packs, pack) >= array.writeQuorum);
+    const known = await loadIndex(array.members, array.k, keys.index, segments, (pack) => holdersOf(packs, pack) >= array.writeQuorum);
     const indexedPacks = known.packs();
     const orphans = await unindexedPackRefs(array.members, new PackReader(array.members, array.k), packs, indexedPacks, keys.index);
     const sink = new ChunkSink(array, keys, known, maxChunkBytes);

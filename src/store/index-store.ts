@@ -64,6 +64,11 @@ function skipDeleted(err: unknown): null {
 /** Segments read at once (each from k members). */
 const PARALLEL_SEGMENTS = 8;
 
+/** The index segments at least k up members list: the only ones that can be committed (see loadIndex). */
+export async function committedSegments(members: Members, k: number): Promise<string[]> {
+  return [...(await listCounts(members, INDEX_PREFIX))].filter(([, holders]) => holders >= k).map(([key]) => key);
+}
+
 /**
  * Loads every index segment that at least k up members list (or only the segments named by `only`): fewer
  * cannot be read, and are an interrupted write's leftovers or a member's phantoms, never a committed segment.
@@ -73,7 +78,7 @@ const PARALLEL_SEGMENTS = 8;
  */
 export async function loadIndex(members: Members, k: number, key: Uint8Array, only?: Iterable<string>, keepPack?: (packHex: string) => boolean): Promise<ChunkIndex> {
   const index = new ChunkIndex();
-  const keys = only ? [...only] : [...(await listCounts(members, INDEX_PREFIX))].filter(([, holders]) => holders >= k).map(([key]) => key);
+  const keys = only ? [...only] : await committedSegments(members, k);
   const reader = new PackReader(members, k);
   const readList = async (objectKey: string): Promise<Buffer> => {
     const idHex = idOfKey(objectKey);

@@ -13,7 +13,7 @@ export { newArrayConfig, encodeArrayConfig, parseArrayConfig, type ArrayConfig }
 export { formatCapability, parseCapability, arrayTagOf, type CapabilityKind, type FileCapability } from './capability.js';
 export type { ChunkEntry, ChunkRef } from './chunk-ref.js';
 export { ChunkIndex } from './chunk-index.js';
-export { codedObjects, loadIndex, readIndexSegment, segmentTableId, writeIndexSegment } from './index-store.js';
+export { codedObjects, committedSegments, loadIndex, readIndexSegment, segmentTableId, writeIndexSegment } from './index-store.js';
 export { OBJECT_HEADER_BYTES, encodePack, regionsMatch, type PackTable } from './pack-codec.js';
 export { ForwardRecord, ForwardTable, encodeForwardRecord, forwardGenerations, writeForwardRecord, type ChunkLocation, type ForwardHop, type ForwardMove } from './forwarding.js';
 export {

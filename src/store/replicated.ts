@@ -103,19 +103,22 @@ export async function removeEverywhere(members: Members, key: string): Promise<s
  * member serves soundly — `accept` throws on bytes that do not open — so a forged tombstone hides nothing.
  * One listing, then one read per candidate that has a tombstone listed.
  */
-export async function tombstonedIds(members: Members, prefix: string, candidates: Iterable<string>, accept: (id: string, bytes: Buffer) => unknown): Promise<Set<string>> {
-  const out = new Set<string>();
+export async function tombstonedIds(members: Members, prefix: string, candidates: Iterable<string> | Promise<Iterable<string>>, accept: (id: string, bytes: Buffer) => unknown): Promise<Set<string>> {
+  // The listing runs while the candidates are still being listed (readCatalog: one round trip, not two).
   const listed = new Set([...(await listUnion(members, prefix)).keys()].map((key) => key.slice(prefix.length)));
-  for (const id of new Set(candidates)) {
-    if (!listed.has(id)) continue;
-    try {
-      await getFromAny(members, `${prefix}${id}`, 'tombstone', (bytes) => accept(id, bytes));
-      out.add(id);
-    } catch {
-      // not sound on any member: not a tombstone
-    }
-  }
-  return out;
+  const ids = [...new Set(await candidates)].filter((id) => listed.has(id));
+  const limit = pLimit(8);
+  const sound = await Promise.all(
+    ids.map((id) =>
+      limit(() =>
+        getFromAny(members, `${prefix}${id}`, 'tombstone', (bytes) => accept(id, bytes)).then(
+          () => true,
+          () => false, // not sound on any member: not a tombstone
+        ),
+      ),
+    ),
+  );
+  return new Set(ids.filter((_, i) => sound[i]));
 }
 
 export function messageOf(err: unknown): string {
