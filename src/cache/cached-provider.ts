@@ -14,6 +14,10 @@ import type { ObjectCache } from './object-cache.js';
 export function withCache(inner: Provider, cache: ObjectCache, member: number): Provider {
   /** Whole-object fetches in flight, so the table read and the range read of one pack fetch it once. */
   const fetching = new Map<string, Promise<Buffer>>();
+  /** Objects fetched whole in this run: in `refresh` mode too, their later ranges are served from that copy
+   * (a walk reads a metadata pack one tree blob at a time: fetching it whole for each would cost its size
+   * per blob). */
+  const fresh = new Set<string>();
 
   const fetchWhole = (key: string, opts?: CallOptions): Promise<Buffer> => {
     let f = fetching.get(key);
@@ -21,6 +25,7 @@ export function withCache(inner: Provider, cache: ObjectCache, member: number): 
       cache.stats.misses += 1;
       f = inner.get(key, undefined, opts).then((bytes) => {
         cache.write(member, key, bytes);
+        fresh.add(key);
         return bytes;
       });
       const clear = (): void => {
@@ -42,7 +47,7 @@ export function withCache(inner: Provider, cache: ObjectCache, member: number): 
     },
     async get(key: string, range?: ByteRange, opts?: CallOptions): Promise<Buffer> {
       if (!cache.holds(key)) return inner.get(key, range, opts);
-      if (cache.mode === 'use') {
+      if (cache.mode === 'use' || fresh.has(key)) {
         const local = cache.read(member, key, range);
         if (local) return local;
       }
@@ -65,6 +70,7 @@ export function withCache(inner: Provider, cache: ObjectCache, member: number): 
     async delete(key: string, opts?: CallOptions): Promise<void> {
       await inner.delete(key, opts);
       cache.evict(member, key);
+      fresh.delete(key);
     },
     close: () => inner.close(),
   };

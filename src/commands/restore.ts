@@ -4,6 +4,7 @@ import { formatBytes } from '../cli/format.js';
 import { openConfiguredArray, unlockArray } from '../core/open-array.js';
 import { restoreTree, type RestoreResult } from '../core/restore.js';
 import { resolveSnapshot } from '../core/snapshot-ref.js';
+import type { RepoKeys } from '../store/index.js';
 
 export default class Restore extends BaseCommand<typeof Restore> {
   static override summary = 'Restore a snapshot into a directory.';
@@ -23,8 +24,9 @@ Existing files are never overwritten unless --overwrite is given (restore checks
     const array = await openConfiguredArray({ configPath: this.configPath(), cache: this.cacheSetting() });
     let result: RestoreResult;
     try {
-      const { root } = await resolveSnapshot(array, this.args.snapshot, async () => unlockArray(array, await this.passphrase(false)), { host: this.flags.host });
-      result = await restoreTree(array, root, { target: this.flags.target, include: this.flags.include, overwrite: this.flags.overwrite });
+      let keys: RepoKeys | undefined;
+      const { root } = await resolveSnapshot(array, this.args.snapshot, async () => (keys = await unlockArray(array, await this.passphrase(false))), { host: this.flags.host });
+      result = await restoreTree(array, root, { target: this.flags.target, include: this.flags.include, overwrite: this.flags.overwrite, convergenceKey: keys?.convergence });
     } finally {
       await array.close();
     }

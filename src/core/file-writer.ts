@@ -5,14 +5,15 @@
  * while the workers sat idle, so the workers do it, several files per task.
  */
 import { closeSync, lstatSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { applyMetadata, type TreeNode } from '../tree/index.js';
+import { applyMetadata, type NodeMetadata } from '../tree/index.js';
 
 export interface FileToWrite {
   /** Temp and final paths (bytes where a name is not UTF-8). */
   tmp: string | Uint8Array;
   path: string | Uint8Array;
   data: Uint8Array;
-  node: TreeNode;
+  /** Only what applyMetadata needs: the whole node (its content's entries) would be copied to the worker. */
+  node: NodeMetadata;
 }
 
 export interface WriteFilesTask {
@@ -51,9 +52,9 @@ export default function writeFiles(task: WriteFilesTask): WriteFilesResult {
   });
 }
 
-/** Writes all of `bytes` at the file's position (writeSync may write less than asked). */
-export function writeAll(fd: number, bytes: Uint8Array): void {
-  for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
+/** Writes all of `bytes` at `position` of the file, or at its current position (writeSync may write less than asked). */
+export function writeAll(fd: number, bytes: Uint8Array, position: number | null = null): void {
+  for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at, position === null ? null : position + at);
 }
 
 /** After a failed write: closes the temp file if still open and removes it (never made, or already gone, is fine). */

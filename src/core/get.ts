@@ -10,6 +10,7 @@ import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { RaicError, isRaicError } from '../errors.js';
 import {
+  ChunkFetcher,
   ChunkReader,
   arrayTagOf,
   getFromAny,
@@ -57,33 +58,41 @@ export async function loadManifest(array: RaicArray, cap: FileCapability): Promi
   }
 }
 
-/** Writes the file named by `cap` to `sink` in order; rejects if any chunk cannot be read. */
+/**
+ * Writes the file named by `cap` to `sink` in order; rejects if any chunk cannot be read. The chunks are read
+ * through a ChunkFetcher delivering in order, at most `tuning.window` of them between asked for and written:
+ * the requests cover exactly the chunks asked for (neighbours in one request), spread over the members
+ * holding them; nothing past the file's end is read.
+ */
 export async function streamFile(array: RaicArray, root: ManifestRoot, sink: (bytes: Uint8Array) => Promise<void>, opts: GetOptions = {}): Promise<Omit<GetResult, 'seconds'>> {
   const reader = new ChunkReader(array.members, array.pool, array.k, array.tuning.chunkBytes);
-  const window = array.tuning.window;
-  const inFlight: Promise<Uint8Array>[] = [];
-  let written = 0;
+  const window = Math.max(2, array.tuning.window);
+  const fetcher = new ChunkFetcher(reader, { windowChunks: window, ordered: true });
+  let asked = 0;
   let chunks = 0;
-  const drainOne = async (): Promise<void> => {
-    const bytes = await inFlight.shift()!;
-    await sink(bytes);
-    written += bytes.length;
-    reader.recycle(bytes);
+  let written = 0;
+  const deliver = async (plaintext: Uint8Array): Promise<void> => {
+    await sink(plaintext);
+    written += plaintext.length;
     chunks += 1;
     opts.onProgress?.(written, root.header.size);
   };
+  const stop = (): void => void fetcher.abort(new RaicError('Cancelled', 'interrupted'));
+  opts.signal?.addEventListener('abort', stop, { once: true });
   try {
     for await (const entry of walkStream(streamOf(root), (page) => reader.read(page).then((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength)))) {
       if (opts.signal?.aborted) throw new RaicError('Cancelled', 'interrupted');
-      const p = reader.read(entry);
-      p.catch(() => undefined); // observed when drained; avoid unhandled rejection meanwhile
-      inFlight.push(p);
-      if (inFlight.length >= window) await drainOne();
+      fetcher.add(entry, deliver);
+      asked += 1;
+      // Half a window at a time, so neighbouring chunks are planned together.
+      if (asked - chunks >= window) await fetcher.waitUntil(() => asked - chunks <= window / 2);
     }
-    while (inFlight.length > 0) await drainOne();
+    await fetcher.drain();
   } catch (err) {
-    await Promise.allSettled(inFlight);
+    await fetcher.abort(err);
     throw err;
+  } finally {
+    opts.signal?.removeEventListener('abort', stop);
   }
   if (written !== root.header.size) throw new RaicError('Integrity', `restored ${written} bytes but the manifest says ${root.header.size}`);
   return { size: written, chunks, shareProblems: reader.problems.length };

@@ -2,20 +2,23 @@
  * restore: a snapshot's tree → files, directories and symlinks under a target directory, with their
  * modes, mtimes (and owners when run as root). Files are written to a temp name and renamed when
  * complete. Existing files are never overwritten unless asked: without `overwrite`, a first pass
- * finds every conflict and refuses before anything is written. Several files are written at once, each
- * reading its chunks a little ahead (a bounded window); a directory's metadata is set once everything in
- * it is written.
+ * finds every conflict and refuses before anything is written. The walk hands every file's chunks to one
+ * ChunkFetcher (store/chunk-fetcher.ts), which reads them in coalesced requests over the data members and
+ * delivers them in the order they arrive: each is written at its offset (small files gathered in memory and
+ * written whole by a worker). A chunk needed again after it was written is copied from its first file. A
+ * directory's metadata is set once everything in it is written.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, renameSync, symlinkSync } from 'node:fs';
+import { closeSync, constants, lstatSync, mkdirSync, openSync, readSync, renameSync, symlinkSync } from 'node:fs';
 import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import picomatch from 'picomatch';
 import { RaicError } from '../errors.js';
+import { keyedHash } from '../crypto/index.js';
 import { DEFAULT_CDC } from '../chunk/index.js';
-import { Batcher, ChunkReader, pageLoader, streamOf, walkStream, type ManifestRoot, type RaicArray } from '../store/index.js';
+import { Batcher, ChunkFetcher, ChunkReader, pageLoader, streamOf, walkStream, type ChunkEntry, type FetchLimits, type ManifestRoot, type RaicArray } from '../store/index.js';
 import { discardTemp, writeAll, type FileToWrite, type WriteFilesResult } from './file-writer.js';
-import { applyMetadata, bytesOfName, displayPath, fsPath, type TreeNode } from '../tree/index.js';
+import { applyMetadata, bytesOfName, displayPath, fsPath, metadataOf, type NodeMetadata, type TreeNode } from '../tree/index.js';
 import { fsError } from './get.js';
 import { walkTree, type TreeEvent } from './tree-walk.js';
 
@@ -24,6 +27,15 @@ export interface RestoreOptions {
   /** Restore only paths matching these globs (against the snapshot path, e.g. /home/me/docs/**) and their contents. */
   include?: string[];
   overwrite?: boolean;
+  /**
+   * The repository's convergence key (a restore opened with a passphrase has it): a chunk needed again after it
+   * was written is then copied from the file it was written to, checked against the chunk's key, instead of
+   * fetched again. A tree capability has no such key; its duplicates are fetched again unless the fetcher still
+   * holds them.
+   */
+  convergenceKey?: Uint8Array;
+  /** The fetcher's limits (tests: small windows); store's DEFAULT_FETCH otherwise. */
+  fetch?: Partial<FetchLimits>;
   signal?: AbortSignal;
   onProgress?: (bytes: number, files: number) => void;
 }
@@ -37,40 +49,18 @@ export interface RestoreResult {
   seconds: number;
 }
 
-/**
- * Files written at once: hides each file's open, write, close, chmod, chown, utimes and rename latency (a
- * tree of small files is all latency). Larger files hold chunk buffers (up to 4 MiB each) while they are
- * written, so at most LARGE_WRITERS of those are in progress (memory: LARGE_WRITERS × (CHUNKS_AHEAD + 1) chunks).
- */
-const RESTORE_WRITERS = 64;
-const LARGE_WRITERS = 8;
 const LARGE_FILE_BYTES = 256 * 1024;
 /** Small files are written by the workers, this many at a time in one task (at most SMALL_BATCH_BYTES of content). */
 const SMALL_BATCH_FILES = 64;
 const SMALL_BATCH_BYTES = 4 * 1024 * 1024;
 const FILE_WRITER = new URL('./file-writer-entry.cjs', import.meta.url);
 
-/** Chunks each writer reads ahead of the one it writes. Memory: writers × (ahead + 1) chunks at most; 2 ahead
- * measured no faster than 1 on the bench tree and held ~70 MB more. */
-const CHUNKS_AHEAD = 1;
-
-/** A counting semaphore: take() waits while all are taken. */
-class Slots {
-  private waiting: (() => void)[] = [];
-  constructor(private free: number) {}
-  async take(): Promise<void> {
-    if (this.free > 0) {
-      this.free -= 1;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
-  }
-  give(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.free += 1;
-  }
-}
+/**
+ * Chunks remembered where they were written, for copying duplicates (~250 bytes each with their file's path);
+ * the oldest go first. Keyed by 16 bytes of the chunk id: a copy is checked against the chunk's key anyway.
+ */
+const REMEMBERED_CHUNKS = 16 * 1024;
+const rememberedKey = (entry: ChunkEntry): string => entry.id.toString('latin1', 0, 16);
 
 /** Which snapshot paths to restore: all, or those matching an include pattern, and everything below them. */
 function selector(include: readonly string[]): (path: string, ancestorIncluded: boolean) => boolean {
@@ -95,6 +85,25 @@ async function* selected(reader: ChunkReader, root: ManifestRoot, include: reado
   }
 }
 
+/** Bytes [offset, offset + size) of a file this restore wrote, or null when it cannot be read whole (changed, gone, unreadable). */
+function readBack(path: string | Buffer, offset: number, size: number): Uint8Array | null {
+  let fd: number | null = null;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    const bytes = new Uint8Array(size);
+    for (let got = 0; got < size; ) {
+      const n = readSync(fd, bytes, got, size - got, offset + got);
+      if (n === 0) return null;
+      got += n;
+    }
+    return bytes;
+  } catch {
+    return null;
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
+}
+
 async function isEmptyOrAbsent(dir: string): Promise<boolean> {
   try {
     return (await readdir(dir)).length === 0;
@@ -109,6 +118,25 @@ async function exists(path: string | Buffer): Promise<'dir' | 'other' | null> {
   } catch {
     return null;
   }
+}
+
+/** A file being restored: its chunks arrive in any order (as the fetcher's requests do) and are written at their offsets. */
+interface FileJob {
+  path: string;
+  node: NodeMetadata;
+  tmp: string | Buffer;
+  size: number;
+  /** Small files: the content gathered in memory, for a worker to write whole. Large ones go to the temp file as they come. */
+  small: boolean;
+  data: Uint8Array | null;
+  /** Chunks asked for and not yet written; `listed` once every chunk has been asked for. */
+  waiting: number;
+  listed: boolean;
+  /** Handed to a worker, which writes it or reports why not: its completion settles without help. */
+  writing: boolean;
+  done: Promise<void>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
 }
 
 export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: RestoreOptions): Promise<RestoreResult> {
@@ -147,8 +175,13 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
     failed.abort();
   };
   const stopped = (): boolean => failed.signal.aborted || opts.signal?.aborted === true;
-  const writers = new Slots(RESTORE_WRITERS);
-  const largeWriters = new Slots(LARGE_WRITERS);
+  const fetcher = new ChunkFetcher(reader, opts.fetch);
+  const pendingMax = 2 * fetcher.limits.windowChunks;
+  const stopFetching = (): void => void fetcher.abort(firstError ?? new RaicError('Cancelled', 'interrupted'));
+  failed.signal.addEventListener('abort', stopFetching, { once: true });
+  opts.signal?.addEventListener('abort', stopFetching, { once: true });
+  /** Files started and not yet written (their temp files are removed if the restore fails). */
+  const unfinished = new Set<FileJob>();
   /** Per open directory: its children's completions; a directory's metadata goes on after all of them. */
   const open: Promise<void>[][] = [[]];
   /** Per open directory: created by this restore already (its files need no mkdir of their own). */
@@ -166,7 +199,9 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
     async (batch) => {
       let results: WriteFilesResult;
       try {
-        results = await array.pool.runModule<WriteFilesResult>(FILE_WRITER, { files: batch.map((b) => b.file), overwrite: opts.overwrite === true });
+        // Each file's content has a buffer of its own (see put): moved to the worker, not copied.
+        const moved = batch.map((b) => b.file.data.buffer).filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
+        results = await array.pool.runModule<WriteFilesResult>(FILE_WRITER, { files: batch.map((b) => b.file), overwrite: opts.overwrite === true }, moved);
       } catch (err) {
         for (const b of batch) b.done(err);
         return;
@@ -180,81 +215,146 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
     { maxItems: SMALL_BATCH_FILES, maxWeight: SMALL_BATCH_BYTES, maxRunning: array.tuning.workers + 1, maxQueued: 4 * SMALL_BATCH_FILES },
   );
 
-  /** A small file: its content read here, written by a worker. */
-  const writeSmallFile = async (path: string, node: TreeNode, tmp: string | Buffer): Promise<void> => {
-    const chunks: Uint8Array[] = [];
-    if (node.content) {
-      for await (const ref of walkStream(node.content, pageLoader(reader))) {
-        if (stopped()) throw new RaicError('Cancelled', 'interrupted');
-        const bytes = await reader.read(ref);
-        chunks.push(Uint8Array.from(bytes)); // a copy: the reader's buffer goes back to its pool now
-        reader.recycle(bytes);
-      }
-    }
-    const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-    const file: FileToWrite = { tmp, path: fsAt(path), data, node };
-    await new Promise<void>((resolve, reject) => {
-      void smallFiles.add({ file, shown: displayPath(at(path)), done: (err) => (err ? reject(err) : resolve()) }, Math.max(1, data.length));
-    });
-    result.bytes += data.length;
+  const finished = (job: FileJob): void => {
+    unfinished.delete(job);
     result.files += 1;
     opts.onProgress?.(result.bytes, result.files);
+    job.resolve();
+  };
+
+  /** A small file complete in memory: a worker writes it, its metadata, and renames it into place. */
+  const writeSmall = async (job: FileJob): Promise<void> => {
+    const file: FileToWrite = { tmp: job.tmp, path: fsAt(job.path), data: job.data ?? new Uint8Array(0), node: job.node };
+    job.data = null;
+    job.writing = true;
+    const item = {
+      file,
+      shown: displayPath(at(job.path)),
+      done: (err: unknown) => {
+        if (!err) return finished(job);
+        unfinished.delete(job);
+        job.reject(err);
+      },
+    };
+    await smallFiles.add(item, Math.max(1, file.data.length));
   };
 
   /**
-   * A file: small ones go to the workers (writeSmallFile), larger ones are written here. The chunks are fetched asynchronously; the file system calls (open, write, close, chmod, chown, utimes,
-   * rename) are synchronous: with the promise versions, seven thread-pool hops per file made the main thread
-   * the bottleneck of restoring small files (measured on /usr/share, the workers idle 90% of the time), and
+   * A large file's temp file complete: metadata, then renamed into place. The file system calls are
+   * synchronous: with the promise versions, seven thread-pool hops per file made the main thread the
+   * bottleneck of restoring small files (measured on /usr/share, the workers idle 90% of the time), and
    * writes land in the page cache either way.
    */
-  const writeFile = async (path: string, node: TreeNode, parentMade: boolean): Promise<void> => {
-    const p = fsAt(path);
+  const closeLarge = (job: FileJob): void => {
+    applyMetadata(job.tmp, job.node);
+    const p = fsAt(job.path);
+    if (opts.overwrite && lstatSync(p, { throwIfNoEntry: false })?.isDirectory()) {
+      throw new RaicError('Usage', `${displayPath(at(job.path))} is a directory; not replacing it with a file`);
+    }
+    renameSync(job.tmp, p);
+    finished(job);
+  };
+
+  /** One chunk of a file, at `offset`: into its buffer (small) or its temp file (large). */
+  const put = async (job: FileJob, offset: number, entry: ChunkEntry, plaintext: Uint8Array): Promise<void> => {
+    if (plaintext.length !== entry.size) throw new RaicError('Integrity', `a chunk of ${displayPath(at(job.path))} has ${plaintext.length} bytes, its entry says ${entry.size}`);
+    if (convergenceKey) remember(entry, job, offset);
+    if (job.small) {
+      job.data ??= new Uint8Array(job.size); // its own ArrayBuffer: posted to a worker, a view would carry its whole buffer
+      job.data.set(plaintext, offset);
+    } else {
+      const fd = openSync(job.tmp, constants.O_WRONLY | constants.O_NOFOLLOW);
+      try {
+        writeAll(fd, plaintext, offset);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    result.bytes += plaintext.length;
+    job.waiting -= 1;
+    if (job.waiting === 0 && job.listed) await complete(job);
+  };
+
+  // Duplicates: a chunk this restore already wrote is read back from that file once it is complete (renamed
+  // into place) and used if it still hashes to the chunk's key; otherwise it is fetched.
+  const convergenceKey = opts.convergenceKey;
+  const written = new Map<string, { path: string; offset: number; done: Promise<void> }>();
+  const copies = new Set<Promise<void>>();
+  const remember = (entry: ChunkEntry, job: FileJob, offset: number): void => {
+    const id = rememberedKey(entry);
+    if (written.has(id)) return;
+    if (written.size >= REMEMBERED_CHUNKS) written.delete(written.keys().next().value!);
+    written.set(id, { path: job.path, offset, done: job.done });
+  };
+  const copy = (source: { path: string; offset: number; done: Promise<void> }, job: FileJob, offset: number, entry: ChunkEntry): void => {
+    const copying = (async () => {
+      const bytes = await source.done.then(
+        () => readBack(fsAt(source.path), source.offset, entry.size),
+        () => null,
+      );
+      if (stopped()) return; // the restore failed meanwhile: its files are being removed
+      if (bytes && keyedHash(convergenceKey!, bytes).equals(entry.key)) await put(job, offset, entry, bytes);
+      else fetcher.add(entry, (plaintext) => put(job, offset, entry, plaintext));
+    })();
+    copies.add(copying);
+    copying.then(
+      () => copies.delete(copying),
+      (err: unknown) => {
+        copies.delete(copying);
+        fail(err);
+      },
+    );
+  };
+
+  const complete = async (job: FileJob): Promise<void> => {
+    if (job.small) await writeSmall(job);
+    else closeLarge(job);
+  };
+
+  /**
+   * A file: its temp file made (large) and every chunk asked of the fetcher, with where it goes. A file of at
+   * most LARGE_FILE_BYTES is gathered in memory and written by a worker (creating a file costs 100–200 µs of
+   * kernel time: on the main thread that was the bottleneck of a tree of small files).
+   */
+  const startFile = async (path: string, node: TreeNode, parentMade: boolean): Promise<void> => {
     if (!parentMade) mkdirSync(fsAt(dirname(path)), { recursive: true });
+    const size = node.content?.size ?? 0;
+    let resolve!: () => void;
+    let reject!: (err: unknown) => void;
+    const done = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
     // Not named after the file: a name near NAME_MAX (255 bytes) would make the temp name too long.
     const tmp = fsAt(join(dirname(path), `${tmpPrefix}${(tmpCount++).toString(36)}.tmp`));
-    if ((node.content?.size ?? 0) <= LARGE_FILE_BYTES) return writeSmallFile(path, node, tmp);
-    let fd: number | null = openSync(tmp, 'wx', 0o600);
-    try {
-      if (node.content) {
-        // Chunks are read CHUNKS_AHEAD ahead of the one being written (every writer does so at once).
-        const ahead: Promise<Uint8Array>[] = [];
-        const stream = walkStream(node.content, pageLoader(reader))[Symbol.asyncIterator]();
-        let ended = false;
-        const fill = async (): Promise<void> => {
-          while (!ended && ahead.length < CHUNKS_AHEAD) {
-            const next = await stream.next();
-            if (next.done) ended = true;
-            else {
-              const data = reader.read(next.value);
-              data.catch(() => undefined); // awaited below
-              ahead.push(data);
-            }
-          }
-        };
-        for (await fill(); ahead.length > 0; await fill()) {
-          if (stopped()) throw new RaicError('Cancelled', 'interrupted');
-          const bytes = await ahead.shift()!;
-          writeAll(fd, bytes);
-          result.bytes += bytes.length;
-          reader.recycle(bytes);
-        }
+    const job: FileJob = { path, node: metadataOf(node), tmp, size, small: size <= LARGE_FILE_BYTES, data: null, waiting: 0, listed: false, writing: false, done, resolve, reject };
+    track(done);
+    unfinished.add(job);
+    if (!job.small) closeSync(openSync(tmp, 'wx', 0o600));
+    let offset = 0;
+    if (node.content) {
+      for await (const entry of walkStream(node.content, pageLoader(reader))) {
+        if (stopped()) throw new RaicError('Cancelled', 'interrupted');
+        const chunkAt = offset;
+        offset += entry.size;
+        if (offset > size) throw new RaicError('Integrity', `the chunks of ${displayPath(at(path))} hold more than its ${size} bytes`);
+        job.waiting += 1;
+        const source = convergenceKey ? written.get(rememberedKey(entry)) : undefined;
+        // Not from this very file: it is complete only once this chunk is in it.
+        if (source && source.path !== path) copy(source, job, chunkAt, entry);
+        else fetcher.add(entry, (plaintext) => put(job, chunkAt, entry, plaintext));
+        if (fetcher.pending > pendingMax) await fetcher.waitUntil(() => fetcher.pending <= pendingMax / 2);
       }
-      closeSync(fd);
-      fd = null;
-      applyMetadata(tmp, node);
-      if (opts.overwrite && (await exists(p)) === 'dir') throw new RaicError('Usage', `${displayPath(at(path))} is a directory; not replacing it with a file`);
-      renameSync(tmp, p);
-      result.files += 1;
-      opts.onProgress?.(result.bytes, result.files);
-    } catch (err) {
-      discardTemp(fd, tmp);
-      throw err;
     }
+    if (offset !== size) throw new RaicError('Integrity', `the chunks of ${displayPath(at(path))} hold ${offset} bytes, not its ${size}`);
+    job.listed = true;
+    if (job.waiting === 0) await complete(job);
   };
 
   try {
     for await (const ev of selected(reader, root, include)) {
       if (stopped()) break;
+      if (fetcher.failure) throw fetcher.failure;
       const { node, path } = ev;
       if (ev.kind === 'enter') {
         if (ev.included) mkdirSync(fsAt(path), { recursive: true, mode: 0o700 });
@@ -279,20 +379,30 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
         applyMetadata(p, node);
         result.symlinks += 1;
       } else if (node.type === 'file') {
-        const large = (node.content?.size ?? 0) > LARGE_FILE_BYTES;
-        await writers.take();
-        if (large) await largeWriters.take();
-        track(
-          writeFile(path, node, made.at(-1) === true).finally(() => {
-            writers.give();
-            if (large) largeWriters.give();
-          }),
-        );
+        await startFile(path, node, made.at(-1) === true);
       }
+    }
+    // A copy whose source turned out changed asks the fetcher after all: drain until neither has work left.
+    while (!stopped()) {
+      await fetcher.drain();
+      if (copies.size === 0) break;
+      await Promise.allSettled([...copies]);
     }
   } catch (err) {
     fail(err);
   }
+  if (stopped()) {
+    // Nothing more is fetched or delivered; files left unwritten lose their temp files, and their completions
+    // reject so that the directories above them (and copies waiting for them) settle.
+    await fetcher.abort(firstError ?? new RaicError('Cancelled', 'interrupted'));
+    for (const job of unfinished) {
+      if (job.writing) continue;
+      discardTemp(null, job.tmp);
+      job.reject(firstError ?? new RaicError('Cancelled', 'interrupted'));
+    }
+  }
+  await Promise.allSettled([...copies]);
+  opts.signal?.removeEventListener('abort', stopFetching);
   await Promise.allSettled(open.flat());
   if (opts.signal?.aborted && !firstError) firstError = new RaicError('Cancelled', 'interrupted');
   if (firstError) throw firstError instanceof RaicError ? firstError : fsError(firstError, opts.target);

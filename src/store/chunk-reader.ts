@@ -91,15 +91,32 @@ export class ChunkReader {
     if (entry.meta) this.members.keepWhole(object);
     const healthy = await this.packs.readRange(object, at.pack, at.offset, at.length);
     try {
-      return await this.open(entry, healthy);
+      return await this.openSealed(entry, healthy);
     } catch (err) {
       // The data share's bytes were wrong: the rebuild checks every member's bytes against the table and
       // records which one lied.
       if (!(err instanceof RaicError) || err.code !== 'Integrity') throw err;
     }
-    const rebuilt = await this.packs.rebuildRange(object, at.pack, at.offset, at.length);
+    return this.openRebuilt(entry, await this.packs.rebuildRange(object, at.pack, at.offset, at.length));
+  }
+
+  /**
+   * The chunk's plaintext from sealed bytes read where locate() put it (rejects Integrity when they do not
+   * authenticate). Its buffer may be recycled, as read()'s. With `moveSealed` the sealed bytes are the
+   * caller's to give away (see CodecPool.open).
+   */
+  async openSealed(entry: ChunkEntry, sealed: Uint8Array, opts: { moveSealed?: boolean } = {}): Promise<Uint8Array> {
+    if (entry.size <= INLINE_CODEC_BYTES) return openChunk({ sealed, key: entry.key, size: entry.size });
+    // Pooled max-size scratch only for large chunks: moving 10 MB of buffers to a worker for a 100 KB chunk
+    // makes V8 count it as fresh external memory each time, and collect garbage far too often.
+    const fits = entry.size <= this.plaintexts.capacity && entry.size >= this.plaintexts.capacity / 4;
+    return this.pool.open({ sealed, key: entry.key, size: entry.size, ...(fits ? { plaintextBuffer: this.plaintexts.take() } : {}) }, opts);
+  }
+
+  /** The chunk's plaintext from bytes rebuilt from members that match its pack's table: the last word on it. */
+  async openRebuilt(entry: ChunkEntry, sealed: Uint8Array): Promise<Uint8Array> {
     try {
-      return await this.open(entry, rebuilt);
+      return await this.openSealed(entry, sealed);
     } catch (err) {
       if (!(err instanceof RaicError) || err.code !== 'Integrity') throw err;
       throw new RaicError('Integrity', `chunk ${entry.id.toString('hex').slice(0, 16)} does not authenticate, even rebuilt from members that match its pack's table`, {
@@ -108,12 +125,10 @@ export class ChunkReader {
     }
   }
 
-  private async open(entry: ChunkEntry, sealed: Uint8Array): Promise<Uint8Array> {
-    if (entry.size <= INLINE_CODEC_BYTES) return openChunk({ sealed, key: entry.key, size: entry.size });
-    // Pooled max-size scratch only for large chunks: moving 10 MB of buffers to a worker for a 100 KB chunk
-    // makes V8 count it as fresh external memory each time, and collect garbage far too often.
-    const fits = entry.size <= this.plaintexts.capacity && entry.size >= this.plaintexts.capacity / 4;
-    return this.pool.open({ sealed, key: entry.key, size: entry.size, ...(fits ? { plaintextBuffer: this.plaintexts.take() } : {}) });
+  /** The chunk's plaintext rebuilt from k members (its healthy read failed elsewhere, e.g. in a ChunkFetcher request). */
+  async readRebuilt(entry: ChunkEntry): Promise<Uint8Array> {
+    const at = await this.locate(entry);
+    return this.openRebuilt(entry, await this.packs.rebuildRange(packKey(at.pack.toString('hex')), at.pack, at.offset, at.length));
   }
 
   /**

@@ -46,10 +46,18 @@ export class CodecPool {
     return this.pool.run(job);
   }
 
-  /** The chunk's plaintext (rejects Integrity like openChunk). The plaintext buffer is moved to the worker. */
-  async open(task: OpenTask): Promise<Uint8Array> {
-    const job: CodecJob = { op: 'open', task: { ...task, sealed: compact(task.sealed), key: compact(task.key) } };
-    const out = (await this.pool.run(job, { transferList: [task.plaintextBuffer].filter(isArrayBuffer) })) as { plaintext: Uint8Array } | { integrity: string };
+  /**
+   * The chunk's plaintext (rejects Integrity like openChunk). The plaintext buffer is moved to the worker. With
+   * `moveSealed` the sealed bytes are the caller's to give away: their buffer is moved too, not copied (the
+   * caller must not touch it again), when the view spans it whole.
+   */
+  async open(task: OpenTask, opts: { moveSealed?: boolean } = {}): Promise<Uint8Array> {
+    const sealed = compact(task.sealed);
+    const job: CodecJob = { op: 'open', task: { ...task, sealed, key: compact(task.key) } };
+    // A copy made here (a chunk cut from a larger read) is ours as well: moved, not copied once more.
+    const move = sealed !== task.sealed || opts.moveSealed === true;
+    const transferList = [task.plaintextBuffer, move ? sealed.buffer : undefined].filter(isArrayBuffer);
+    const out = (await this.pool.run(job, { transferList })) as { plaintext: Uint8Array } | { integrity: string };
     if ('integrity' in out) throw new RaicError('Integrity', out.integrity);
     return out.plaintext;
   }
@@ -57,9 +65,10 @@ export class CodecPool {
   /**
    * Runs `task` on the same threads through another task module (a higher layer's work that belongs off the
    * main thread, e.g. restore's file writes): `entry` is the URL of a CommonJS file exporting one function.
+   * Buffers in `transferList` are moved to the worker, not copied (the caller must not touch them again).
    */
-  runModule<R>(entry: URL, task: unknown): Promise<R> {
-    return this.pool.run(task, { filename: entry.href });
+  runModule<R>(entry: URL, task: unknown, transferList: ArrayBuffer[] = []): Promise<R> {
+    return this.pool.run(task, { filename: entry.href, transferList });
   }
 
   async close(): Promise<void> {

@@ -60,6 +60,8 @@ export { Members, type MemberSlot } from './members.js';
 export { PackWriter, TRAILER_MAGIC } from './pack-writer.js';
 export { getFromAny, listCounts, listHeld, listUnion, messageOf, putOnAll, removeEverywhere, tombstonedIds } from './replicated.js';
 export { ChunkReader } from './chunk-reader.js';
+export { ChunkFetcher, DEFAULT_FETCH, type Deliver, type FetchLimits, type FetchStats } from './chunk-fetcher.js';
+export { coalesce, DEFAULT_COALESCE, type CoalesceLimits } from './read-plan.js';
 export { PackReader, sameTable, type CodedTable, type ReadProblem } from './pack-reader.js';
 export { pageLoader, readStreamBytes } from './stream-reader.js';
 export { holdersOf, listPacks, readPackTrailer, unindexedPackRefs, type PackCopies } from './pack-trailer.js';

@@ -10,8 +10,8 @@
  *   region by region, so a corrupt or lying member's bytes never reach the decoder.
  * - readBody(): a whole body, verified region by region (index segments, repair, prune).
  *
- * Sequential healthy reads of one member (a restore walks a file's chunks in order) fetch READ_AHEAD_BYTES at
- * once and serve the next chunks from memory.
+ * Reads fetch exactly the bytes asked for: restore and get plan their reads ahead (ChunkFetcher) and ask for
+ * neighbouring chunks in one request themselves; a guess here would fetch bytes nobody uses.
  */
 import { RaicError, isRaicError } from '../errors.js';
 import { loadErasureCodec } from '../erasure/index.js';
@@ -45,22 +45,17 @@ export interface CodedTable {
   dataStart: number;
 }
 
-/** First bytes fetched for a table: a pack's table fits (it is ~1 KiB per MiB of share and member). */
-const TABLE_PREFIX_BYTES = 64 * 1024;
-const READ_AHEAD_BYTES = 4 * 1024 * 1024;
-const WINDOWS_PER_MEMBER = 2;
-
-interface ReadWindow {
-  object: string;
-  offset: number;
-  bytes: Promise<Buffer>;
-}
+/**
+ * First bytes fetched for a table, from each of k members: the table of a default pack fits (44 bytes and 16
+ * per region of 64 KiB per member: 3.6 KiB for a 9.1 MiB body at 4+2), and so does that of any pack whose
+ * shares are at most 10 MiB at n = 6; a larger table takes a second request. A copy is read from k members
+ * for every pack a restore touches, so every KiB here costs k KiB of download per pack.
+ */
+const TABLE_PREFIX_BYTES = 16 * 1024;
 
 export class PackReader {
   readonly problems: ReadProblem[] = [];
   private readonly tables = new Map<string, Promise<CodedTable>>();
-  private readonly lastRead: ({ object: string; end: number } | undefined)[] = [];
-  private readonly windows: ReadWindow[][] = [];
 
   constructor(
     private readonly members: Members,
@@ -143,15 +138,28 @@ export class PackReader {
   }
 
   private async readPiece(object: string, t: CodedTable, pc: SharePiece): Promise<Buffer> {
-    if (!this.members.isUp(pc.share)) return this.rebuildPiece(object, t, pc);
+    return (await this.readSharePiece(object, t, pc)) ?? this.rebuildPiece(object, t, pc);
+  }
+
+  /**
+   * Share bytes [pc.from, pc.to) as the member holding share pc.share serves them (one ranged GET, not
+   * verified), or null — the problem recorded — when that member is down, fails or answers short.
+   */
+  async readSharePiece(object: string, t: CodedTable, pc: SharePiece): Promise<Buffer | null> {
+    if (!this.members.isUp(pc.share)) return null;
     try {
-      const bytes = await this.readShareBytes(pc.share, object, t.dataStart + pc.from, pc.to - pc.from);
+      const bytes = await this.members.call(pc.share, (p) => p.get(object, { offset: t.dataStart + pc.from, length: pc.to - pc.from }));
       if (bytes.length === pc.to - pc.from) return bytes;
       this.problems.push({ member: pc.share, object, problem: 'corrupt', detail: `short read (${bytes.length} of ${pc.to - pc.from} bytes)` });
     } catch (err) {
       this.note(pc.share, object, err);
     }
-    return this.rebuildPiece(object, t, pc);
+    return null;
+  }
+
+  /** Records that member `member`'s bytes of `object` did not authenticate (a chunk's AEAD tag judged them). */
+  noteCorrupt(member: number, object: string, detail: string): void {
+    this.problems.push({ member, object, problem: 'corrupt', detail });
   }
 
   /** Body bytes [offset, offset + length) rebuilt from k members' verified bytes. */
@@ -161,15 +169,19 @@ export class PackReader {
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
   }
 
-  private async rebuildPiece(object: string, t: CodedTable, pc: SharePiece): Promise<Buffer> {
+  /**
+   * Share bytes [pc.from, pc.to) of share pc.share rebuilt from the region-aligned span of k members whose bytes
+   * match the table; members in `avoid` (one whose bytes just failed) are asked last.
+   */
+  async rebuildPiece(object: string, t: CodedTable, pc: SharePiece, avoid: readonly number[] = []): Promise<Buffer> {
     const span = regionSpan(t.table, pc.from, pc.to);
-    const shares = await this.verifiedSpans(object, t, span.from, span.to);
+    const shares = await this.verifiedSpans(object, t, span.from, span.to, [], avoid);
     const rebuilt = shares[pc.share] ?? rebuildSpan(await loadErasureCodec(this.k, this.n), shares, span.to - span.from)[pc.share]!;
     return Buffer.from(rebuilt.buffer, rebuilt.byteOffset + (pc.from - span.from), pc.to - pc.from);
   }
 
   /** Share bytes [from, to) (region-aligned) of k members whose bytes match the table; the others null. */
-  async verifiedSpans(object: string, t: CodedTable, from: number, to: number, prefer: readonly number[] = []): Promise<(Uint8Array | null)[]> {
+  async verifiedSpans(object: string, t: CodedTable, from: number, to: number, prefer: readonly number[] = [], avoid: readonly number[] = []): Promise<(Uint8Array | null)[]> {
     const spans: (Uint8Array | null)[] = new Array<Uint8Array | null>(this.n).fill(null);
     const fetchOne = async (i: number, signal?: AbortSignal): Promise<Uint8Array | null> => {
       try {
@@ -185,7 +197,8 @@ export class PackReader {
       }
       return null;
     };
-    const candidates = this.members.rank([...Array(this.n).keys()].filter((i) => this.members.isUp(i)), to - from, prefer);
+    const ranked = this.members.rank([...Array(this.n).keys()].filter((i) => this.members.isUp(i)), to - from, prefer);
+    const candidates = [...ranked.filter((i) => !avoid.includes(i)), ...ranked.filter((i) => avoid.includes(i))];
     const got = await hedgedFetch(candidates, this.k, fetchOne, this.members.hedgePolicy(to - from));
     if (got.size < this.k) {
       throw new RaicError('Quorum', `cannot read ${object}: ${got.size} of ${this.n} shares obtainable, ${this.k} needed; ${this.describe(object)}`, {
@@ -207,30 +220,6 @@ export class PackReader {
     const body = Buffer.allocUnsafe(this.k * shareLen);
     for (let i = 0; i < this.k; i++) body.set(all[i]!, i * shareLen);
     return { body: body.subarray(0, bodyBytes), table: t };
-  }
-
-  /**
-   * Bytes [offset, offset + length) of member i's object. A read that continues where the member's previous
-   * one ended fetches READ_AHEAD_BYTES at once and keeps them; other reads fetch exactly what is asked.
-   */
-  private async readShareBytes(i: number, object: string, offset: number, length: number): Promise<Buffer> {
-    const sequential = this.lastRead[i]?.object === object && this.lastRead[i]?.end === offset;
-    this.lastRead[i] = { object, end: offset + length };
-    const windows = (this.windows[i] ??= []);
-    for (const w of windows) {
-      if (w.object !== object || offset < w.offset || offset + length > w.offset + READ_AHEAD_BYTES) continue;
-      const got = await w.bytes.catch(() => null);
-      if (got && offset + length <= w.offset + got.length) return got.subarray(offset - w.offset, offset - w.offset + length);
-    }
-    if (sequential && length * 8 <= READ_AHEAD_BYTES) {
-      const bytes = this.members.call(i, (p) => p.get(object, { offset, length: READ_AHEAD_BYTES }));
-      bytes.catch(() => undefined); // a failed read-ahead falls back to the exact read below
-      windows.push({ object, offset, bytes });
-      if (windows.length > WINDOWS_PER_MEMBER) windows.shift();
-      const got = await bytes.catch(() => null);
-      if (got && got.length >= length) return got.subarray(0, length);
-    }
-    return this.members.call(i, (p) => p.get(object, { offset, length }));
   }
 
   private note(member: number, object: string, err: unknown): void {

@@ -59,12 +59,17 @@ export function unchanged(now: TreeNode, before: TreeNode | undefined, how: Chan
 const seconds = (ns: string): number => (Number(BigInt(ns) / 1000n) + 0.5) / 1e6;
 const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
+/** What applyMetadata sets: all a restore keeps of a node while its content is written (or sends a worker). */
+export type NodeMetadata = Pick<TreeNode, 'type' | 'mode' | 'mtimeNs' | 'uid' | 'gid'>;
+
+export const metadataOf = (node: TreeNode): NodeMetadata => ({ type: node.type, mode: node.mode, mtimeNs: node.mtimeNs, uid: node.uid, gid: node.gid });
+
 /**
  * Mode, owner (when root) and mtime of a restored file or directory; for symlinks only owner and mtime.
  * Synchronous: restore calls it once per file, and the promise versions cost the main thread about four times
  * the CPU (see restore.ts).
  */
-export function applyMetadata(path: string | Buffer, node: TreeNode): void {
+export function applyMetadata(path: string | Buffer, node: NodeMetadata): void {
   const t = seconds(node.mtimeNs);
   if (node.type === 'symlink') {
     if (asRoot) ignoreError(() => lchownSync(path, node.uid, node.gid));

@@ -21,7 +21,8 @@ test('applyMetadata restores mtimes to the microsecond (libuv resolution), for f
       const node: TreeNode = { ...base, mtimeNs: (us * 1000n + 999n).toString() };
       await applyMetadata(file, node);
       assert.equal((await lstat(file, { bigint: true })).mtimeNs / 1000n, us, `file mtime ${us} µs`);
-      await applyMetadata(link, { ...node, type: 'symlink', target: 'f' });
+      const linkNode: TreeNode = { ...node, type: 'symlink', target: 'f' };
+      await applyMetadata(link, linkNode);
       assert.equal((await lstat(link, { bigint: true })).mtimeNs / 1000n, us, `symlink mtime ${us} µs`);
     }
   } finally {

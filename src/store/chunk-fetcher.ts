@@ -1,0 +1,445 @@
+/**
+ * ChunkFetcher: reads many chunks, each needed byte once. restore and get hand it the chunks they need, in
+ * their order (files in tree order, a file's chunks in file order); it plans a window of them at a time:
+ *
+ * 1. each chunk is located (forwarding, ChunkReader.locate) and its pack's table agreed (PackReader.table);
+ * 2. its sealed bytes are cut into the data-share pieces that hold them (pack-codec.ts locateRange);
+ * 3. per pack and member, neighbouring pieces are merged into ranged GETs (read-plan.ts coalesce);
+ * 4. the requests run several per member at once (so restore throughput grows with k on independent links),
+ *    with the bytes in flight bounded (memory);
+ * 5. each chunk is opened (its AEAD tag judges the bytes) as its request arrives, and handed to every caller
+ *    that asked for it: a chunk needed several times in a window (dedup) is fetched once.
+ *
+ * Nothing is read ahead: a request covers needed chunks and at most small gaps between them. A request that
+ * fails (member down, unreachable, missing the object, short) or a chunk that does not authenticate falls
+ * back to a rebuild from k members whose bytes match the pack's table — one rebuild for the failed part of a
+ * request, not one per chunk — as ChunkReader.read does for one chunk; so every loss and corruption guarantee
+ * of the per-chunk path holds. A chunk that cannot be read, or a caller's delivery that throws, fails the
+ * fetcher: nothing more is started, waiters reject with that error.
+ *
+ * Deliveries come in request order, not in the order chunks were added (unless `ordered`: then in that order,
+ * as get writes a stream). A plaintext handed to `deliver` is valid until the promise it returns settles (its
+ * buffer is recycled then): keep a copy to keep it longer.
+ */
+import { RaicError } from '../errors.js';
+import type { ChunkEntry } from './chunk-ref.js';
+import type { ChunkReader } from './chunk-reader.js';
+import { packKey } from './layout.js';
+import { locateRange, type SharePiece } from './pack-codec.js';
+import type { CodedTable } from './pack-reader.js';
+import { DEFAULT_COALESCE, coalesce, type CoalesceLimits } from './read-plan.js';
+
+export type Deliver = (plaintext: Uint8Array) => void | Promise<void>;
+
+export interface FetchLimits extends CoalesceLimits {
+  /** Bytes of requests in flight at once, their opened chunks included (a request larger alone still runs). */
+  inFlightBytes: number;
+  /** Requests in flight per member at once. */
+  requestsPerMember: number;
+  /** Chunks gathered before they are planned as one window (flush() plans earlier). */
+  windowChunks: number;
+  /** Sealed bytes gathered before they are planned as one window. */
+  windowBytes: number;
+  /** A smaller window is planned as soon as this many sealed bytes are gathered while the requests run dry. */
+  eagerBytes: number;
+  /**
+   * Deliver in the order the chunks were asked for (get writes a stream): a chunk that arrives early waits,
+   * opened, for those before it — the caller bounds how many by how far ahead it asks. Each ask is then its own
+   * chunk (identical chunks asked for together still cost their bytes once: their ranges are the same).
+   */
+  ordered: boolean;
+}
+
+/**
+ * In flight: 16 MiB of requests of up to 1 MiB (read-plan.ts), three per member at once: one request keeps a
+ * link busy, the others hide the round trip between one and the next, and with k data members side by side
+ * the budget still lets each have its three. A window of 1024 chunks or 64 MiB: a pack's neighbouring chunks
+ * are planned together, and the plan held (entries, callbacks, and a restore's file jobs: about a KB a chunk)
+ * stays small; a restore copies duplicates from other windows off its own files instead (restore.ts).
+ */
+export const DEFAULT_FETCH: FetchLimits = {
+  ...DEFAULT_COALESCE,
+  inFlightBytes: 16 * 1024 * 1024,
+  requestsPerMember: 3,
+  windowChunks: 1024,
+  windowBytes: 64 * 1024 * 1024,
+  eagerBytes: 1024 * 1024,
+  ordered: false,
+};
+
+/** A chunk asked for (once, however many callers want it) and where its sealed bytes are being gathered. */
+interface Need {
+  /** Its key in `live`: the chunk id, or its position when ordered. */
+  key: string;
+  entry: ChunkEntry;
+  delivers: Deliver[];
+  /** Position in the order chunks were asked for (requests run in that order, per member). */
+  order: number;
+  object: string;
+  table: CodedTable | null;
+  pieces: SharePiece[];
+  /** Where the pieces of a chunk that straddles shares are put together. */
+  assembly: Buffer | null;
+  piecesIn: number;
+  /** Handed to the fallback or delivered: later pieces are ignored. */
+  settled: boolean;
+}
+
+interface Part {
+  need: Need;
+  piece: SharePiece;
+}
+
+interface Request {
+  object: string;
+  table: CodedTable;
+  share: number;
+  from: number;
+  to: number;
+  parts: Part[];
+  order: number;
+}
+
+export interface FetchStats {
+  requests: number;
+  /** Bytes the requests asked for (before fallbacks). */
+  requestedBytes: number;
+  /** Requests or chunks that fell back to a rebuild. */
+  fallbacks: number;
+}
+
+export class ChunkFetcher {
+  readonly limits: FetchLimits;
+  readonly stats: FetchStats = { requests: 0, requestedBytes: 0, fallbacks: 0 };
+  /** Chunks asked for and not yet delivered, by id: a second ask joins the first. */
+  private readonly live = new Map<string, Need>();
+  private queued: Need[] = [];
+  private queuedBytes = 0;
+  private planning: Promise<void> = Promise.resolve();
+  private plans = 0;
+  private readonly queues: Request[][] = [];
+  private readonly running: number[] = [];
+  private inFlight = 0;
+  /** Ordered: chunks opened before their turn, by position; the next position to deliver. */
+  private readonly early = new Map<number, { need: Need; plaintext: Uint8Array }>();
+  private nextOrder = 0;
+  private inOrder = false;
+  /** Bytes of requests planned and not yet started. */
+  private waitingBytes = 0;
+  private seq = 0;
+  private error: unknown = null;
+  /** Requests running (abort waits for them: a delivery in progress finishes before the caller cleans up). */
+  private readonly active = new Set<Promise<void>>();
+  private waiters: { until: () => boolean; resolve: () => void; reject: (err: unknown) => void }[] = [];
+
+  constructor(
+    private readonly reader: ChunkReader,
+    limits: Partial<FetchLimits> = {},
+  ) {
+    this.limits = { ...DEFAULT_FETCH, ...limits };
+  }
+
+  /** Why the fetcher stopped (a chunk that could not be read, a delivery that threw, abort()), or null. */
+  get failure(): unknown {
+    return this.error;
+  }
+
+  /** Chunks asked for and not yet delivered (a chunk asked for twice counts once). */
+  get pending(): number {
+    return this.live.size;
+  }
+
+  /**
+   * Asks for a chunk: `deliver` gets its plaintext once it is read (see the class comment). Planned with the
+   * next window: once a window's worth has been asked for, or at flush().
+   */
+  add(entry: ChunkEntry, deliver: Deliver): void {
+    if (this.error) return;
+    const key = this.limits.ordered ? String(this.seq) : entry.id.toString('latin1');
+    const known = this.live.get(key);
+    if (known) {
+      known.delivers.push(deliver);
+      return;
+    }
+    const need: Need = { key, entry, delivers: [deliver], order: this.seq++, object: '', table: null, pieces: [], assembly: null, piecesIn: 0, settled: false };
+    this.live.set(key, need);
+    this.queued.push(need);
+    this.queuedBytes += entry.length;
+    if (this.queued.length >= this.limits.windowChunks || this.queuedBytes >= this.limits.windowBytes || this.hungry()) this.flush();
+  }
+
+  /**
+   * Whether to plan what is gathered now rather than wait for a full window: enough for a worthwhile request
+   * is gathered, no window is being planned, and the requests planned have (nearly) all started — the links
+   * would idle while the caller gathers (a restore's walk of the tree is slower than the links at first).
+   */
+  private hungry(): boolean {
+    return this.queuedBytes >= this.limits.eagerBytes && this.plans === 0 && this.waitingBytes < this.limits.inFlightBytes / 4;
+  }
+
+  /** Plans what has been asked for so far, without waiting for a full window. */
+  flush(): void {
+    if (this.queued.length === 0 || this.error) return;
+    const window = this.queued;
+    this.queued = [];
+    this.queuedBytes = 0;
+    this.plans += 1;
+    this.planning = this.planning
+      .then(() => this.plan(window))
+      .catch((err: unknown) => this.fail(err))
+      .finally(() => {
+        this.plans -= 1;
+        if (this.hungry()) this.flush();
+        this.wake();
+      });
+  }
+
+  /** Flushes, then resolves once `until()` holds (checked after every delivery); rejects if the fetcher fails. */
+  waitUntil(until: () => boolean): Promise<void> {
+    this.flush();
+    if (this.error) return Promise.reject(this.error);
+    if (until()) return Promise.resolve();
+    return new Promise((resolve, reject) => this.waiters.push({ until, resolve, reject }));
+  }
+
+  /** Flushes, then resolves once every chunk asked for has been delivered; rejects with the first failure. */
+  async drain(): Promise<void> {
+    await this.waitUntil(() => this.live.size === 0 && this.plans === 0);
+  }
+
+  /**
+   * Stops: nothing more is planned or started, no more deliveries; waiters reject with `err`. Resolves once
+   * the requests in flight have settled.
+   */
+  async abort(err: unknown): Promise<void> {
+    this.fail(err);
+    await this.planning;
+    await Promise.allSettled([...this.active]);
+  }
+
+  private fail(err: unknown): void {
+    if (this.error) return;
+    this.error = err ?? new RaicError('Cancelled', 'stopped');
+    this.queued = [];
+    for (const q of this.queues) q.length = 0;
+    this.waitingBytes = 0;
+    this.early.clear();
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w.reject(this.error);
+  }
+
+  private wake(): void {
+    if (this.error) return;
+    const still: typeof this.waiters = [];
+    for (const w of this.waiters) {
+      if (w.until()) w.resolve();
+      else still.push(w);
+    }
+    this.waiters = still;
+  }
+
+  /** Locates a window's chunks, agrees on their packs' tables, and queues the coalesced requests. */
+  private async plan(window: Need[]): Promise<void> {
+    if (this.error) return;
+    const packs = this.reader.packs;
+    await Promise.all(
+      window.map(async (need) => {
+        need.entry = await this.reader.locate(need.entry); // the entry itself unless the chunk moved
+        need.object = packKey(need.entry.pack.toString('hex'));
+      }),
+    );
+    const byObject = new Map<string, Need[]>();
+    for (const need of window) {
+      const list = byObject.get(need.object);
+      if (list) list.push(need);
+      else byObject.set(need.object, [need]);
+    }
+    const requests: Request[] = [];
+    await Promise.all(
+      [...byObject].map(async ([object, needs]) => {
+        const table = await packs.table(object, needs[0]!.entry.pack);
+        const byShare = new Map<number, (Part & { from: number; to: number })[]>();
+        for (const need of needs) {
+          need.table = table;
+          need.pieces = locateRange(table.table, need.entry.offset, need.entry.length);
+          for (const piece of need.pieces) {
+            const list = byShare.get(piece.share) ?? [];
+            list.push({ need, piece, from: piece.from, to: piece.to });
+            byShare.set(piece.share, list);
+          }
+        }
+        for (const [share, parts] of byShare) {
+          for (const c of coalesce(parts, this.limits)) {
+            requests.push({ object, table, share, from: c.from, to: c.to, parts: c.spans, order: Math.min(...c.spans.map((p) => p.need.order)) });
+          }
+        }
+      }),
+    );
+    if (this.error) return;
+    requests.sort((a, b) => a.order - b.order);
+    for (const r of requests) {
+      (this.queues[r.share] ??= []).push(r);
+      this.waitingBytes += r.to - r.from;
+    }
+    this.pump();
+  }
+
+  /** Starts queued requests: round the members, one at a time each, while their slots and the byte budget allow. */
+  private pump(): void {
+    for (let started = true; started && !this.error; ) {
+      started = false;
+      for (let share = 0; share < this.queues.length; share++) {
+        const q = this.queues[share];
+        const next = q?.[0];
+        if (!next || (this.running[share] ?? 0) >= this.limits.requestsPerMember) continue;
+        const bytes = next.to - next.from;
+        if (this.inFlight > 0 && this.inFlight + bytes > this.limits.inFlightBytes) continue;
+        q.shift();
+        this.waitingBytes -= bytes;
+        this.running[share] = (this.running[share] ?? 0) + 1;
+        this.inFlight += bytes;
+        started = true;
+        this.stats.requests += 1;
+        this.stats.requestedBytes += bytes;
+        const running: Promise<void> = this.run(next)
+          .catch((err: unknown) => this.fail(err))
+          .finally(() => {
+            this.active.delete(running);
+            this.running[share]! -= 1;
+            this.inFlight -= bytes;
+            this.pump();
+            if (this.hungry()) this.flush();
+            this.wake();
+          });
+        this.active.add(running);
+      }
+    }
+  }
+
+  /** One request: fetch, open and deliver its chunks; what failed is rebuilt from the other members. */
+  private async run(req: Request): Promise<void> {
+    const packs = this.reader.packs;
+    const bytes = await packs.readSharePiece(req.object, req.table, { share: req.share, from: req.from, to: req.to });
+    if (this.error) return;
+    const failed: Part[] = [];
+    const ready: { need: Need; sealed: Uint8Array }[] = [];
+    for (const part of req.parts) {
+      const { need, piece } = part;
+      if (need.settled) continue;
+      if (!bytes) {
+        failed.push(part);
+        continue;
+      }
+      const slice = bytes.subarray(piece.from - req.from, piece.to - req.from);
+      if (need.pieces.length === 1) {
+        ready.push({ need, sealed: slice });
+        continue;
+      }
+      // A chunk that straddles shares: put together from its pieces, whichever request brings them.
+      need.assembly ??= Buffer.allocUnsafe(need.entry.length);
+      need.assembly.set(slice, pieceOffset(need, piece));
+      need.piecesIn += 1;
+      if (need.piecesIn === need.pieces.length) ready.push({ need, sealed: need.assembly });
+    }
+    // One chunk after the other: a request's chunks may open to ten times its bytes (compressed text), and
+    // the other requests in flight keep the workers busy meanwhile.
+    for (const { need, sealed } of ready) {
+      if (this.error) return;
+      // Bytes no one else reads go to the worker that opens them as they are, not as a copy: a chunk put
+      // together from pieces, or a request for one data chunk alone (a provider's answer is the caller's; the
+      // cache shares its copies, but never of a data pack). A chunk that fails is rebuilt from fresh reads.
+      const own = sealed === need.assembly || (req.parts.length === 1 && !need.entry.meta);
+      let plaintext: Uint8Array;
+      try {
+        plaintext = await this.reader.openSealed(need.entry, sealed, { moveSealed: own });
+      } catch (err) {
+        if (!(err instanceof RaicError) || err.code !== 'Integrity') throw err;
+        if (need.pieces.length === 1) packs.noteCorrupt(req.share, req.object, 'a chunk read from its share does not authenticate');
+        failed.push(...req.parts.filter((p) => p.need === need));
+        continue;
+      }
+      await this.deliver(need, plaintext);
+    }
+    if (failed.length > 0) await this.fallBack(req, failed);
+  }
+
+  /**
+   * Chunks whose request failed or whose bytes did not authenticate: those lying in this share alone are
+   * rebuilt together (one region-aligned span from k members that match the table, this member asked last);
+   * a chunk straddling shares is read again whole through ChunkReader.readRebuilt.
+   */
+  private async fallBack(req: Request, failed: Part[]): Promise<void> {
+    const packs = this.reader.packs;
+    const alone = failed.filter((p) => p.need.pieces.length === 1 && !p.need.settled);
+    const straddling = [...new Set(failed.filter((p) => p.need.pieces.length > 1 && !p.need.settled).map((p) => p.need))];
+    for (const need of straddling) need.settled = true;
+    this.stats.fallbacks += (alone.length > 0 ? 1 : 0) + straddling.length;
+    const jobs: Promise<void>[] = straddling.map(async (need) => this.deliver(need, await this.reader.readRebuilt(need.entry), true));
+    if (alone.length > 0) {
+      const from = Math.min(...alone.map((p) => p.piece.from));
+      const to = Math.max(...alone.map((p) => p.piece.to));
+      jobs.push(
+        (async () => {
+          const rebuilt = await packs.rebuildPiece(req.object, req.table, { share: req.share, from, to }, [req.share]);
+          for (const { need, piece } of alone) {
+            if (need.settled || this.error) continue;
+            need.settled = true;
+            await this.deliver(need, await this.reader.openRebuilt(need.entry, rebuilt.subarray(piece.from - from, piece.to - from)), true);
+          }
+        })(),
+      );
+    }
+    await Promise.all(jobs);
+  }
+
+  /** Hands the plaintext to every caller that asked for the chunk, one after the other, then recycles it. */
+  private async deliver(need: Need, plaintext: Uint8Array, alreadySettled = false): Promise<void> {
+    if (!alreadySettled && need.settled) return;
+    need.settled = true;
+    need.assembly = null;
+    if (this.limits.ordered) {
+      this.early.set(need.order, { need, plaintext });
+      return this.deliverInOrder();
+    }
+    await this.handOver(need, plaintext);
+  }
+
+  private async handOver(need: Need, plaintext: Uint8Array): Promise<void> {
+    try {
+      // Callers that ask for the chunk meanwhile join `delivers` and are served by this loop.
+      for (let i = 0; i < need.delivers.length && !this.error; i++) await need.delivers[i]!(plaintext);
+    } finally {
+      this.live.delete(need.key);
+      this.reader.recycle(plaintext);
+    }
+  }
+
+  /**
+   * Ordered: delivers the chunks that are next in order, one after the other. Whoever finds the loop running
+   * leaves its chunk to it (its request is done: the byte budget does not wait for the caller's writes).
+   */
+  private async deliverInOrder(): Promise<void> {
+    if (this.inOrder) return;
+    this.inOrder = true;
+    try {
+      for (let next = this.early.get(this.nextOrder); next && !this.error; next = this.early.get(this.nextOrder)) {
+        this.early.delete(this.nextOrder);
+        this.nextOrder += 1;
+        await this.handOver(next.need, next.plaintext);
+      }
+    } finally {
+      this.inOrder = false;
+    }
+  }
+}
+
+/** Where a piece lies in its chunk's sealed bytes. */
+function pieceOffset(need: Need, piece: SharePiece): number {
+  let at = 0;
+  for (const p of need.pieces) {
+    if (p === piece) return at;
+    at += p.to - p.from;
+  }
+  throw new RaicError('Usage', 'a piece of another chunk');
+}
