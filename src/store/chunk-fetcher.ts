@@ -2,7 +2,8 @@
  * ChunkFetcher: reads many chunks, each needed byte once. restore and get hand it the chunks they need, in
  * their order (files in tree order, a file's chunks in file order); it plans a window of them at a time:
  *
- * 1. each chunk is located (forwarding, ChunkReader.locate) and its pack's table agreed (PackReader.table);
+ * 1. each chunk is located (forwarding, ChunkReader.locate) and its pack's table agreed (PackReader.table;
+ *    asked for already when the pack's first chunk was, ChunkReader.prefetchTable);
  * 2. its sealed bytes are cut into the data-share pieces that hold them (pack-codec.ts locateRange);
  * 3. per pack and member, neighbouring pieces are merged into ranged GETs (read-plan.ts coalesce);
  * 4. the requests run several per member at once (so restore throughput grows with k on independent links),
@@ -114,6 +115,8 @@ export class ChunkFetcher {
   /** Chunks asked for and not yet delivered, by id: a second ask joins the first. */
   private readonly live = new Map<string, Need>();
   private queued: Need[] = [];
+  /** Packs whose table was asked for as their first chunk was (ChunkReader.prefetchTable). */
+  private readonly tablesAsked = new Set<string>();
   private queuedBytes = 0;
   private planning: Promise<void> = Promise.resolve();
   private plans = 0;
@@ -163,6 +166,8 @@ export class ChunkFetcher {
     }
     const need: Need = { key, entry, delivers: [deliver], order: this.seq++, object: '', table: null, pieces: [], assembly: null, piecesIn: 0, settled: false };
     this.live.set(key, need);
+    const pack = entry.pack.toString('latin1');
+    if (!this.tablesAsked.has(pack) && this.reader.prefetchTable(entry)) this.tablesAsked.add(pack);
     this.queued.push(need);
     this.queuedBytes += entry.length;
     if (this.queued.length >= this.limits.windowChunks || this.queuedBytes >= this.limits.windowBytes || this.hungry()) this.flush();
