@@ -41,7 +41,7 @@ Exit codes: 0 all good; 1 failed, nothing committed; 3 snapshot committed but so
   async run(): Promise<Omit<BackupResult, 'capability'> & { capability?: string; peakRssMB: number }> {
     const excludes = [...this.flags.exclude];
     for (const file of this.flags['exclude-file']) excludes.push(...(await readExcludeFile(file)));
-    const array = await openConfiguredArray({ configPath: this.configPath(), cache: this.cacheSetting() });
+    const array = await openConfiguredArray({ configPath: this.configPath(), cache: this.cacheSetting(), firstListings: 'lock' });
     const n = array.n;
     let result: BackupResult;
     try {
@@ -52,7 +52,7 @@ Exit codes: 0 all good; 1 failed, nothing committed; 3 snapshot committed but so
       const progress = createProgress({ quiet: this.flags.quiet, json: this.jsonEnabled(), label: 'backup' });
       try {
         result = await withLock(array, keys, { exclusive: false, command: 'backup', confirmInBackground: true, configPath: this.configPath() }, async (lock) =>
-          backup(array, keys, await readCatalog(array, keys), {
+          backup(array, keys, readCatalog(array, keys), {
             paths: this.positional,
             excludes,
             tags: this.flags.tag,

@@ -38,7 +38,7 @@ to free the space. Files stored with raic put are not snapshots and are never fo
       ...(f['keep-tag'].length > 0 ? { tags: f['keep-tag'] } : {}),
     };
     if (Object.keys(policy).length === 0) throw new RaicError('Usage', 'no policy given: nothing would be kept', { hint: 'pass at least one --keep-* flag' });
-    const array = await openConfiguredArray({ configPath: this.configPath(), cache: this.cacheSetting() });
+    const array = await openConfiguredArray({ configPath: this.configPath(), cache: this.cacheSetting(), firstListings: 'unlock' });
     let result: ForgetResult & { prune?: PruneResult };
     try {
       const keys = await unlockArray(array, await this.passphrase(false));

@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { listSnapshot, type LsEntry } from '../core/ls.js';
 import { openConfiguredArray, unlockArray } from '../core/open-array.js';
-import { resolveSnapshot } from '../core/snapshot-ref.js';
+import { listingsToRead, resolveSnapshot } from '../core/snapshot-ref.js';
 
 export default class Ls extends BaseCommand<typeof Ls> {
   static override summary = 'List the files in a snapshot.';
@@ -14,7 +14,7 @@ export default class Ls extends BaseCommand<typeof Ls> {
   static override flags = { long: Flags.boolean({ char: 'l', description: 'show mode, size and mtime' }) };
 
   async run(): Promise<LsEntry[]> {
-    const array = await openConfiguredArray({ configPath: this.configPath(), cache: this.cacheSetting() });
+    const array = await openConfiguredArray({ configPath: this.configPath(), cache: this.cacheSetting(), firstListings: listingsToRead(this.args.snapshot) });
     const entries: LsEntry[] = [];
     try {
       const { root } = await resolveSnapshot(array, this.args.snapshot, async () => unlockArray(array, await this.passphrase(false)));

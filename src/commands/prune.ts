@@ -16,7 +16,7 @@ reachable: it never deletes while a member cannot be listed. If any snapshot can
   };
 
   async run(): Promise<PruneResult> {
-    const array = await openConfiguredArray({ configPath: this.configPath(), cache: this.cacheSetting() });
+    const array = await openConfiguredArray({ configPath: this.configPath(), cache: this.cacheSetting(), firstListings: 'unlock' });
     let result: PruneResult;
     try {
       const keys = await unlockArray(array, await this.passphrase(false));

@@ -18,7 +18,7 @@ export default class Put extends BaseCommand<typeof Put> {
 
   async run(): Promise<PutResult & { peakRssMB: number }> {
     const input = await openInput(this.args.path);
-    const array = await openConfiguredArray({ configPath: this.configPath(), cache: this.cacheSetting() });
+    const array = await openConfiguredArray({ configPath: this.configPath(), cache: this.cacheSetting(), firstListings: 'lock' });
     try {
       const keys = await unlockArray(array, await this.passphrase(false));
       const result = await withLock(array, keys, { exclusive: false, command: 'put', configPath: this.configPath() }, (lock) =>

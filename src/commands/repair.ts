@@ -21,7 +21,7 @@ rebuilt byte-identical from the other members' shares. Reports the bytes downloa
 
   async run(): Promise<RepairResult> {
     const max = this.flags['max-download'] === undefined ? undefined : parseSize(this.flags['max-download']);
-    const array = await openConfiguredArray({ configPath: this.configPath(), cache: this.cacheSetting('refresh') });
+    const array = await openConfiguredArray({ configPath: this.configPath(), cache: this.cacheSetting('refresh'), firstListings: 'unlock' });
     let result: RepairResult;
     try {
       const keys = await unlockArray(array, await this.passphrase(false));

@@ -3,7 +3,7 @@ import { BaseCommand } from '../cli/base-command.js';
 import { formatBytes } from '../cli/format.js';
 import { openConfiguredArray, unlockArray } from '../core/open-array.js';
 import { restoreTree, type RestoreResult } from '../core/restore.js';
-import { resolveSnapshot } from '../core/snapshot-ref.js';
+import { listingsToRead, resolveSnapshot } from '../core/snapshot-ref.js';
 import type { RepoKeys } from '../store/index.js';
 
 export default class Restore extends BaseCommand<typeof Restore> {
@@ -21,7 +21,7 @@ Existing files are never overwritten unless --overwrite is given (restore checks
   };
 
   async run(): Promise<RestoreResult> {
-    const array = await openConfiguredArray({ configPath: this.configPath(), cache: this.cacheSetting() });
+    const array = await openConfiguredArray({ configPath: this.configPath(), cache: this.cacheSetting(), firstListings: listingsToRead(this.args.snapshot) });
     let result: RestoreResult;
     try {
       let keys: RepoKeys | undefined;

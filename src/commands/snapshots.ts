@@ -16,7 +16,7 @@ export default class Snapshots extends BaseCommand<typeof Snapshots> {
   };
 
   async run(): Promise<(Omit<CatalogRecord, 'capability'> & { capability?: string })[]> {
-    const array = await openConfiguredArray({ configPath: this.configPath(), cache: this.cacheSetting() });
+    const array = await openConfiguredArray({ configPath: this.configPath(), cache: this.cacheSetting(), firstListings: 'catalog' });
     let records: CatalogRecord[];
     try {
       records = await readCatalog(array, await unlockArray(array, await this.passphrase(false)));

@@ -349,7 +349,11 @@ async function readParentRoot(array: RaicArray, reader: ChunkReader, parent: Cat
   }
 }
 
-export async function backup(array: RaicArray, keys: RepoKeys, catalog: readonly CatalogRecord[], opts: BackupOptions): Promise<BackupResult> {
+/**
+ * `catalog` may still be being read: the parent is chosen from it while the index is loaded (two listings and
+ * their reads side by side, not one after the other: a round trip or two less before the walk on a cloud).
+ */
+export async function backup(array: RaicArray, keys: RepoKeys, catalog: readonly CatalogRecord[] | Promise<readonly CatalogRecord[]>, opts: BackupOptions): Promise<BackupResult> {
   const started = performance.now();
   if (opts.paths.length === 0) throw new RaicError('Usage', 'nothing to back up: give at least one path');
   const paths = [...new Set(opts.paths.map((p) => resolve(p)))].sort();
@@ -366,28 +370,43 @@ export async function backup(array: RaicArray, keys: RepoKeys, catalog: readonly
   array.members.requireUp(array.writeQuorum, 'cannot back up (the write quorum is not reachable)');
   const host = opts.host ?? hostname();
 
-  const parent = findParent(catalog, host, paths);
-  const parentReader = parent ? new ChunkReader(array.members, array.pool, array.k, DEFAULT_CDC.maxSize) : null;
-  // The parent's root listing and the index (for dedup) are read at the same time.
-  const [parentRoot, sink] = await Promise.all([
-    parent && parentReader ? readParentRoot(array, parentReader, parent) : undefined,
+  // The catalog, the parent's root listing and the index (for dedup) are read at the same time.
+  // The reader's forwarding listing starts now too: the parent's root is read as soon as the catalog names it.
+  const reader = new ChunkReader(array.members, array.pool, array.k, DEFAULT_CDC.maxSize);
+  reader.listForwardsNow();
+  const parentRead = Promise.resolve(catalog).then(async (records) => {
+    const parent = findParent(records, host, paths);
+    const parentReader = parent ? reader : null;
+    return { parent, parentReader, parentRoot: parent ? await readParentRoot(array, reader, parent) : undefined };
+  });
+  const [parentGot, sinkGot] = await Promise.allSettled([
+    parentRead,
     ChunkSink.open(array, keys, DEFAULT_CDC.maxSize, { ...(opts.commitGate ? { commitGate: opts.commitGate } : {}), ...(opts.compression ? { compression: opts.compression } : {}) }),
   ]);
+  if (parentGot.status === 'rejected') throw parentGot.reason;
+  if (sinkGot.status === 'rejected') throw sinkGot.reason;
+  const { parent, parentReader, parentRoot } = parentGot.value;
+  const sink = sinkGot.value;
   const exclude = makeExcluder(opts.excludes ?? []);
   const run = new BackupRun(sink, parentReader, exclude, opts);
   if (opts.estimateTotal) {
     measureSources(paths, exclude, (size) => (run.total = size), opts.signal).catch(() => undefined); // only feeds the ETA
   }
   const rootRef = await run.root(paths, parentRoot);
-  // The lock is confirmed while the last pack and the index segment are stored (sink.finish awaits the commit
-  // gate, confirm() the lock's background confirmation): a round trip less, and still both before the manifest.
-  await Promise.all([sink.finish(), opts.confirmCommit?.()]);
-  if (opts.signal?.aborted) throw abortError(opts.signal);
-
+  // The lock is confirmed while the last pack, the index segment and the manifest are stored (sink.finish awaits
+  // the commit gate, confirm() the lock's background confirmation): round trips less, and all before the catalog
+  // record, the commit point (a run that fails before it leaves an unnamed manifest, which prune removes). The
+  // manifest follows the index segment, as a snapshot's objects always land in that order.
   const time = new Date().toISOString();
   const capKey = randomBytes(32);
   const { id, sealed } = sealManifest(manifestRoot('tree', rootRef, time), capKey);
-  await putOnAll(array.members, manifestKey(id), sealed, 'snapshot manifest', array.writeQuorum);
+  // All settle before a failure is thrown: the lock is not released under writes still running.
+  const closing = await Promise.allSettled([
+    sink.finish().then(() => putOnAll(array.members, manifestKey(id), sealed, 'snapshot manifest', array.writeQuorum)),
+    opts.confirmCommit?.(),
+  ]);
+  for (const step of closing) if (step.status === 'rejected') throw step.reason;
+  if (opts.signal?.aborted) throw abortError(opts.signal);
   const capability = formatCapability(array.shape.arrayId, id, capKey, 'tree');
   await writeCatalogRecord(array, keys, {
     kind: 'tree',

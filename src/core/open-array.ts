@@ -2,7 +2,22 @@
 import { defaultCacheRoot, prepareCacheRoot, type CacheMode } from '../cache/index.js';
 import { RaicError } from '../errors.js';
 import type { Provider } from '../providers/index.js';
-import { RaicArray, repoKeys, unlockKey, unlockMaster, type CacheChoice, type RepoKeys, type Tuning, type UnlockedKey } from '../store/index.js';
+import {
+  FORGOTTEN_PREFIX,
+  FORWARD_PREFIX,
+  KEYS_PREFIX,
+  LOCKS_PREFIX,
+  REMOVED_KEYS_PREFIX,
+  RaicArray,
+  SNAPSHOTS_PREFIX,
+  repoKeys,
+  unlockKey,
+  unlockMaster,
+  type CacheChoice,
+  type RepoKeys,
+  type Tuning,
+  type UnlockedKey,
+} from '../store/index.js';
 import { readLocalConfig } from './local-config.js';
 
 /** The local metadata cache a command runs with (issue 11). */
@@ -24,7 +39,28 @@ export interface OpenOptions {
   wrap?: (p: Provider) => Provider;
   /** Without it, no cache (library callers opt in; the CLI does unless --no-cache). */
   cache?: CacheSetting | undefined;
+  /** What the caller lists first, listed while the members' configs are read (FIRST_LISTINGS). */
+  firstListings?: FirstListings;
 }
+
+/**
+ * The listings a command makes first, started as the array opens so their round trips overlap the config reads
+ * and the KDF (Members.listAhead): `unlock` the key objects; `lock` those and the locks (backup and put take a
+ * shared lock right after the KDF: its first scan may be that old, the lock protocol lists again after writing
+ * ours); `catalog` the key objects and the catalog (snapshots), `read` those and the forwarding records (restore
+ * and ls of a snapshot id: they take no lock, so nothing they list must follow one; given a capability they
+ * list only the forwarding records). Listings a locked run makes after its lock — the catalog, the
+ * index — are never listed ahead.
+ */
+export type FirstListings = 'unlock' | 'lock' | 'catalog' | 'read' | 'forwards';
+
+const FIRST_LISTINGS: Record<FirstListings, readonly string[]> = {
+  unlock: [KEYS_PREFIX, REMOVED_KEYS_PREFIX],
+  lock: [KEYS_PREFIX, REMOVED_KEYS_PREFIX, LOCKS_PREFIX],
+  catalog: [KEYS_PREFIX, REMOVED_KEYS_PREFIX, SNAPSHOTS_PREFIX, FORGOTTEN_PREFIX],
+  read: [KEYS_PREFIX, REMOVED_KEYS_PREFIX, SNAPSHOTS_PREFIX, FORGOTTEN_PREFIX, FORWARD_PREFIX],
+  forwards: [FORWARD_PREFIX],
+};
 
 /**
  * The cache root to use, made if missing; null when disabled. A default root that cannot be made (a read-only
@@ -49,6 +85,7 @@ export async function openConfiguredArray(opts: OpenOptions): Promise<RaicArray>
     ...(opts.wrap ? { wrap: opts.wrap } : {}),
     ...(opts.need !== undefined ? { need: opts.need } : {}),
     ...withCache(cacheChoice(opts.cache)),
+    ...(opts.firstListings ? { listAhead: FIRST_LISTINGS[opts.firstListings] } : {}),
   });
 }
 

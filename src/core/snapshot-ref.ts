@@ -3,8 +3,14 @@ import { RaicError } from '../errors.js';
 import { parseCapability, type ManifestRoot, type RaicArray, type RepoKeys } from '../store/index.js';
 import { findRecord, readCatalog, type CatalogRecord } from './catalog.js';
 import { loadManifest } from './get.js';
+import type { FirstListings } from './open-array.js';
 
 export const isCapability = (ref: string): boolean => ref.startsWith('raic:');
+
+/** What resolving and reading `ref` lists first (openConfiguredArray's firstListings): a capability needs no key or catalog. */
+export function listingsToRead(ref: string): FirstListings {
+  return isCapability(ref) ? 'forwards' : 'read';
+}
 
 /** `unlock` is called only when the reference is not a capability (capabilities need no passphrase). */
 export async function resolveSnapshot(

@@ -68,10 +68,12 @@ export class RaicArray {
    * Opens the members listed (in share order) and checks each holds this array at its index.
    * Rejects `Quorum` (naming the unusable members) when fewer than `need` (default k) are usable.
    */
-  static async open(shape: ArrayShape, urls: readonly string[], opts: { tuning?: Partial<Tuning>; need?: number; wrap?: (p: Provider) => Provider; cache?: CacheChoice } = {}): Promise<RaicArray> {
+  static async open(shape: ArrayShape, urls: readonly string[], opts: { tuning?: Partial<Tuning>; need?: number; wrap?: (p: Provider) => Provider; cache?: CacheChoice; listAhead?: readonly string[] } = {}): Promise<RaicArray> {
     if (urls.length !== shape.n) throw new RaicError('Config', `the config lists ${urls.length} members but the array has n=${shape.n}`);
     const cache = opts.cache ? new ObjectCache(join(opts.cache.root, shape.arrayId), shape.arrayId, CACHED_PREFIXES, opts.cache.mode) : null;
     const members = await Members.open(urls, opts.wrap, cache);
+    // The caller's first listings run while the configs are read (see Members.listAhead for which may).
+    if (opts.listAhead) members.listAhead(opts.listAhead);
     await verifyMembers(members, shape);
     const array = new RaicArray(shape, members, defaultTuning(opts.tuning));
     try {

@@ -133,6 +133,11 @@ export class ChunkReader {
     return this.openRebuilt(entry, await this.packs.rebuildRange(packKey(at.pack.toString('hex')), at.pack, at.offset, at.length));
   }
 
+  /** Starts the forwarding listing (one round trip) before the first read needs it. */
+  listForwardsNow(): void {
+    void this.listedForwards();
+  }
+
   /**
    * Packs that some member lists a forwarding record for, with the generations listed (listed once per
    * reader). A member that cannot be listed is left out: the others' records still count, and reading must

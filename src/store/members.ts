@@ -11,7 +11,7 @@
  */
 import { RaicError, isRaicError } from '../errors.js';
 import { withCache, type ObjectCache } from '../cache/index.js';
-import { openProvider, withRetry, type ByteRange, type CallOptions, type Provider } from '../providers/index.js';
+import { openProvider, withRetry, type ByteRange, type CallOptions, type ObjectInfo, type Provider } from '../providers/index.js';
 import { LATENCY_SAMPLE_BYTES, LinkEstimate } from './link-estimate.js';
 import { RequestGate } from './request-gate.js';
 
@@ -64,6 +64,8 @@ export class Members {
   private readonly gates = new Map<number, Record<Direction, RequestGate>>();
   /** The timed, gated view of each slot's provider that call() hands out (made on first use). */
   private readonly views = new Map<number, { provider: Provider; view: Provider }>();
+  /** Listings started ahead of their use (listAhead), by "<member> <prefix>". */
+  private readonly ahead = new Map<string, Promise<ObjectInfo[]>>();
   /** Bytes got through call() in this run, and the part of them hedges asked for. */
   private readBytes = 0;
   private hedgedBytes = 0;
@@ -246,6 +248,37 @@ export class Members {
   }
 
   /** Member `index`'s provider with its gets and puts gated and timed; everything else passes through. */
+  /**
+   * Starts listing `prefixes` on every up member now; the next list() of each prefix on each member is served
+   * from that listing (once), so its round trip overlaps other work. Only for listings whose first use may be
+   * as old as the time since: the key objects (listed while the members' configs are read), the first lock scan
+   * (before our lock is written: the lock protocol lists again after writing). Never for what must be listed
+   * after our lock is written (the catalog, the index, forwarding records).
+   */
+  listAhead(prefixes: readonly string[]): void {
+    for (const slot of this.up()) {
+      const provider = slot.provider!;
+      for (const prefix of prefixes) {
+        const listing = (async () => {
+          const found: ObjectInfo[] = [];
+          for await (const o of provider.list(prefix)) found.push(o);
+          return found;
+        })();
+        listing.catch(() => undefined); // its failure is the consumer's, as a listing's of its own would be
+        this.ahead.set(`${slot.index} ${prefix}`, listing);
+      }
+    }
+  }
+
+  private takeAhead(index: number, prefix: string): AsyncIterable<ObjectInfo> | null {
+    const listing = this.ahead.get(`${index} ${prefix}`);
+    if (!listing) return null;
+    this.ahead.delete(`${index} ${prefix}`);
+    return (async function* () {
+      yield* await listing;
+    })();
+  }
+
   private viewOf(index: number, provider: Provider): Provider {
     const cached = this.views.get(index);
     if (cached?.provider === provider) return cached.view;
@@ -284,7 +317,7 @@ export class Members {
       // times say nothing of the member's link, and a local hit must not wait behind a slow member's queue.
       get: (key, range?: ByteRange, opts?: CallOptions) => (this.cache?.holds(key) ? provider.get(key, range, opts) : timed('get', opts, (o) => provider.get(key, range, o), (b) => b.length)),
       head: (key, opts) => provider.head(key, opts),
-      list: (prefix, opts) => provider.list(prefix, opts),
+      list: (prefix, opts) => this.takeAhead(index, prefix) ?? provider.list(prefix, opts),
       delete: (key, opts) => provider.delete(key, opts),
       close: () => provider.close(),
     };

@@ -1,6 +1,6 @@
 /**
- * A Provider wrapper that records every get (key, range asked for, bytes answered), for tests of what a read
- * costs: bytes and requests per member. Everything passes through unchanged.
+ * A Provider wrapper that records every get (key, range asked for, bytes answered) and every listing, for tests
+ * of what a read costs: bytes and requests per member. Everything passes through unchanged.
  */
 import type { ByteRange, CallOptions, ObjectInfo, Provider, ProviderCapabilities } from '../../src/providers/types.js';
 
@@ -14,6 +14,8 @@ export class CountingProvider implements Provider {
   readonly displayUrl: string;
   readonly capabilities: ProviderCapabilities;
   readonly gets: CountedGet[] = [];
+  /** Prefixes listed, in order. */
+  readonly lists: string[] = [];
 
   constructor(readonly inner: Provider) {
     this.displayUrl = inner.displayUrl;
@@ -23,6 +25,7 @@ export class CountingProvider implements Provider {
   /** Forgets what was recorded. */
   clear(): void {
     this.gets.length = 0;
+    this.lists.length = 0;
   }
 
   /** Gets (and the bytes they answered) whose key passes `keep`. */
@@ -50,6 +53,7 @@ export class CountingProvider implements Provider {
   }
 
   list(prefix: string, opts?: CallOptions): AsyncIterable<ObjectInfo> {
+    this.lists.push(prefix);
     return this.inner.list(prefix, opts);
   }
 
