@@ -15,7 +15,8 @@
  * - Writing is best effort: a full or read-only disk makes the cache miss, never a command fail.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readSync, readdirSync, renameSync, rmSync, writeFileSync, type Stats } from 'node:fs';
+import { readFully } from '../file-io.js';
+import { closeSync, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeFileSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 const MAGIC = Buffer.from('RAICCH01');
@@ -191,12 +192,3 @@ function removeQuietly(path: string): boolean {
   }
 }
 
-function readFully(fd: number, into: Buffer, position: number): number {
-  let got = 0;
-  while (got < into.length) {
-    const n = readSync(fd, into, got, into.length - got, position + got);
-    if (n === 0) break;
-    got += n;
-  }
-  return got;
-}

@@ -4,7 +4,8 @@
  * kernel time per file here; on the main thread that made it the bottleneck of restoring a tree of small files
  * while the workers sat idle, so the workers do it, several files per task.
  */
-import { closeSync, lstatSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, renameSync, unlinkSync } from 'node:fs';
+import { writeAll } from '../file-io.js';
 import { applyMetadata, type NodeMetadata } from '../tree/index.js';
 
 export interface FileToWrite {
@@ -52,10 +53,6 @@ export default function writeFiles(task: WriteFilesTask): WriteFilesResult {
   });
 }
 
-/** Writes all of `bytes` at `position` of the file, or at its current position (writeSync may write less than asked). */
-export function writeAll(fd: number, bytes: Uint8Array, position: number | null = null): void {
-  for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at, position === null ? null : position + at);
-}
 
 /** After a failed write: closes the temp file if still open and removes it (never made, or already gone, is fine). */
 export function discardTemp(fd: number | null, tmp: string | Buffer): void {

@@ -9,7 +9,7 @@
  * directory's metadata is set once everything in it is written.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, lstatSync, mkdirSync, openSync, readSync, renameSync, symlinkSync } from 'node:fs';
+import { closeSync, constants, lstatSync, mkdirSync, openSync, renameSync, symlinkSync } from 'node:fs';
 import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import picomatch from 'picomatch';
@@ -17,7 +17,8 @@ import { RaicError } from '../errors.js';
 import { keyedHash } from '../crypto/index.js';
 import { DEFAULT_CDC } from '../chunk/index.js';
 import { Batcher, ChunkFetcher, ChunkReader, pageLoader, streamOf, walkStream, type ChunkEntry, type FetchLimits, type ManifestRoot, type RaicArray } from '../store/index.js';
-import { discardTemp, writeAll, type FileToWrite, type WriteFilesResult } from './file-writer.js';
+import { readFully, writeAll } from '../file-io.js';
+import { discardTemp, type FileToWrite, type WriteFilesResult } from './file-writer.js';
 import { applyMetadata, bytesOfName, displayPath, fsPath, metadataOf, type NodeMetadata, type TreeNode } from '../tree/index.js';
 import { fsError } from './get.js';
 import { walkTree, type TreeEvent } from './tree-walk.js';
@@ -91,12 +92,7 @@ function readBack(path: string | Buffer, offset: number, size: number): Uint8Arr
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
     const bytes = new Uint8Array(size);
-    for (let got = 0; got < size; ) {
-      const n = readSync(fd, bytes, got, size - got, offset + got);
-      if (n === 0) return null;
-      got += n;
-    }
-    return bytes;
+    return readFully(fd, bytes, offset) === size ? bytes : null;
   } catch {
     return null;
   } finally {

@@ -10,7 +10,8 @@
  * there (`next`), so boundaries are exactly those of one pass over the whole file. A small file is one
  * task: open, read, close. A larger one keeps its descriptor open between tasks (`fd` in the result).
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
+import { readFully } from '../file-io.js';
 import { GearScanner, type CdcParams } from '../chunk/index.js';
 import type { CompressionMode } from '../compress/index.js';
 import { sealChunkInto, sealedBytes } from './chunk-codec.js';
@@ -138,15 +139,6 @@ function segmentBuffer(bytes: number): Uint8Array {
 }
 
 /** Reads from `position` until `data` is full or the file ends; the bytes read. */
-function readFully(fd: number, data: Uint8Array, position: number): number {
-  let got = 0;
-  while (got < data.length) {
-    const r = readSync(fd, data, got, data.length - got, position + got);
-    if (r === 0) break;
-    got += r;
-  }
-  return got;
-}
 
 /**
  * Cuts `data[0, got)` into chunks and seals each into `region` from `offset` on. Without `eof`, the chunk cut
