@@ -81,7 +81,7 @@ const isArrayBuffer = (b: unknown): b is ArrayBuffer => b instanceof ArrayBuffer
 /**
  * The view itself if it spans its whole buffer, else a copy of just its bytes. Posting a view to a worker
  * serialises its entire ArrayBuffer: a 32-byte key cut from a 1 MB manifest page or a chunk cut from a
- * read-ahead window would copy the whole buffer with every task.
+ * coalesced ranged read (ChunkFetcher) would copy the whole buffer with every task.
  */
 function compact(view: Uint8Array): Uint8Array {
   // new Uint8Array(view) copies; Buffer#slice would not (it is subarray for Buffers).
