@@ -54,11 +54,14 @@ export interface OpenOptions {
  */
 export type FirstListings = 'unlock' | 'lock' | 'catalog' | 'read' | 'forwards';
 
+const UNLOCK_LISTINGS = [KEYS_PREFIX, REMOVED_KEYS_PREFIX];
+const CATALOG_LISTINGS = [...UNLOCK_LISTINGS, SNAPSHOTS_PREFIX, FORGOTTEN_PREFIX];
+
 const FIRST_LISTINGS: Record<FirstListings, readonly string[]> = {
-  unlock: [KEYS_PREFIX, REMOVED_KEYS_PREFIX],
-  lock: [KEYS_PREFIX, REMOVED_KEYS_PREFIX, LOCKS_PREFIX],
-  catalog: [KEYS_PREFIX, REMOVED_KEYS_PREFIX, SNAPSHOTS_PREFIX, FORGOTTEN_PREFIX],
-  read: [KEYS_PREFIX, REMOVED_KEYS_PREFIX, SNAPSHOTS_PREFIX, FORGOTTEN_PREFIX, FORWARD_PREFIX],
+  unlock: UNLOCK_LISTINGS,
+  lock: [...UNLOCK_LISTINGS, LOCKS_PREFIX],
+  catalog: CATALOG_LISTINGS,
+  read: [...CATALOG_LISTINGS, FORWARD_PREFIX],
   forwards: [FORWARD_PREFIX],
 };
 

@@ -17,13 +17,10 @@ import { restoreTree } from '../../src/core/restore.js';
 import { walkTree } from '../../src/core/tree-walk.js';
 import { withRetry } from '../../src/providers/index.js';
 import {
-  CONFIG_KEY,
   ChunkFetcher,
   ChunkReader,
   Members,
   RaicArray,
-  encodeArrayConfig,
-  newArrayConfig,
   newMasterKey,
   packKey,
   pageLoader,
@@ -40,6 +37,7 @@ import { CountingProvider } from '../support/counting-provider.js';
 import { FaultyProvider } from '../support/faulty-provider.js';
 import { MemoryProvider } from '../support/memory-provider.js';
 import { assertSameTree, buildTree, mixedSizes, snapshotTree, type TreeSnapshot } from '../support/tree-fixture.js';
+import { writeMemberConfigs } from '../support/member-configs.js';
 
 const K = 2;
 const N = 4;
@@ -57,9 +55,8 @@ interface Fixture {
 
 async function fourMembers(tuning: { chunkBytes?: number } = {}): Promise<Fixture> {
   const arrayId = randomBytes(16).toString('hex');
-  const createdAt = new Date().toISOString();
   const memory = Array.from({ length: N }, (_, i) => new MemoryProvider({ name: `m${i}` }));
-  for (const [i, m] of memory.entries()) await m.put(CONFIG_KEY, encodeArrayConfig(newArrayConfig(arrayId, K, N, i, createdAt)));
+  await writeMemberConfigs(memory, arrayId, K);
   const counting = memory.map((m) => new CountingProvider(m));
   const faulty = counting.map((c) => new FaultyProvider(c));
   const members = Members.fromProviders(faulty.map((f) => withRetry(f, { attempts: 2, baseDelayMs: 5 })));

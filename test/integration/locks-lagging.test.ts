@@ -27,14 +27,11 @@ import { prune, type PruneResult } from '../../src/core/prune.js';
 import { restoreTree } from '../../src/core/restore.js';
 import { isRaicError } from '../../src/errors.js';
 import {
-  CONFIG_KEY,
   LockSightings,
   Members,
   RaicArray,
   acquireLock,
-  encodeArrayConfig,
   lockQuorum,
-  newArrayConfig,
   newMasterKey,
   parseCapability,
   repoKeys,
@@ -47,6 +44,7 @@ import { tempDir } from '../support/cli.js';
 import { LaggingProvider } from '../support/lagging-provider.js';
 import { MemoryProvider } from '../support/memory-provider.js';
 import { assertSameTree, buildTree, mixedSizes, snapshotTree, type TreeSnapshot } from '../support/tree-fixture.js';
+import { writeMemberConfigs } from '../support/member-configs.js';
 
 const LAG_MS = 1000;
 const K = 2;
@@ -82,8 +80,7 @@ describe('locks on members whose listings lag: two "box" backups beside a "box" 
     dir = await tempDir('locks-lagging');
     lagging = Array.from({ length: N }, (_, i) => new LaggingProvider(new MemoryProvider({ name: `lagging-${i}` }), LAG_MS));
     const arrayId = randomBytes(16).toString('hex');
-    const createdAt = new Date().toISOString();
-    for (const [i, p] of lagging.entries()) await p.put(CONFIG_KEY, encodeArrayConfig(newArrayConfig(arrayId, K, N, i, createdAt)));
+    await writeMemberConfigs(lagging, arrayId, K);
     keys = repoKeys(newMasterKey());
     const machine = (name: string, lock: Machine['lock']): Machine => ({
       name,

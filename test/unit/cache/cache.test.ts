@@ -15,12 +15,13 @@ import { ObjectCache, withCache } from '../../../src/cache/index.js';
 import { backup } from '../../../src/core/backup.js';
 import { readCatalog } from '../../../src/core/catalog.js';
 import { restoreTree } from '../../../src/core/restore.js';
-import { CACHED_PREFIXES, CONFIG_KEY, Members, RaicArray, encodeArrayConfig, newArrayConfig, newMasterKey, repoKeys, type RepoKeys } from '../../../src/store/index.js';
+import { CACHED_PREFIXES, CONFIG_KEY, Members, RaicArray, newMasterKey, repoKeys, type RepoKeys } from '../../../src/store/index.js';
 import { resolveSnapshot } from '../../../src/core/snapshot-ref.js';
 import { tempDir } from '../../support/cli.js';
 import type { Provider } from '../../../src/providers/index.js';
 import { FaultyProvider } from '../../support/faulty-provider.js';
 import { MemoryProvider } from '../../support/memory-provider.js';
+import { writeMemberConfigs } from '../../support/member-configs.js';
 
 const K = 2;
 const N = 3;
@@ -35,8 +36,7 @@ interface Setup {
 async function newMembers(): Promise<Setup> {
   const arrayId = randomBytes(16).toString('hex');
   const memory = Array.from({ length: N }, (_, i) => new MemoryProvider({ name: `m${i}` }));
-  const createdAt = new Date().toISOString();
-  for (const [i, p] of memory.entries()) await p.put(CONFIG_KEY, encodeArrayConfig(newArrayConfig(arrayId, K, N, i, createdAt)));
+  await writeMemberConfigs(memory, arrayId, K);
   return { arrayId, memory, logged: memory.map((m) => new FaultyProvider(m)), keys: repoKeys(newMasterKey()) };
 }
 

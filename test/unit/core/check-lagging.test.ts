@@ -16,10 +16,11 @@ import { checkArray } from '../../../src/core/check.js';
 import { forget } from '../../../src/core/forget.js';
 import { prune } from '../../../src/core/prune.js';
 import { putStream } from '../../../src/core/put.js';
-import { CONFIG_KEY, FORWARD_PREFIX, INDEX_PREFIX, Members, RaicArray, encodeArrayConfig, newArrayConfig, newMasterKey, repoKeys } from '../../../src/store/index.js';
+import { FORWARD_PREFIX, INDEX_PREFIX, Members, RaicArray, newMasterKey, repoKeys } from '../../../src/store/index.js';
 import { tempDir } from '../../support/cli.js';
 import { LaggingProvider } from '../../support/lagging-provider.js';
 import { MemoryProvider } from '../../support/memory-provider.js';
+import { writeMemberConfigs } from '../../support/member-configs.js';
 
 const KiB = 1024;
 const LAG_MS = 1000;
@@ -35,8 +36,7 @@ describe('check right after a prune, one member listing as of before it', () => 
 
   before(async () => {
     dir = await tempDir('check-lagging');
-    const createdAt = new Date().toISOString();
-    for (const [i, p] of memory.entries()) await p.put(CONFIG_KEY, encodeArrayConfig(newArrayConfig(arrayId, 2, 3, i, createdAt)));
+    await writeMemberConfigs(memory, arrayId, 2);
   });
   after(async () => {
     await array.close();

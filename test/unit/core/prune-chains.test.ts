@@ -30,13 +30,10 @@ import { repair } from '../../../src/core/repair.js';
 import { forEachReachable } from '../../../src/core/reachable.js';
 import { DEFAULT_CDC } from '../../../src/chunk/index.js';
 import {
-  CONFIG_KEY,
   ChunkReader,
   FORWARD_PREFIX,
   Members,
   RaicArray,
-  encodeArrayConfig,
-  newArrayConfig,
   newMasterKey,
   parseCapability,
   parseForwardKey,
@@ -47,6 +44,7 @@ import { RaicError } from '../../../src/errors.js';
 import type { ByteRange, ObjectInfo, Provider } from '../../../src/providers/types.js';
 import { tempDir } from '../../support/cli.js';
 import { MemoryProvider } from '../../support/memory-provider.js';
+import { writeMemberConfigs } from '../../support/member-configs.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -109,8 +107,7 @@ class ChainFixture {
 
   async init(): Promise<void> {
     await mkdir(this.src);
-    const createdAt = new Date().toISOString();
-    for (const [i, p] of this.memory.entries()) await p.put(CONFIG_KEY, encodeArrayConfig(newArrayConfig(this.arrayId, 2, 3, i, createdAt)));
+    await writeMemberConfigs(this.memory, this.arrayId, 2);
   }
 
   /** Backs up this round's tree, puts one of its files, forgets all but the latest snapshot. */

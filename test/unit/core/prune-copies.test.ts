@@ -15,15 +15,12 @@ import { loadManifest, streamFile } from '../../../src/core/get.js';
 import { prune } from '../../../src/core/prune.js';
 import { putStream } from '../../../src/core/put.js';
 import {
-  CONFIG_KEY,
   ChunkSink,
   Members,
   RaicArray,
-  encodeArrayConfig,
   formatCapability,
   manifestKey,
   manifestRoot,
-  newArrayConfig,
   newMasterKey,
   parseCapability,
   putOnAll,
@@ -31,6 +28,7 @@ import {
   sealManifest,
 } from '../../../src/store/index.js';
 import { createMemoryProvider } from '../../support/memory-provider.js';
+import { writeMemberConfigs } from '../../support/member-configs.js';
 
 const KiB = 1024;
 
@@ -64,7 +62,7 @@ describe('prune with two copies of one chunk', () => {
   }
 
   it('repacks the mostly-garbage pack holding one copy by forwarding its readers to the other copy', async () => {
-    for (const [i, p] of providers.entries()) await p.put(CONFIG_KEY, encodeArrayConfig(newArrayConfig(arrayId, 2, 3, i, new Date().toISOString())));
+    await writeMemberConfigs(providers, arrayId, 2);
     // Compressible, and the two sessions compress differently: the copies differ in length.
     const shared = Buffer.concat([randomBytes(KiB), Buffer.alloc(199 * KiB, 7)]);
     const garbage = [randomBytes(256 * KiB), randomBytes(256 * KiB), randomBytes(256 * KiB)];

@@ -18,9 +18,10 @@ import { putStream } from '../../../src/core/put.js';
 import { repair } from '../../../src/core/repair.js';
 import { describeDegraded } from '../../../src/cli/format.js';
 import { withRetry } from '../../../src/providers/index.js';
-import { CONFIG_KEY, Members, RaicArray, encodeArrayConfig, loadIndex, newArrayConfig, newMasterKey, parseCapability, repoKeys } from '../../../src/store/index.js';
+import { Members, RaicArray, loadIndex, newMasterKey, parseCapability, repoKeys } from '../../../src/store/index.js';
 import { FaultyProvider } from '../../support/faulty-provider.js';
 import { MemoryProvider } from '../../support/memory-provider.js';
+import { writeMemberConfigs } from '../../support/member-configs.js';
 
 const MiB = 1024 * 1024;
 const K = 2;
@@ -30,8 +31,7 @@ const N = 4;
 async function fourMembers() {
   const arrayId = randomBytes(16).toString('hex');
   const memory = Array.from({ length: N }, (_, i) => new MemoryProvider({ name: `m${i}` }));
-  const createdAt = new Date().toISOString();
-  for (const [i, m] of memory.entries()) await m.put(CONFIG_KEY, encodeArrayConfig(newArrayConfig(arrayId, K, N, i, createdAt)));
+  await writeMemberConfigs(memory, arrayId, K);
   const faulty = memory.map((m) => new FaultyProvider(m));
   const members = Members.fromProviders(faulty.map((f) => withRetry(f, { attempts: 2, baseDelayMs: 5 })));
   const array = RaicArray.fromMembers({ arrayId, k: K, n: N }, members, { workers: 1, chunkBytes: 2 * MiB, packBudgetBytes: 8 * MiB });
