@@ -1,16 +1,35 @@
 /** Between the filesystem and tree nodes: reading metadata for backup, applying it on restore. */
 import { chmodSync, chownSync, lchownSync, lutimesSync, utimesSync } from 'node:fs';
-import type { BigIntStats } from 'node:fs';
 import type { NodeType, TreeNode } from './node.js';
 
-export function nodeType(st: BigIntStats): NodeType | null {
-  if (st.isFile()) return 'file';
-  if (st.isDirectory()) return 'dir';
-  if (st.isSymbolicLink()) return 'symlink';
-  return null; // sockets, fifos, devices: not backed up
+/** What a node takes from an lstat (BigIntStats has it; so has the source scan's record of one). */
+export interface NodeStat {
+  mode: bigint;
+  uid: bigint;
+  gid: bigint;
+  size: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+  ino: bigint;
+  dev: bigint;
 }
 
-export function nodeFromStat(name: string, type: NodeType, st: BigIntStats): TreeNode {
+const S_IFMT = 0o170000n;
+
+export function nodeType(st: NodeStat): NodeType | null {
+  switch (st.mode & S_IFMT) {
+    case 0o100000n:
+      return 'file';
+    case 0o040000n:
+      return 'dir';
+    case 0o120000n:
+      return 'symlink';
+    default:
+      return null; // sockets, fifos, devices: not backed up
+  }
+}
+
+export function nodeFromStat(name: string, type: NodeType, st: NodeStat): TreeNode {
   return {
     name,
     type,
