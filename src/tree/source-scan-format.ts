@@ -1,7 +1,7 @@
 /** What the source scan's thread posts to the walk (source-scan.ts, source-scan-worker.ts). */
 
 /** Entries the scan may post ahead of the walk: bounds its memory (~100 bytes an entry) in a tree of any size. */
-export const SCAN_AHEAD_ENTRIES = 32_768;
+export const SCAN_AHEAD_ENTRIES = 16_384;
 
 /** Per entry, 8-byte fields: mode, uid, gid, size, mtimeNs, ctimeNs (signed); ino, dev (unsigned). */
 export const STAT_FIELDS = 8;

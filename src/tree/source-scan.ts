@@ -55,23 +55,30 @@ export class SourceScan {
   private readonly ready = new Map<string, ScannedDirMessage>();
   /** Directories the walk listed itself: their listings are dropped when they arrive. */
   private readonly missed = new Set<string>();
-  private readonly control: Int32Array;
-  private readonly worker: Worker;
-  private readonly port: MessagePort;
+  private readonly control = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
+  private worker: Worker | null = null;
+  private port: MessagePort | null = null;
   private vainWaits = 0;
   private received = false;
   private failed = false;
 
-  /** Starts scanning `paths` (as backup resolves them), skipping what `excludes` exclude. */
-  constructor(paths: readonly string[], excludes: readonly string[]) {
-    const control = new SharedArrayBuffer(CONTROL_WORDS * 4);
-    this.control = new Int32Array(control);
+  /** A scan of `paths` (as backup resolves them), skipping what `excludes` exclude; its thread starts at start(). */
+  constructor(
+    private readonly paths: readonly string[],
+    private readonly excludes: readonly string[],
+  ) {}
+
+  start(): void {
+    if (this.worker) return;
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
-    const resolved = [...new Set(paths.map((p) => resolve(p)))].sort();
+    const resolved = [...new Set(this.paths.map((p) => resolve(p)))].sort();
     this.worker = new Worker(new URL('./source-scan-worker.js', import.meta.url), {
-      workerData: { paths: resolved, excludes: [...excludes], control, port: port2 },
+      workerData: { paths: resolved, excludes: [...this.excludes], control: this.control.buffer, port: port2 },
       transferList: [port2],
+      // Its garbage is short-lived and small: a small heap keeps the thread's share of peak RSS small. Running out
+      // only ends the scan (the walk lists by itself).
+      resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 },
     });
     this.worker.on('error', () => {
       this.failed = true; // the walk lists by itself
@@ -81,6 +88,7 @@ export class SourceScan {
 
   /** `dir`'s listing if the scan has it (or reaches it soon), taken once; undefined: list it yourself. */
   take(dir: string): ScannedDir | undefined {
+    if (!this.worker) return undefined;
     this.drain();
     let m = this.ready.get(dir);
     while (!m) {
@@ -108,8 +116,8 @@ export class SourceScan {
     Atomics.store(this.control, CONTROL.stop, 1);
     Atomics.notify(this.control, CONTROL.taken);
     this.ready.clear();
-    this.port.close();
-    await this.worker.terminate();
+    this.port?.close();
+    await this.worker?.terminate();
   }
 
   /** Whether the scan may still post listings the walk is waiting for. */
@@ -120,7 +128,7 @@ export class SourceScan {
   }
 
   private drain(): void {
-    for (let got = receiveMessageOnPort(this.port); got !== undefined; got = receiveMessageOnPort(this.port)) {
+    for (let got = receiveMessageOnPort(this.port!); got !== undefined; got = receiveMessageOnPort(this.port!)) {
       const m = got.message as ScannedDirMessage;
       this.received = true;
       if (this.missed.delete(m.dir)) this.credit(m);

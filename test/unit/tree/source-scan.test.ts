@@ -48,6 +48,8 @@ function walk(scan: SourceScan, dir: string, seen: string[]): void {
 test('the source scan gives each directory its sorted names and every entry the lstat the walk would read', async () => {
   const root = await fixture();
   const scan = new SourceScan([root], ['skip']);
+  assert.equal(scan.take(root), undefined, 'nothing before the scan starts');
+  scan.start();
   try {
     const seen: string[] = [];
     walk(scan, root, seen);
@@ -63,6 +65,7 @@ test('the source scan gives each directory its sorted names and every entry the 
 test('the walk may list a directory itself: the scan answers the rest, and a file or missing path is no listing', async () => {
   const root = await fixture();
   const scan = new SourceScan([root, join(root, 'a', 'f3'), join(root, 'gone')], []);
+  scan.start();
   try {
     // The walk skips `a` (as if it had listed it itself) and goes on: the later listings still come.
     assert.ok(scan.take(root));
