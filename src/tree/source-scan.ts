@@ -17,9 +17,9 @@ import type { NodeStat } from './fs-node.js';
 export type ScannedEntry = { st: NodeStat; target?: string; targetError?: Error } | { err: Error };
 
 /** How long the walk waits for the scan to reach a directory: the first one (the thread is starting), then each. */
-const FIRST_WAIT_MS = 2000;
+const FIRST_WAIT_MS = 1000;
 const WAIT_MS = 100;
-/** After this many waits in vain (the walk and the scan go different ways), the walk stops waiting. */
+/** After this many waits in vain (the walk and the scan go different ways, or the thread failed), the walk stops waiting. */
 const MAX_VAIN_WAITS = 3;
 
 export class ScannedDir {
@@ -97,7 +97,7 @@ export class SourceScan {
       this.drain(); // after reading the counters: a listing posted before them is in the port by now
       m = this.ready.get(dir);
       if (m || !wait) break;
-      if (Atomics.wait(this.control, CONTROL.messages, seen, this.received ? WAIT_MS : FIRST_WAIT_MS) === 'timed-out') {
+      if (Atomics.wait(this.control, CONTROL.messages, seen, this.received || this.vainWaits > 0 ? WAIT_MS : FIRST_WAIT_MS) === 'timed-out') {
         this.vainWaits += 1;
         break;
       }

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { decompress as fzstdDecompress } from 'fzstd';
 import { CODEC_RAW, CODEC_ZSTD, COMPRESSION_MODES, frameChunk, parseCompressionMode, unframeChunk } from '../../../src/compress/index.js';
-import { zstdCompress, zstdFrameContentSize } from '../../../src/compress/zstd.js';
+import { zstdCompress, zstdCompressInto, zstdFrameContentSize } from '../../../src/compress/zstd.js';
 import { isRaicError } from '../../../src/errors.js';
 
 const text = Buffer.from(readFileSync(new URL(import.meta.url)).toString('utf8').repeat(40));
@@ -69,6 +69,27 @@ test('opening is bounded: wrong declared size, a frame that runs long, garbage, 
   refused(() => unframeChunk(Buffer.from([7, 1, 2]), 2), 'unknown codec');
   refused(() => unframeChunk(Buffer.alloc(0), 0), 'empty');
   refused(() => unframeChunk(Buffer.from([CODEC_RAW, 1, 2]), 3), 'raw with the wrong length');
+});
+
+test('compressing into a bounded buffer: a frame that fits is written whole, one that does not gives null', () => {
+  // Up to 128 KiB (the chunks of small files): room for exactly the frame, one byte less, and plenty.
+  for (const plain of [text.subarray(0, 4000), text.subarray(0, 200), text.subarray(0, 128 * 1024), randomBytes(125), randomBytes(100_000)]) {
+    const whole = zstdCompress(plain, 3);
+    for (const room of [whole.length, whole.length - 1, whole.length + 64]) {
+      const dst = Buffer.alloc(room);
+      const n = zstdCompressInto(plain, 3, dst);
+      if (room < whole.length) {
+        assert.equal(n, null, `${plain.length} bytes into ${room}`);
+        continue;
+      }
+      assert.equal(n, whole.length, `${plain.length} bytes into ${room}`);
+      assert.deepEqual(Buffer.from(fzstdDecompress(dst.subarray(0, n!))), Buffer.from(plain));
+    }
+  }
+  // Larger: straight into the buffer, which needs zstd's bound of room (frameChunk sizes it to the chunk).
+  const big = zstdCompressInto(text, 3, Buffer.alloc(text.length + 1024));
+  assert.equal(big, zstdCompress(text, 3).length);
+  assert.equal(zstdCompressInto(randomBytes(200_000), 3, Buffer.alloc(199_990)), null);
 });
 
 test('--compression values are restic\'s', () => {
