@@ -6,7 +6,7 @@
  *
  * Unreadable or vanishing files are named in `errors` and left out; the snapshot still commits.
  */
-import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { lstat, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, resolve, sep } from 'node:path';
@@ -30,7 +30,7 @@ import {
   type RepoKeys,
   type StreamRef,
 } from '../store/index.js';
-import { decodeTree, displayPath, encodeTree, fsPath, makeExcluder, nameFromBytes, nodeFromStat, nodeType, sameListing, SourceScan, unchanged, type ChangeDetection, type Excluder, type NodeStat, type ScannedEntry, type TreeNode } from '../tree/index.js';
+import { childPath, decodeTree, displayPath, encodeTree, fsPath, listNames, makeExcluder, nodeFromStat, nodeType, readTarget, sameListing, SourceScan, unchanged, type ChangeDetection, type Excluder, type NodeStat, type ScannedEntry, type TreeNode } from '../tree/index.js';
 import { findParent, writeCatalogRecord, type CatalogRecord } from './catalog.js';
 import { measureSources, type SourceSize } from './source-size.js';
 import { loadManifest } from './get.js';
@@ -231,8 +231,9 @@ class BackupRun {
     const node = nodeFromStat(name, type, st);
     if (type === 'symlink') {
       try {
-        if (scanned && 'targetError' in scanned && scanned.targetError) throw scanned.targetError;
-        node.target = scanned && 'target' in scanned && scanned.target !== undefined ? scanned.target : nameFromBytes(readlinkSync(fsPath(absPath), { encoding: 'buffer' }));
+        const target = scanned && 'st' in scanned ? scanned.target : undefined;
+        if (target instanceof Error) throw target;
+        node.target = target ?? readTarget(absPath);
       } catch (err) {
         this.fail(absPath, err);
         return null;
@@ -291,13 +292,13 @@ class BackupRun {
       if (scanned.error) this.fail(absPath, scanned.error);
     } else {
       try {
-        names = readdirSync(fsPath(absPath), { encoding: 'buffer' }).map(nameFromBytes).sort();
+        names = listNames(absPath);
       } catch (err) {
         this.fail(absPath, err);
       }
     }
     this.prefetchParents(before);
-    const paths = names.map((name) => (absPath === sep ? `${sep}${name}` : `${absPath}${sep}${name}`)).map((p) => (this.exclude(displayPath(p)) ? null : p));
+    const paths = names.map((name) => childPath(absPath, name)).map((p) => (this.exclude(displayPath(p)) ? null : p));
     const pending: PendingNode[] = [];
     for (let i = 0; i < names.length; i++) {
       const child = paths[i];
@@ -331,7 +332,7 @@ class BackupRun {
     const build = async (level: Level, absDir: string, before: ParentDir): Promise<StreamRef> => {
       const pending: PendingNode[] = [];
       for (const [name, child] of [...level.children].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-        const abs = `${absDir === sep ? '' : absDir}${sep}${name}`;
+        const abs = childPath(absDir, name);
         if (child.given) {
           const p = await this.entry(abs, name, before?.get(name));
           if (p) pending.push(p);

@@ -5,8 +5,7 @@
  * bar: the backup never depends on it, and cron runs (no TTY) skip it.
  */
 import { lstat, readdir } from 'node:fs/promises';
-import { sep } from 'node:path';
-import { displayPath, fsPath, nameFromBytes, type Excluder } from '../tree/index.js';
+import { childPath, displayPath, fsPath, nameFromBytes, type Excluder } from '../tree/index.js';
 
 export interface SourceSize {
   files: number;
@@ -35,7 +34,7 @@ export async function measureSources(
       }
     } else if (st.isDirectory()) {
       const names = (await readdir(fsPath(path), { encoding: 'buffer' }).catch(() => [] as Buffer[])).map(nameFromBytes);
-      for (const name of names.sort()) await visit(path === sep ? `${sep}${name}` : `${path}${sep}${name}`);
+      for (const name of names.sort()) await visit(childPath(path, name));
     }
   };
   for (const p of paths) await visit(p);

@@ -1,6 +1,21 @@
 /** Between the filesystem and tree nodes: reading metadata for backup, applying it on restore. */
-import { chmodSync, chownSync, lchownSync, lutimesSync, utimesSync } from 'node:fs';
+import { chmodSync, chownSync, lchownSync, lutimesSync, readdirSync, readlinkSync, utimesSync } from 'node:fs';
+import { sep } from 'node:path';
 import type { NodeType, TreeNode } from './node.js';
+import { fsPath, nameFromBytes } from './raw-name.js';
+
+/** The path of `name` in directory `dir` (both in raic's string form). */
+export const childPath = (dir: string, name: string): string => (dir === sep ? `${sep}${name}` : `${dir}${sep}${name}`);
+
+/** A directory's names in raic's string form, sorted: the order of a tree blob and of every walk. */
+export function listNames(dir: string): string[] {
+  return readdirSync(fsPath(dir), { encoding: 'buffer' }).map(nameFromBytes).sort();
+}
+
+/** A symlink's target in raic's string form. */
+export function readTarget(path: string): string {
+  return nameFromBytes(readlinkSync(fsPath(path), { encoding: 'buffer' }));
+}
 
 /** What a node takes from an lstat (BigIntStats has it; so has the source scan's record of one). */
 export interface NodeStat {

@@ -28,7 +28,8 @@ export interface ScannedDirMessage {
   kinds: Uint8Array;
   /** Per name: the symlink target, else null. */
   targets: (string | null)[];
-  errors: { index: number; error: ScanError }[];
+  /** Per name: why its lstat (kinds 2) or its symlink target (kinds 3) failed, else null. */
+  errors: (ScanError | null)[];
   /** The directory could not be listed. */
   dirError?: ScanError;
 }

@@ -3,12 +3,13 @@
  * and posts each directory's names with every entry's lstat (and symlink target) ahead of the walk. It stops
  * while SCAN_AHEAD_ENTRIES posted entries are not taken yet, and when told to.
  */
-import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { sep } from 'node:path';
 import { workerData, type MessagePort } from 'node:worker_threads';
 import { makeExcluder } from './exclude.js';
-import { displayPath, fsPath, nameFromBytes } from './raw-name.js';
-import { CONTROL, SCAN_AHEAD_ENTRIES, STAT_FIELDS, encodeScanError, type ScannedDirMessage } from './source-scan-format.js';
+import { childPath, listNames, readTarget } from './fs-node.js';
+import { displayPath, fsPath } from './raw-name.js';
+import { CONTROL, SCAN_AHEAD_ENTRIES, STAT_FIELDS, encodeScanError, type ScanError, type ScannedDirMessage } from './source-scan-format.js';
 
 interface ScanJob {
   paths: string[];
@@ -35,7 +36,7 @@ function scanDir(absPath: string): void {
   if (!roomToGoOn()) return;
   let names: string[];
   try {
-    names = readdirSync(fsPath(absPath), { encoding: 'buffer' }).map(nameFromBytes).sort();
+    names = listNames(absPath);
   } catch (err) {
     post({ dir: absPath, names: [], stats: new ArrayBuffer(0), kinds: new Uint8Array(0), targets: [], errors: [], dirError: encodeScanError(err) });
     return;
@@ -46,18 +47,19 @@ function scanDir(absPath: string): void {
   // 0: not statted (excluded), 1: statted, 2: lstat failed (errors), 3: symlink whose target failed (errors)
   const kinds = new Uint8Array(names.length);
   const targets: (string | null)[] = [];
-  const errors: { index: number; error: ReturnType<typeof encodeScanError> }[] = [];
+  const errors: (ScanError | null)[] = [];
   const subdirs: string[] = [];
   for (let i = 0; i < names.length; i++) {
-    const path = absPath === sep ? `${sep}${names[i]}` : `${absPath}${sep}${names[i]}`;
+    const path = childPath(absPath, names[i]!);
     targets.push(null);
+    errors.push(null);
     if (exclude(displayPath(path))) continue;
     let st;
     try {
       st = lstatSync(fsPath(path), { bigint: true });
     } catch (err) {
       kinds[i] = 2;
-      errors.push({ index: i, error: encodeScanError(err) });
+      errors[i] = encodeScanError(err);
       continue;
     }
     const at = i * STAT_FIELDS;
@@ -72,10 +74,10 @@ function scanDir(absPath: string): void {
     kinds[i] = 1;
     if (st.isSymbolicLink()) {
       try {
-        targets[i] = nameFromBytes(readlinkSync(fsPath(path), { encoding: 'buffer' }));
+        targets[i] = readTarget(path);
       } catch (err) {
         kinds[i] = 3;
-        errors.push({ index: i, error: encodeScanError(err) });
+        errors[i] = encodeScanError(err);
       }
     } else if (st.isDirectory()) subdirs.push(path);
   }

@@ -8,13 +8,12 @@
  * scan to reach it), and otherwise lists and lstats as before. Sizes and times are the filesystem's a moment
  * earlier than the walk would have read them, as they would be for any directory read earlier in a long walk.
  */
-import { resolve } from 'node:path';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { CONTROL, CONTROL_WORDS, SCAN_AHEAD_ENTRIES, STAT_FIELDS, decodeScanError, type ScannedDirMessage } from './source-scan-format.js';
 import type { NodeStat } from './fs-node.js';
 
-/** One entry as the scan found it: its lstat (and a symlink's target), or why it could not be read. */
-export type ScannedEntry = { st: NodeStat; target?: string; targetError?: Error } | { err: Error };
+/** One entry as the scan found it: its lstat (and a symlink's target, or why it could not be read), or why it could not be lstatted. */
+export type ScannedEntry = { st: NodeStat; target?: string | Error } | { err: Error };
 
 /** How long the walk waits for the scan to reach a directory: the first one (the thread is starting), then each. */
 const FIRST_WAIT_MS = 1000;
@@ -40,13 +39,13 @@ export class ScannedDir {
   entry(index: number): ScannedEntry | null {
     const kind = this.m.kinds[index];
     if (kind === 0 || kind === undefined) return null;
-    const error = kind === 1 ? undefined : this.m.errors.find((e) => e.index === index)?.error;
+    const error = this.m.errors[index];
     if (kind === 2) return { err: decodeScanError(error!) };
     const at = index * STAT_FIELDS;
     const s = this.signed;
     const st: NodeStat = { mode: s[at]!, uid: s[at + 1]!, gid: s[at + 2]!, size: s[at + 3]!, mtimeNs: s[at + 4]!, ctimeNs: s[at + 5]!, ino: this.unsigned[at + 6]!, dev: this.unsigned[at + 7]! };
+    if (kind === 3) return { st, target: decodeScanError(error!) };
     const target = this.m.targets[index];
-    if (kind === 3) return { st, targetError: decodeScanError(error!) };
     return target === null || target === undefined ? { st } : { st, target };
   }
 }
@@ -62,7 +61,7 @@ export class SourceScan {
   private received = false;
   private failed = false;
 
-  /** A scan of `paths` (as backup resolves them), skipping what `excludes` exclude; its thread starts at start(). */
+  /** A scan of `paths` (absolute, as backup resolves them), skipping what `excludes` exclude; its thread starts at start(). */
   constructor(
     private readonly paths: readonly string[],
     private readonly excludes: readonly string[],
@@ -72,9 +71,8 @@ export class SourceScan {
     if (this.worker) return;
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
-    const resolved = [...new Set(this.paths.map((p) => resolve(p)))].sort();
     this.worker = new Worker(new URL('./source-scan-worker.js', import.meta.url), {
-      workerData: { paths: resolved, excludes: [...this.excludes], control: this.control.buffer, port: port2 },
+      workerData: { paths: [...this.paths], excludes: [...this.excludes], control: this.control.buffer, port: port2 },
       transferList: [port2],
       // Its garbage is short-lived and small: a small heap keeps the thread's share of peak RSS small. Running out
       // only ends the scan (the walk lists by itself).
