@@ -1,17 +1,23 @@
 /**
  * Runs on the worker threads (through file-writer-entry.cts and CodecPool.runModule): writes whole small files
- * for restore, each to a temp name, with its metadata, then renamed into place. File creation costs ~100 µs of
- * kernel time per file here; on the main thread that made it the bottleneck of restoring a tree of small files
- * while the workers sat idle, so the workers do it, several files per task.
+ * for restore, with their metadata, several files per task. File creation costs ~100 µs of kernel time per
+ * file here; on the main thread that made it the bottleneck of restoring a tree of small files while the
+ * workers sat idle.
+ *
+ * A file that replaces another (`tmp` given: restore --overwrite) is written to its temp name and renamed
+ * over the old one, which is whole until then. A new file is created under its own name (O_EXCL: nothing
+ * there is ever touched) and written in one call: the temp name and rename doubled the directory operations,
+ * and on ext4 without a journal a restore right after deleting the tree took twice as long with them (29 s
+ * against 16 s for 100k tiny files, 46 s against 20 s of kernel time).
  */
 import { closeSync, lstatSync, openSync, renameSync, unlinkSync } from 'node:fs';
 import { writeAll } from '../file-io.js';
-import { applyMetadata, type NodeMetadata } from '../tree/index.js';
+import { applyFileMetadata, type NodeMetadata } from '../tree/index.js';
 
 export interface FileToWrite {
-  /** Temp and final paths (bytes where a name is not UTF-8). */
-  tmp: string | Uint8Array;
+  /** Final path, and the temp name to write first when the file replaces one (bytes where a name is not UTF-8). */
   path: string | Uint8Array;
+  tmp?: string | Uint8Array;
   data: Uint8Array;
   /** Only what applyMetadata needs: the whole node (its content's entries) would be copied to the worker. */
   node: NodeMetadata;
@@ -30,31 +36,39 @@ const fsName = (p: string | Uint8Array): string | Buffer => (typeof p === 'strin
 
 export default function writeFiles(task: WriteFilesTask): WriteFilesResult {
   return task.files.map((f) => {
-    const tmp = fsName(f.tmp);
     const path = fsName(f.path);
+    const tmp = f.tmp === undefined ? null : fsName(f.tmp);
+    const target = tmp ?? path;
     let fd: number | null = null;
     try {
-      fd = openSync(tmp, 'wx', 0o600);
+      fd = openSync(target, 'wx', 0o600);
+    } catch (err) {
+      // Not created: whatever is there (another process's file) is not ours to remove.
+      const e = err as NodeJS.ErrnoException;
+      return { code: e.code, message: e.message };
+    }
+    try {
       writeAll(fd, f.data);
+      applyFileMetadata(fd, f.node);
       closeSync(fd);
       fd = null;
-      applyMetadata(tmp, f.node);
-      if (task.overwrite && lstatSync(path, { throwIfNoEntry: false })?.isDirectory()) {
-        unlinkSync(tmp);
-        return { code: undefined, message: 'is a directory', directory: true };
+      if (tmp !== null) {
+        if (task.overwrite && lstatSync(path, { throwIfNoEntry: false })?.isDirectory()) {
+          unlinkSync(tmp);
+          return { code: undefined, message: 'is a directory', directory: true };
+        }
+        renameSync(tmp, path);
       }
-      renameSync(tmp, path);
       return null;
     } catch (err) {
-      discardTemp(fd, tmp);
+      discardTemp(fd, target);
       const e = err as NodeJS.ErrnoException;
       return { code: e.code, message: e.message };
     }
   });
 }
 
-
-/** After a failed write: closes the temp file if still open and removes it (never made, or already gone, is fine). */
+/** After a failed write: closes the file this restore created if still open and removes it (already gone is fine). */
 export function discardTemp(fd: number | null, tmp: string | Buffer): void {
   if (fd !== null) closeSync(fd);
   try {

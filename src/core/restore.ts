@@ -1,12 +1,13 @@
 /**
  * restore: a snapshot's tree → files, directories and symlinks under a target directory, with their
- * modes, mtimes (and owners when run as root). Files are written to a temp name and renamed when
- * complete. Existing files are never overwritten unless asked: without `overwrite`, a first pass
+ * modes, mtimes (and owners when run as root). A large file, and any file replacing one (overwrite), is
+ * written to a temp name and renamed when complete; a new small file is created under its own name (never
+ * replacing anything) and written whole in one call. Existing files are never overwritten unless asked: without `overwrite`, a first pass
  * finds every conflict and refuses before anything is written. The walk hands every file's chunks to one
  * ChunkFetcher (store/chunk-fetcher.ts), which reads them in coalesced requests over the data members and
  * delivers them in the order they arrive: each is written at its offset (small files gathered in memory and
- * written whole by a worker). A chunk needed again after it was written is copied from its first file. A
- * directory's metadata is set once everything in it is written.
+ * written whole by a worker). Every directory is made first, in a pass of its own. A chunk needed again after
+ * it was written is copied from its first file. A directory's metadata is set once everything in it is written.
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, lstatSync, mkdirSync, openSync, renameSync, symlinkSync } from 'node:fs';
@@ -120,7 +121,8 @@ async function exists(path: string | Buffer): Promise<'dir' | 'other' | null> {
 interface FileJob {
   path: string;
   node: NodeMetadata;
-  tmp: string | Buffer;
+  /** Where the content goes before the rename into place; null: created under its own name when complete. */
+  tmp: string | Buffer | null;
   size: number;
   /** Small files: the content gathered in memory, for a worker to write whole. Large ones go to the temp file as they come. */
   small: boolean;
@@ -135,6 +137,52 @@ interface FileJob {
   reject: (err: unknown) => void;
 }
 
+/**
+ * The first pass over the selected tree: every directory to restore is made (mode 0700 until its own metadata
+ * goes on at the end), before any file. restic does the same. Made as the walk reached them, each just before
+ * its files, the directories of 100k tiny files restored right after deleting them took 25–30 s to create
+ * on this machine's ext4 against 4–5 s made first (each new inode skipped every recently deleted one in its
+ * directory's group). Into a target that is not empty (and no `overwrite`) the pass also looks for files in the
+ * way and refuses, naming them, before anything is made: the directories wait in a list until the pass is
+ * through.
+ */
+async function makeDirectories(
+  reader: ChunkReader,
+  root: ManifestRoot,
+  include: readonly string[],
+  fsAt: (path: string) => string | Buffer,
+  at: (path: string) => string,
+  checkConflicts: boolean,
+): Promise<void> {
+  const make = (path: string): void => {
+    try {
+      mkdirSync(fsAt(path), { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw fsError(err, displayPath(at(path)));
+    }
+  };
+  const conflicts: string[] = [];
+  const later: string[] = [];
+  for await (const ev of selected(reader, root, include)) {
+    if (ev.kind === 'leave') continue;
+    if (checkConflicts) {
+      const there = await exists(fsAt(ev.path));
+      if (there === 'other' || (there === 'dir' && ev.node.type !== 'dir')) conflicts.push(displayPath(at(ev.path)));
+      if (conflicts.length >= 5) break;
+    }
+    if (ev.kind === 'enter' && ev.included) {
+      if (checkConflicts) later.push(ev.path);
+      else make(ev.path);
+    }
+  }
+  if (conflicts.length > 0) {
+    throw new RaicError('Usage', `restore would overwrite existing files: ${conflicts.join(', ')}${conflicts.length >= 5 ? ', …' : ''}`, {
+      hint: 'restore into an empty --target, or pass --overwrite',
+    });
+  }
+  for (const path of later) make(path);
+}
+
 export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: RestoreOptions): Promise<RestoreResult> {
   const started = performance.now();
   if (root.header.kind !== 'tree') throw new RaicError('Usage', 'this is a file capability, not a snapshot', { hint: 'use raic get CAP PATH' });
@@ -144,24 +192,12 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
   /** The file system's form of a restored path (bytes where a name is not UTF-8, see tree/raw-name.ts). */
   const fsAt = (path: string): string | Buffer => fsPath(at(path));
 
-  // Into a target that does not exist or is empty nothing can be overwritten: no need to walk the tree twice.
-  if (!opts.overwrite && !(await isEmptyOrAbsent(opts.target))) {
-    const conflicts: string[] = [];
-    for await (const ev of selected(reader, root, include)) {
-      if (ev.kind === 'leave') continue;
-      const there = await exists(fsAt(ev.path));
-      if (there === 'other' || (there === 'dir' && ev.node.type !== 'dir')) conflicts.push(displayPath(at(ev.path)));
-      if (conflicts.length >= 5) break;
-    }
-    if (conflicts.length > 0) {
-      throw new RaicError('Usage', `restore would overwrite existing files: ${conflicts.join(', ')}${conflicts.length >= 5 ? ', …' : ''}`, {
-        hint: 'restore into an empty --target, or pass --overwrite',
-      });
-    }
-  }
+  // Into a target that does not exist or is empty nothing can be overwritten: no need to look for conflicts.
+  const checkConflicts = !opts.overwrite && !(await isEmptyOrAbsent(opts.target));
   await mkdir(opts.target, { recursive: true }).catch((err: unknown) => {
     throw fsError(err, opts.target);
   });
+  await makeDirectories(reader, root, include, fsAt, at, checkConflicts);
 
   const result: RestoreResult = { files: 0, dirs: 0, symlinks: 0, bytes: 0, shareProblems: 0, seconds: 0 };
   const failed = new AbortController();
@@ -220,7 +256,7 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
 
   /** A small file complete in memory: a worker writes it, its metadata, and renames it into place. */
   const writeSmall = async (job: FileJob): Promise<void> => {
-    const file: FileToWrite = { tmp: job.tmp, path: fsAt(job.path), data: job.data ?? new Uint8Array(0), node: job.node };
+    const file: FileToWrite = { path: fsAt(job.path), data: job.data ?? new Uint8Array(0), node: job.node, ...(job.tmp === null ? {} : { tmp: job.tmp }) };
     job.data = null;
     job.writing = true;
     const item = {
@@ -242,12 +278,13 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
    * writes land in the page cache either way.
    */
   const closeLarge = (job: FileJob): void => {
-    applyMetadata(job.tmp, job.node);
+    const tmp = job.tmp!;
+    applyMetadata(tmp, job.node);
     const p = fsAt(job.path);
     if (opts.overwrite && lstatSync(p, { throwIfNoEntry: false })?.isDirectory()) {
       throw new RaicError('Usage', `${displayPath(at(job.path))} is a directory; not replacing it with a file`);
     }
-    renameSync(job.tmp, p);
+    renameSync(tmp, p);
     finished(job);
   };
 
@@ -259,7 +296,7 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
       job.data ??= new Uint8Array(job.size); // its own ArrayBuffer: posted to a worker, a view would carry its whole buffer
       job.data.set(plaintext, offset);
     } else {
-      const fd = openSync(job.tmp, constants.O_WRONLY | constants.O_NOFOLLOW);
+      const fd = openSync(job.tmp!, constants.O_WRONLY | constants.O_NOFOLLOW);
       try {
         writeAll(fd, plaintext, offset);
       } finally {
@@ -321,12 +358,13 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
       resolve = res;
       reject = rej;
     });
+    const small = size <= LARGE_FILE_BYTES;
     // Not named after the file: a name near NAME_MAX (255 bytes) would make the temp name too long.
-    const tmp = fsAt(join(dirname(path), `${tmpPrefix}${(tmpCount++).toString(36)}.tmp`));
-    const job: FileJob = { path, node: metadataOf(node), tmp, size, small: size <= LARGE_FILE_BYTES, data: null, waiting: 0, listed: false, writing: false, done, resolve, reject };
+    const tmp = small && !opts.overwrite ? null : fsAt(join(dirname(path), `${tmpPrefix}${(tmpCount++).toString(36)}.tmp`));
+    const job: FileJob = { path, node: metadataOf(node), tmp, size, small, data: null, waiting: 0, listed: false, writing: false, done, resolve, reject };
     track(done);
     unfinished.add(job);
-    if (!job.small) closeSync(openSync(tmp, 'wx', 0o600));
+    if (!small) closeSync(openSync(tmp!, 'wx', 0o600));
     let offset = 0;
     if (node.content) {
       for await (const entry of walkStream(node.content, pageLoader(reader))) {
@@ -353,8 +391,7 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
       if (fetcher.failure) throw fetcher.failure;
       const { node, path } = ev;
       if (ev.kind === 'enter') {
-        if (ev.included) mkdirSync(fsAt(path), { recursive: true, mode: 0o700 });
-        open.push([]);
+        open.push([]); // made by makeDirectories when included
         made.push(ev.included);
       } else if (ev.kind === 'leave') {
         const children = open.pop()!;
@@ -393,7 +430,7 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
     await fetcher.abort(firstError ?? new RaicError('Cancelled', 'interrupted'));
     for (const job of unfinished) {
       if (job.writing) continue;
-      discardTemp(null, job.tmp);
+      if (job.tmp !== null) discardTemp(null, job.tmp);
       job.reject(firstError ?? new RaicError('Cancelled', 'interrupted'));
     }
   }

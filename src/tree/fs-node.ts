@@ -1,5 +1,5 @@
 /** Between the filesystem and tree nodes: reading metadata for backup, applying it on restore. */
-import { chmodSync, chownSync, lchownSync, lutimesSync, readdirSync, readlinkSync, utimesSync } from 'node:fs';
+import { chmodSync, chownSync, fchmodSync, fchownSync, futimesSync, lchownSync, lutimesSync, readdirSync, readlinkSync, utimesSync } from 'node:fs';
 import { sep } from 'node:path';
 import type { NodeType, TreeNode } from './node.js';
 import { fsPath, nameFromBytes } from './raw-name.js';
@@ -113,6 +113,14 @@ export function applyMetadata(path: string | Buffer, node: NodeMetadata): void {
   if (asRoot) ignoreError(() => chownSync(path, node.uid, node.gid));
   chmodSync(path, node.mode);
   utimesSync(path, t, t);
+}
+
+/** applyMetadata for a regular file still open: by descriptor, without three more path lookups. */
+export function applyFileMetadata(fd: number, node: NodeMetadata): void {
+  const t = seconds(node.mtimeNs);
+  if (asRoot) ignoreError(() => fchownSync(fd, node.uid, node.gid));
+  fchmodSync(fd, node.mode);
+  futimesSync(fd, t, t);
 }
 
 /** An owner that cannot be set (an unknown uid on this system, a filesystem without owners) is not an error. */

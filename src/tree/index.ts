@@ -5,6 +5,6 @@
  */
 export { decodeTree, encodeTree, sameListing, type NodeType, type TreeNode } from './node.js';
 export { makeExcluder, readExcludeFile, type Excluder } from './exclude.js';
-export { applyMetadata, childPath, listNames, metadataOf, nodeFromStat, nodeType, readTarget, unchanged, type ChangeDetection, type NodeMetadata, type NodeStat } from './fs-node.js';
+export { applyFileMetadata, applyMetadata, childPath, listNames, metadataOf, nodeFromStat, nodeType, readTarget, unchanged, type ChangeDetection, type NodeMetadata, type NodeStat } from './fs-node.js';
 export { ScannedDir, SourceScan, type ScannedEntry } from './source-scan.js';
 export { bytesOfName, displayPath, fsPath, nameFromBytes } from './raw-name.js';

@@ -96,7 +96,7 @@ describe('raic restore (k=2, n=3)', { timeout: 180_000 }, () => {
     assert.equal(await readFile(back(dir, [0x69, 0xfe]), 'utf8'), 'inside\n');
     assert.deepEqual(await readlink(back([0x6c, 0xfd]), { encoding: 'buffer' }), Buffer.from(cafe));
   });
-  it('a file whose name is 255 bytes (NAME_MAX) restores: its temp name does not grow from it', async () => {
+  it('a file whose name is 255 bytes (NAME_MAX) restores, also over itself: its temp name does not grow from it', async () => {
     const src = join(a.dir, 'long');
     const name = `${'é'.repeat(100)}${'x'.repeat(51)}.txt`; // 200 + 51 + 4 = 255 bytes
     assert.equal(Buffer.byteLength(name), 255);
@@ -106,5 +106,10 @@ describe('raic restore (k=2, n=3)', { timeout: 180_000 }, () => {
     const target = join(a.dir, 'long-restore');
     await a.ok(['restore', 'latest', '--target', target]);
     assert.equal(await readFile(join(target, src, name), 'utf8'), 'long name\n');
+    // Over the restored file (--overwrite), the content goes through a temp name first.
+    await writeFile(join(target, src, name), 'changed since\n');
+    await a.ok(['restore', 'latest', '--target', target, '--overwrite']);
+    assert.equal(await readFile(join(target, src, name), 'utf8'), 'long name\n');
+    assert.deepEqual((await listAll(target)).filter((p) => p.includes('.raic-')), []);
   });
 });
