@@ -139,10 +139,9 @@ interface FileJob {
 
 /**
  * The first pass over the selected tree: every directory to restore is made (mode 0700 until its own metadata
- * goes on at the end), before any file. restic does the same. Made as the walk reached them, each just before
- * its files, the directories of 100k tiny files restored right after deleting them took 25–30 s to create
- * on this machine's ext4 against 4–5 s made first (each new inode skipped every recently deleted one in its
- * directory's group). Into a target that is not empty (and no `overwrite`) the pass also looks for files in the
+ * goes on at the end), before any file. restic does the same. Creating 100k tiny files in 1,000 directories
+ * right after deleting such a tree took 25–30 s on this machine's ext4 with each directory made just before its
+ * files, 4–5 s with every directory made first (each new inode skipped every recently deleted one in its group). Into a target that is not empty (and no `overwrite`) the pass also looks for files in the
  * way and refuses, naming them, before anything is made: the directories wait in a list until the pass is
  * through.
  */
