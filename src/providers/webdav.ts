@@ -18,7 +18,7 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { posix } from 'node:path';
 import type { FileStat, Response, WebDAVClient } from 'webdav';
-import { RaicError } from '../errors.js';
+import { isRaicError, RaicError } from '../errors.js';
 import { cancel, readGetBody, type ResponseBody } from './bounded-read.js';
 import { cancelledError, countingReadable } from './progress.js';
 import { classifyHttpStatus, networkCodeOf } from './http-status.js';
@@ -77,14 +77,37 @@ class WebdavProvider implements Provider {
       try {
         stored = await once();
       } catch (err) {
-        if (statusOf(err) !== 409) throw err;
-        await this.mkcol(posix.dirname(path), opts.signal);
-        stored = await once();
+        if (opts.signal?.aborted) throw err;
+        if (statusOf(err) === 409) {
+          await this.mkcol(posix.dirname(path), opts.signal);
+          stored = await once();
+        } else if (isCutShort(err)) {
+          stored = await this.putAfterCut(key, body, once, opts);
+        } else {
+          throw err;
+        }
       }
     } catch (err) {
       throw this.translateError(err, 'put', key, opts.signal);
     }
     if (!stored) throw new RaicError('Exists', `webdav put ${key} on ${this.displayUrl}: already exists`);
+  }
+
+  /**
+   * A put whose connection broke while its body was still going. lighttpd answers a missing collection (409)
+   * or an existing key (412) as soon as it has the headers and closes; a proxy in between may pass that on as
+   * a reset that loses the answer, and every retry would meet the same. So ask what the answer was: the key
+   * holds this very body (the put landed, its answer was lost): stored; another body: Exists (as 412 says);
+   * no such key: make the collection (409) and put once more.
+   */
+  private async putAfterCut(key: string, body: Uint8Array, once: () => Promise<boolean>, opts: CallOptions): Promise<boolean> {
+    const there = await this.get(key, undefined, signalOption(opts)).catch((err: unknown) => {
+      if (isRaicError(err, 'NotFound')) return null;
+      throw err;
+    });
+    if (there !== null) return Buffer.from(body.buffer, body.byteOffset, body.byteLength).equals(there);
+    await this.mkcol(posix.dirname(this.path(key)), opts.signal);
+    return once();
   }
 
   async get(key: string, range?: ByteRange, opts: CallOptions = {}): Promise<Buffer> {
@@ -234,6 +257,12 @@ class WebdavProvider implements Provider {
 /** The client's per-call option for the signal, if any. */
 function signalOption(opts: CallOptions): { signal?: AbortSignal } {
   return opts.signal === undefined ? {} : { signal: opts.signal };
+}
+
+/** The connection broke under the request (an early answer may have been lost with it). */
+function isCutShort(err: unknown): boolean {
+  const code = networkCodeOf(err);
+  return code === 'EPIPE' || code === 'ECONNRESET';
 }
 
 function statusOf(err: unknown): number | undefined {
