@@ -61,7 +61,7 @@ export default function writeFiles(task: WriteFilesTask): WriteFilesResult {
       }
       return null;
     } catch (err) {
-      discardTemp(fd, target);
+      discardCreated(fd, target);
       const e = err as NodeJS.ErrnoException;
       return { code: e.code, message: e.message };
     }
@@ -69,10 +69,10 @@ export default function writeFiles(task: WriteFilesTask): WriteFilesResult {
 }
 
 /** After a failed write: closes the file this restore created if still open and removes it (already gone is fine). */
-export function discardTemp(fd: number | null, tmp: string | Buffer): void {
+export function discardCreated(fd: number | null, created: string | Buffer): void {
   if (fd !== null) closeSync(fd);
   try {
-    unlinkSync(tmp);
+    unlinkSync(created);
   } catch {
     // never made, or already gone
   }

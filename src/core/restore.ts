@@ -19,7 +19,7 @@ import { keyedHash } from '../crypto/index.js';
 import { DEFAULT_CDC } from '../chunk/index.js';
 import { Batcher, ChunkFetcher, ChunkReader, pageLoader, readStreamBytes, streamOf, walkStream, type ChunkEntry, type FetchLimits, type ManifestRoot, type RaicArray, type StreamRef } from '../store/index.js';
 import { readFully, writeAll } from '../file-io.js';
-import { discardTemp, type FileToWrite, type WriteFilesResult } from './file-writer.js';
+import { discardCreated, type FileToWrite, type WriteFilesResult } from './file-writer.js';
 import { applyMetadata, bytesOfName, decodeTree, displayPath, fsPath, metadataOf, type NodeMetadata, type TreeNode } from '../tree/index.js';
 import { fsError } from './get.js';
 import { walkTree, type TreeEvent } from './tree-walk.js';
@@ -454,7 +454,7 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
     await fetcher.abort(firstError ?? new RaicError('Cancelled', 'interrupted'));
     for (const job of unfinished) {
       if (job.writing) continue;
-      if (job.tmp !== null) discardTemp(null, job.tmp);
+      if (job.tmp !== null) discardCreated(null, job.tmp);
       job.reject(firstError ?? new RaicError('Cancelled', 'interrupted'));
     }
   }
