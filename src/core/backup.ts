@@ -377,7 +377,10 @@ export async function backup(array: RaicArray, keys: RepoKeys, catalog: readonly
   const nested = paths.filter((p) => paths.some((q) => q !== p && p.startsWith(`${q === sep ? '' : q}${sep}`)));
   if (nested.length > 0) throw new RaicError('Usage', `${nested[0]} is inside another given path; give each tree once`);
   array.members.requireUp(array.writeQuorum, 'cannot back up (the write quorum is not reachable)');
+  // A thread lists and lstats the sources ahead of the walk (tree/source-scan.ts): with a parent most files are
+  // judged by their lstat alone; without one, on small files, the main thread is the bottleneck all the same.
   const scan = new SourceScan(paths, opts.excludes ?? []);
+  scan.start();
   try {
     return await backupWalked(array, keys, catalog, opts, paths, scan, started);
   } finally {
@@ -402,9 +405,6 @@ async function backupWalked(
   reader.listForwardsNow();
   const parentRead = Promise.resolve(catalog).then(async (records) => {
     const parent = findParent(records, host, paths);
-    // With a parent most files are judged by their lstat alone: a thread lists and lstats the sources ahead of
-    // the walk (tree/source-scan.ts). Without one the walk waits for reading and packing, not for lstat.
-    if (parent) scan.start();
     const parentReader = parent ? reader : null;
     return { parent, parentReader, parentRoot: parent ? await readParentRoot(array, reader, parent) : undefined };
   });
