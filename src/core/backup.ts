@@ -366,10 +366,11 @@ export async function backup(array: RaicArray, keys: RepoKeys, catalog: readonly
   const started = performance.now();
   if (opts.paths.length === 0) throw new RaicError('Usage', 'nothing to back up: give at least one path');
   const paths = [...new Set(opts.paths.map((p) => resolve(p)))].sort();
+  let directories = false;
   for (const p of paths) {
     try {
       await stat(dirname(p));
-      await lstat(p);
+      directories ||= (await lstat(p)).isDirectory();
     } catch (err) {
       throw new RaicError('Usage', `cannot back up ${p}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
     }
@@ -377,10 +378,11 @@ export async function backup(array: RaicArray, keys: RepoKeys, catalog: readonly
   const nested = paths.filter((p) => paths.some((q) => q !== p && p.startsWith(`${q === sep ? '' : q}${sep}`)));
   if (nested.length > 0) throw new RaicError('Usage', `${nested[0]} is inside another given path; give each tree once`);
   array.members.requireUp(array.writeQuorum, 'cannot back up (the write quorum is not reachable)');
-  // A thread lists and lstats the sources ahead of the walk (tree/source-scan.ts): with a parent most files are
-  // judged by their lstat alone; without one, on small files, the main thread is the bottleneck all the same.
+  // A thread lists and lstats the sources' directories ahead of the walk (tree/source-scan.ts): with a parent most
+  // files are judged by their lstat alone; without one, on small files, the main thread is the bottleneck all the
+  // same. Files given alone have nothing to scan.
   const scan = new SourceScan(paths, opts.excludes ?? []);
-  scan.start();
+  if (directories) scan.start();
   try {
     return await backupWalked(array, keys, catalog, opts, paths, scan, started);
   } finally {
