@@ -7,7 +7,7 @@
  * Then the real-data profiles of real-trees.ts (/usr/share, a copy of node_modules, 100,000 tiny files), each
  * beside restic: RAIC_BENCH_REAL=usr-share,node-modules,tiny picks them (default all, "none" skips them);
  * RAIC_BENCH_ONLY=real runs only those (no random file, no 4000-file tree, no slow member). See real-trees.ts
- * for their own variables.
+ * for their own variables (RAIC_BENCH_ROUNDS=N: each step N times, medians and ranges printed).
  *
  * The cloud profile of cloud.ts (members on the real S3 server behind link relays that add latency and cap
  * throughput, beside restic on one such link; bytes up and down counted at the links) runs when
@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { buildBigTree } from '../test/support/tree-fixture.js';
 import { slowMemberBench } from './slow-member.js';
 import { MiB, measure, resticInstalled, sha256File, storedBytes, writeRandomFile, type Measured } from './measure.js';
-import { realTreesBench, selectRealProfiles } from './real-trees.js';
+import { realTreesBench, selectRealProfiles, selectRounds } from './real-trees.js';
 import { cloudBench, cloudSettings } from './cloud.js';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
@@ -134,9 +134,10 @@ async function main(): Promise<void> {
   }
   // Checked before anything runs: a typo fails now, not after the long parts.
   const profiles = selectRealProfiles(process.env.RAIC_BENCH_REAL);
+  const rounds = selectRounds(process.env.RAIC_BENCH_ROUNDS);
   const cloud = cloudSettings(process.env, only === 'cloud');
   if (only === '') await syntheticBench(base);
-  if (only !== 'cloud') await realTreesBench({ profiles, raicBin, base, nodeModules: join(root, 'node_modules') });
+  if (only !== 'cloud') await realTreesBench({ profiles, raicBin, base, nodeModules: join(root, 'node_modules'), rounds });
   if (cloud) await cloudBench(cloud, raicBin, base);
 }
 

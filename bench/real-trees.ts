@@ -12,6 +12,11 @@
  *
  * RAIC_BENCH_REAL=usr-share,node-modules,tiny picks profiles (default all; "none" skips them). Everything is
  * written under a scratch dir in RAIC_BENCH_DIR (default /tmp), removed at the end of each profile.
+ *
+ * RAIC_BENCH_ROUNDS=N (default 1) runs each profile's steps N times, each round on a fresh array and repository,
+ * the tools taking turns to go first; a step's time is then the median of its rounds, shown with their range,
+ * and its peak RSS the highest. On a machine whose speed drifts by ±20% within minutes, one sample per step
+ * decides nothing closer than that.
  */
 import { spawnSync } from 'node:child_process';
 import { cp, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
@@ -30,6 +35,8 @@ export interface RealTreesOptions {
   base: string;
   /** default source of the node-modules profile */
   nodeModules: string;
+  /** from selectRounds() */
+  rounds: number;
 }
 
 const PROFILES = ['usr-share', 'node-modules', 'tiny'] as const;
@@ -53,6 +60,35 @@ interface ToolRun {
   stored: number;
   verify: TreeDiff;
   notes: string[];
+  /** Over several rounds: each step's fastest and slowest time (steps holds the median). */
+  range?: Map<Step, [number, number]>;
+}
+
+/** One ToolRun from a tool's rounds: the median time of each step, its range, the highest peak RSS; stored bytes
+ * and notes of the first round; the first restore check that differed, if any. */
+function combineRounds(runs: ToolRun[]): ToolRun {
+  if (runs.length === 1) return runs[0]!;
+  const steps = new Map<Step, Measured>();
+  const range = new Map<Step, [number, number]>();
+  for (const step of STEPS) {
+    const measured = runs.map((r) => r.steps.get(step)).filter((m): m is Measured => m !== undefined);
+    if (measured.length === 0) continue;
+    const times = measured.map((m) => m.seconds).sort((a, b) => a - b);
+    const mid = times.length >> 1;
+    const median = times.length % 2 ? times[mid]! : (times[mid - 1]! + times[mid]!) / 2;
+    steps.set(step, { ...measured[0]!, seconds: median, peakRssMB: Math.max(...measured.map((m) => m.peakRssMB)) });
+    range.set(step, [times[0]!, times[times.length - 1]!]);
+  }
+  const verify = runs.find((r) => !r.verify.identical)?.verify ?? runs[0]!.verify;
+  return { steps, stored: runs[0]!.stored, verify, notes: runs.flatMap((r) => r.notes), range };
+}
+
+/** RAIC_BENCH_ROUNDS (its value passed in), checked before anything runs. */
+export function selectRounds(value: string | undefined): number {
+  if (value === undefined || value.trim() === '') return 1;
+  const rounds = Number(value);
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 9) throw new Error(`RAIC_BENCH_ROUNDS=${value}: want a whole number from 1 to 9`);
+  return rounds;
 }
 
 /** The profiles named by RAIC_BENCH_REAL (its value passed in), checked before anything runs. */
@@ -188,7 +224,12 @@ async function runRestic(work: string, prepared: Prepared, record: TreeRecord): 
 
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
 
-function printProfile(name: ProfileName, prepared: Prepared, record: TreeRecord, raic: ToolRun, restic: ToolRun | undefined, resticVersion: string): void {
+const rangeNote = (ours: [number, number] | undefined, theirs: [number, number] | undefined): string => {
+  const span = (r: [number, number]): string => `${r[0].toFixed(2)}–${r[1].toFixed(2)}`;
+  return ours ? `   [raic ${span(ours)}${theirs ? `, restic ${span(theirs)}` : ''}]` : '';
+};
+
+function printProfile(name: ProfileName, prepared: Prepared, record: TreeRecord, raic: ToolRun, restic: ToolRun | undefined, resticVersion: string, rounds: number): void {
   const cols = [26, 9, 11, 10, 12, 14, 12];
   const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(cols[i]!) : c.padStart(cols[i]!))).join(' ');
   const skipped = record.skipped ? `, ${record.skipped} special/unreadable skipped` : '';
@@ -209,13 +250,14 @@ function printProfile(name: ProfileName, prepared: Prepared, record: TreeRecord,
         theirs ? `${theirs.peakRssMB} MB` : 'n/a',
         theirs ? `${(theirs.seconds / ours.seconds).toFixed(2)}×` : 'n/a',
         theirs ? `${(ours.peakRssMB / theirs.peakRssMB).toFixed(2)}×` : 'n/a',
-      ]),
+      ]) + rangeNote(raic.range?.get(step), restic?.range?.get(step)),
     );
   }
   const times = (bytes: number): string => `${(bytes / Math.max(1, record.bytes)).toFixed(2)}× source`;
   console.log(`stored: raic ${mb(raic.stored)} (${times(raic.stored)}), restic ${restic ? `${mb(restic.stored)} (${times(restic.stored)})` : 'n/a'}; raic ÷ restic ${restic ? `${(raic.stored / restic.stored).toFixed(2)}×` : 'n/a'}`);
   console.log(`restore check: raic ${describeDiff(raic.verify)}; restic ${restic ? describeDiff(restic.verify) : 'n/a'}`);
   console.log('* time ratio = restic s ÷ raic s (>1: raic faster); RSS ratio = raic ÷ restic (<1: raic smaller)');
+  if (rounds > 1) console.log(`over ${rounds} rounds (fresh array and repository each, the tools taking turns to go first): seconds are medians, [ranges] fastest–slowest, RSS the highest`);
   for (const note of raic.notes) console.log(`note: raic ${note}`);
   for (const note of restic?.notes ?? []) console.log(`note: restic ${note}`);
 }
@@ -245,9 +287,19 @@ export async function realTreesBench(opts: RealTreesOptions): Promise<void> {
       if (!prepared) continue;
       process.stderr.write(`${name}: recording ${prepared.source} (paths, SHA-256 of contents)…\n`);
       const record = await recordTree(prepared.source);
-      const raic = await runRaic(opts.raicBin, scratch, prepared, record);
-      const restic = withRestic ? await runRestic(scratch, prepared, record) : undefined;
-      printProfile(name, prepared, record, raic, restic, resticVersion);
+      const raicRuns: ToolRun[] = [];
+      const resticRuns: ToolRun[] = [];
+      for (let round = 0; round < opts.rounds; round++) {
+        const work = join(scratch, `round-${round + 1}`);
+        await mkdir(work);
+        if (opts.rounds > 1) process.stderr.write(`${name}: round ${round + 1} of ${opts.rounds}\n`);
+        const tools = [async () => raicRuns.push(await runRaic(opts.raicBin, work, prepared, record)), async () => withRestic && resticRuns.push(await runRestic(work, prepared, record))];
+        // Odd rounds raic first, even rounds restic first: neither always runs on the other's leftovers.
+        for (const tool of round % 2 ? tools.reverse() : tools) await tool();
+      }
+      const raic = combineRounds(raicRuns);
+      const restic = withRestic ? combineRounds(resticRuns) : undefined;
+      printProfile(name, prepared, record, raic, restic, resticVersion, opts.rounds);
       if (!raic.verify.identical || (restic && !restic.verify.identical)) differs = true;
     } finally {
       await rm(scratch, { recursive: true, force: true });
