@@ -3,11 +3,12 @@
  * modes, mtimes (and owners when run as root). A large file, and any file replacing one (overwrite), is
  * written to a temp name and renamed when complete; a new small file is created under its own name (never
  * replacing anything) and written whole in one call. Existing files are never overwritten unless asked:
- * without `overwrite`, a first pass finds every conflict and refuses before anything is written. The walk hands every file's chunks to one
- * ChunkFetcher (store/chunk-fetcher.ts), which reads them in coalesced requests over the data members and
- * delivers them in the order they arrive: each is written at its offset (small files gathered in memory and
- * written whole by a worker). Every directory is made first, in a pass of its own. A chunk needed again after
- * it was written is copied from its first file. A directory's metadata is set once everything in it is written.
+ * without `overwrite`, a first pass finds every conflict and refuses before anything is written. The walk
+ * hands every file's chunks to one ChunkFetcher (store/chunk-fetcher.ts), which reads them in coalesced
+ * requests over the data members and delivers them in the order they arrive: each is written at its offset
+ * (small files gathered in memory and written whole by a worker). Every directory is made first, in a pass of
+ * its own. A chunk needed again after it was written is copied from its first file. A directory's metadata is
+ * set once everything in it is written.
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, lstatSync, mkdirSync, openSync, renameSync, symlinkSync } from 'node:fs';

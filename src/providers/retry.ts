@@ -16,6 +16,7 @@
  * retry needs. A cancelled put may still have landed: a retried create-once put that meets `Exists` reads
  * the object back and counts it a success when the bytes are the ones being written.
  */
+import { sameBytes } from '../bytes.js';
 import { RaicError, isRaicError } from '../errors.js';
 import { MAX_OBJECT_BYTES, type ByteRange, type CallOptions, type ObjectInfo, type Provider, type ProviderCapabilities } from './types.js';
 
@@ -160,10 +161,6 @@ class Deadline {
     this.done = true;
     this.expire(why);
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.byteLength === b.byteLength && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
 }
 
 /**

@@ -18,6 +18,7 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { posix } from 'node:path';
 import type { FileStat, Response, WebDAVClient } from 'webdav';
+import { sameBytes } from '../bytes.js';
 import { isRaicError, RaicError } from '../errors.js';
 import { cancel, readGetBody, type ResponseBody } from './bounded-read.js';
 import { cancelledError, countingReadable } from './progress.js';
@@ -105,7 +106,7 @@ class WebdavProvider implements Provider {
       if (isRaicError(err, 'NotFound')) return null;
       throw err;
     });
-    if (there !== null) return Buffer.from(body.buffer, body.byteOffset, body.byteLength).equals(there);
+    if (there !== null) return sameBytes(body, there);
     await this.mkcol(posix.dirname(this.path(key)), opts.signal);
     return once();
   }

@@ -14,7 +14,7 @@ import type { ChunkIndex } from './chunk-index.js';
 import type { ChunkEntry, ChunkRef } from './chunk-ref.js';
 import { committedSegments, loadIndex, writeIndexSegment } from './index-store.js';
 import type { RepoKeys } from './keyring.js';
-import { ManifestBuilder, type StreamRef } from './manifest.js';
+import { flatStream, ManifestBuilder, type StreamRef } from './manifest.js';
 import { PackWriter } from './pack-writer.js';
 import { holdersOf, listPacks, unindexedPackRefs } from './pack-trailer.js';
 import type { RaicArray } from './array.js';
@@ -174,8 +174,7 @@ export class ChunkSink {
           await chain;
           return builder.finish();
         }
-        const entries = await Promise.all(first);
-        return { size: entries.reduce((sum, e) => sum + e.size, 0), chunks: entries.length, depth: 0, entries };
+        return flatStream(await Promise.all(first));
       },
     };
   }

@@ -54,6 +54,11 @@ export function streamOf(root: ManifestRoot): StreamRef {
 /** Stores a page (plaintext bytes) as a chunk and returns its entry. */
 export type StorePage = (page: Buffer) => Promise<ChunkEntry>;
 
+/** A stream of fewer chunks than a page: its data chunks are its top level, as they are (depth 0). */
+export function flatStream(entries: ChunkEntry[]): StreamRef {
+  return { size: entries.reduce((sum, e) => sum + e.size, 0), chunks: entries.length, depth: 0, entries };
+}
+
 export class ManifestBuilder {
   private readonly levels: ChunkEntry[][] = [[]];
   private size = 0;
@@ -82,6 +87,7 @@ export class ManifestBuilder {
 
   /** Flushes partial pages upward until one level remains: the stream's top entries. */
   async finish(): Promise<StreamRef> {
+    if (this.levels.length === 1) return flatStream(this.levels[0]!);
     let depth = 0;
     while (depth < this.levels.length - 1) {
       const list = this.levels[depth]!;
