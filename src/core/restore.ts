@@ -53,14 +53,20 @@ export interface RestoreResult {
 }
 
 const LARGE_FILE_BYTES = 256 * 1024;
-/** Small files are written by the workers, this many at a time in one task (at most SMALL_BATCH_BYTES of content). */
-const SMALL_BATCH_FILES = 64;
+/**
+ * Small files are written by the workers, this many at a time in one task (at most SMALL_BATCH_BYTES of content);
+ * at most SMALL_QUEUED_BYTES of content waits for a worker. A task costs the main thread ~200 µs on a 2-core VM
+ * (waking the worker is an inter-processor interrupt): 256 files a task restored 100k tiny files ~10% faster
+ * than 64.
+ */
+const SMALL_BATCH_FILES = 256;
 const SMALL_BATCH_BYTES = 4 * 1024 * 1024;
+const SMALL_QUEUED_BYTES = 2 * SMALL_BATCH_BYTES;
 const FILE_WRITER = new URL('./file-writer-entry.cjs', import.meta.url);
 
 /**
  * Chunks remembered where they were written, for copying duplicates (~250 bytes each with their file's path);
- * the oldest go first. Keyed by 16 bytes of the chunk id: a copy is checked against the chunk's key anyway.
+ * the oldest half go first. Keyed by 16 bytes of the chunk id: a copy is checked against the chunk's key anyway.
  */
 const REMEMBERED_CHUNKS = 16 * 1024;
 const rememberedKey = (entry: ChunkEntry): string => entry.id.toString('latin1', 0, 16);
@@ -269,7 +275,7 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
         b.done(res.directory ? new RaicError('Usage', `${b.shown} is a directory; not replacing it with a file`) : fsError(Object.assign(new Error(res.message), { code: res.code }), b.shown));
       });
     },
-    { maxItems: SMALL_BATCH_FILES, maxWeight: SMALL_BATCH_BYTES, maxRunning: array.tuning.workers + 1, maxQueued: 4 * SMALL_BATCH_FILES },
+    { maxItems: SMALL_BATCH_FILES, maxWeight: SMALL_BATCH_BYTES, maxRunning: array.tuning.workers + 1, maxQueued: 2 * SMALL_BATCH_FILES, maxQueuedWeight: SMALL_QUEUED_BYTES },
   );
 
   const finished = (job: FileJob): void => {
@@ -336,12 +342,20 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
   // Duplicates: a chunk this restore already wrote is read back from that file once it is complete (renamed
   // into place) and used if it still hashes to the chunk's key; otherwise it is fetched.
   const convergenceKey = opts.convergenceKey;
-  const written = new Map<string, { path: string; offset: number; done: Promise<void> }>();
+  // Two generations, the older dropped whole when the newer fills: deleting a Map's oldest key one at a time
+  // left its iterator skipping ever more deleted slots (a quarter of a second of main thread on /usr/share).
+  type Written = { path: string; offset: number; done: Promise<void> };
+  let written = new Map<string, Written>();
+  let writtenBefore = new Map<string, Written>();
+  const wasWritten = (id: string): Written | undefined => written.get(id) ?? writtenBefore.get(id);
   const copies = new Set<Promise<void>>();
   const remember = (entry: ChunkEntry, job: FileJob, offset: number): void => {
     const id = rememberedKey(entry);
-    if (written.has(id)) return;
-    if (written.size >= REMEMBERED_CHUNKS) written.delete(written.keys().next().value!);
+    if (wasWritten(id)) return;
+    if (written.size >= REMEMBERED_CHUNKS / 2) {
+      writtenBefore = written;
+      written = new Map();
+    }
     written.set(id, { path: job.path, offset, done: job.done });
   };
   const copy = (source: { path: string; offset: number; done: Promise<void> }, job: FileJob, offset: number, entry: ChunkEntry): void => {
@@ -398,7 +412,7 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
         offset += entry.size;
         if (offset > size) throw new RaicError('Integrity', `the chunks of ${displayPath(at(path))} hold more than its ${size} bytes`);
         job.waiting += 1;
-        const source = convergenceKey ? written.get(rememberedKey(entry)) : undefined;
+        const source = convergenceKey ? wasWritten(rememberedKey(entry)) : undefined;
         // Not from this very file: it is complete only once this chunk is in it.
         if (source && source.path !== path) copy(source, job, chunkAt, entry);
         else fetcher.add(entry, (plaintext) => put(job, chunkAt, entry, plaintext));
