@@ -9,7 +9,7 @@ import { workerData, type MessagePort } from 'node:worker_threads';
 import { makeExcluder } from './exclude.js';
 import { childPath, listNames, readTarget } from './fs-node.js';
 import { displayPath, fsPath } from './raw-name.js';
-import { CONTROL, SCAN_AHEAD_ENTRIES, STAT_FIELDS, encodeScanError, type ScanError, type ScannedDirMessage } from './source-scan-format.js';
+import { CONTROL, SCAN_AHEAD_ENTRIES, SCAN_RESUME_ENTRIES, STAT_FIELDS, encodeScanError, type ScanError, type ScannedDirMessage } from './source-scan-format.js';
 
 interface ScanJob {
   paths: string[];
@@ -22,14 +22,23 @@ const job = workerData as ScanJob;
 const control = new Int32Array(job.control);
 const exclude = makeExcluder(job.excludes);
 
-/** Waits while the walk has SCAN_AHEAD_ENTRIES or more of our entries still to take; false once told to stop. */
+/**
+ * Waits while the walk has SCAN_AHEAD_ENTRIES or more of our entries still to take, and then until it has
+ * taken half of them (so that it wakes us once per half window, not once per directory); false once told to stop.
+ */
 function roomToGoOn(): boolean {
+  if (Atomics.load(control, CONTROL.posted) - Atomics.load(control, CONTROL.taken) < SCAN_AHEAD_ENTRIES) return Atomics.load(control, CONTROL.stop) === 0;
   for (;;) {
     if (Atomics.load(control, CONTROL.stop) !== 0) return false;
+    // Said before `taken` is read: a walk that takes after this read sees the flag and wakes us (or the wait
+    // finds `taken` changed and returns at once).
+    Atomics.store(control, CONTROL.scanWaiting, 1);
     const taken = Atomics.load(control, CONTROL.taken);
-    if (Atomics.load(control, CONTROL.posted) - taken < SCAN_AHEAD_ENTRIES) return true;
+    if (Atomics.load(control, CONTROL.posted) - taken < SCAN_RESUME_ENTRIES) break;
     Atomics.wait(control, CONTROL.taken, taken, 100);
   }
+  Atomics.store(control, CONTROL.scanWaiting, 0);
+  return true;
 }
 
 function scanDir(absPath: string): void {

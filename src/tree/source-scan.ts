@@ -9,7 +9,7 @@
  * earlier than the walk would have read them, as they would be for any directory read earlier in a long walk.
  */
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
-import { CONTROL, CONTROL_WORDS, SCAN_AHEAD_ENTRIES, STAT_FIELDS, decodeScanError, type ScannedDirMessage } from './source-scan-format.js';
+import { CONTROL, CONTROL_WORDS, SCAN_AHEAD_ENTRIES, SCAN_RESUME_ENTRIES, STAT_FIELDS, decodeScanError, type ScannedDirMessage } from './source-scan-format.js';
 import type { NodeStat } from './fs-node.js';
 
 /** One entry as the scan found it: its lstat (and a symlink's target, or why it could not be read), or why it could not be lstatted. */
@@ -109,6 +109,11 @@ export class SourceScan {
     return new ScannedDir(m);
   }
 
+  /** Entries the scan has posted that the walk has not taken yet (at most about SCAN_AHEAD_ENTRIES). */
+  get entriesAhead(): number {
+    return Atomics.load(this.control, CONTROL.posted) - Atomics.load(this.control, CONTROL.taken);
+  }
+
   /** Stops the scan (at the end of the walk, or when it fails). */
   async close(): Promise<void> {
     Atomics.store(this.control, CONTROL.stop, 1);
@@ -136,6 +141,7 @@ export class SourceScan {
 
   private credit(m: ScannedDirMessage): void {
     Atomics.add(this.control, CONTROL.taken, m.names.length + 1);
-    Atomics.notify(this.control, CONTROL.taken);
+    if (Atomics.load(this.control, CONTROL.scanWaiting) === 0) return;
+    if (Atomics.load(this.control, CONTROL.posted) - Atomics.load(this.control, CONTROL.taken) < SCAN_RESUME_ENTRIES) Atomics.notify(this.control, CONTROL.taken);
   }
 }

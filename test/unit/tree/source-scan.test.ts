@@ -4,7 +4,9 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { fsPath, nameFromBytes, nodeFromStat, nodeType, SourceScan, type ScannedEntry } from '../../../src/tree/index.js';
+import { SCAN_AHEAD_ENTRIES } from '../../../src/tree/source-scan-format.js';
 
 /** A tree with nested and empty directories, a symlink, an excluded directory and a name that is not UTF-8. */
 async function fixture(): Promise<string> {
@@ -74,6 +76,28 @@ test('the walk may list a directory itself: the scan answers the rest, and a fil
     assert.ok(scan.take(`${root}/skip/inner`), 'nothing excluded this time');
     assert.equal(scan.take(join(root, 'a', 'f3')), undefined, 'a file root has no listing');
     assert.equal(scan.take(join(root, 'gone')), undefined, 'a missing root has no listing');
+  } finally {
+    await scan.close();
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('a tree larger than the scan window: the scan waits for the walk, goes on as it takes, and every listing comes', async () => {
+  // 24 directories of 1,000 files: 24k entries, half again the window (SCAN_AHEAD_ENTRIES), so the scan fills
+  // it, waits, and must be let go on by the walk's takes (SCAN_RESUME_ENTRIES) more than once.
+  const root = await mkdtemp(join(tmpdir(), 'raic-scan-big-'));
+  const dirs = Array.from({ length: 24 }, (_, i) => join(root, `d${String(i).padStart(2, '0')}`));
+  for (const dir of dirs) {
+    await mkdir(dir);
+    await Promise.all(Array.from({ length: 1000 }, (_, i) => writeFile(join(dir, `f${i}`), '')));
+  }
+  const scan = new SourceScan([root], []);
+  scan.start();
+  try {
+    // Let it fill the window before the walk takes anything.
+    while (scan.entriesAhead < SCAN_AHEAD_ENTRIES) await delay(10);
+    assert.equal(scan.take(root)?.names.length, 24);
+    for (const dir of dirs) assert.equal(scan.take(dir)?.names.length, 1000, `the scan has ${dir}`);
   } finally {
     await scan.close();
     await rm(root, { recursive: true, force: true });
