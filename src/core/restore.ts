@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, lstatSync, mkdirSync, openSync, renameSync, symlinkSync } from 'node:fs';
 import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, normalize } from 'node:path';
 import picomatch from 'picomatch';
 import { RaicError } from '../errors.js';
 import { keyedHash } from '../crypto/index.js';
@@ -61,7 +61,7 @@ const LARGE_FILE_BYTES = 256 * 1024;
  */
 const SMALL_BATCH_FILES = 256;
 const SMALL_BATCH_BYTES = 4 * 1024 * 1024;
-const SMALL_QUEUED_BYTES = 2 * SMALL_BATCH_BYTES;
+const SMALL_QUEUED_BYTES = SMALL_BATCH_BYTES;
 const FILE_WRITER = new URL('./file-writer-entry.cjs', import.meta.url);
 
 /**
@@ -198,7 +198,8 @@ async function makeEveryDirectory(reader: ChunkReader, root: StreamRef, include:
   const tablesAsked = new Set<string>();
   reader.listForwardsNow(); // prefetchTable waits for it
   const visit = async (tree: StreamRef, base: string, ancestorIncluded: boolean): Promise<void> => {
-    for (const node of decodeTree(await readStreamBytes(reader, tree))) {
+    const filesToo = tablesAsked.size < PREFETCH_TABLES;
+    for (const node of decodeTree(await readStreamBytes(reader, tree), (type) => type === 'dir' || filesToo)) {
       const path = `${base}/${node.name}`;
       if (node.type === 'dir') {
         const included = pick(path, ancestorIncluded);
@@ -219,7 +220,10 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
   if (root.header.kind !== 'tree') throw new RaicError('Usage', 'this is a file capability, not a snapshot', { hint: 'use raic get CAP PATH' });
   const reader = new ChunkReader(array.members, array.pool, array.k, DEFAULT_CDC.maxSize);
   const include = opts.include ?? [];
-  const at = (path: string): string => join(opts.target, path);
+  // Snapshot paths are '/' and names each checked to be one component (isNameComponent): appended to the
+  // target as they are, without path.join's normalising (a tenth of the main thread's garbage on /usr/share).
+  const targetBase = normalize(opts.target).replace(/\/+$/, '');
+  const at = (path: string): string => targetBase + path;
   /** The file system's form of a restored path (bytes where a name is not UTF-8, see tree/raw-name.ts). */
   const fsAt = (path: string): string | Buffer => fsPath(at(path));
 
@@ -258,7 +262,7 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
   const tmpPrefix = `.raic-${randomBytes(6).toString('hex')}-`;
   let tmpCount = 0;
   /** Small files queued for the workers (file-writer.ts), each with what to do once it is written or not. */
-  const smallFiles = new Batcher<{ file: FileToWrite; shown: string; done: (err: unknown) => void }>(
+  const smallFiles = new Batcher<{ file: FileToWrite; shown: () => string; done: (err: unknown) => void }>(
     async (batch) => {
       let results: WriteFilesResult;
       try {
@@ -272,7 +276,7 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
       batch.forEach((b, i) => {
         const res = results[i];
         if (!res) return b.done(null);
-        b.done(res.directory ? new RaicError('Usage', `${b.shown} is a directory; not replacing it with a file`) : fsError(Object.assign(new Error(res.message), { code: res.code }), b.shown));
+        b.done(res.directory ? new RaicError('Usage', `${b.shown()} is a directory; not replacing it with a file`) : fsError(Object.assign(new Error(res.message), { code: res.code }), b.shown()));
       });
     },
     { maxItems: SMALL_BATCH_FILES, maxWeight: SMALL_BATCH_BYTES, maxRunning: array.tuning.workers + 1, maxQueued: 2 * SMALL_BATCH_FILES, maxQueuedWeight: SMALL_QUEUED_BYTES },
@@ -292,7 +296,7 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
     job.writing = true;
     const item = {
       file,
-      shown: displayPath(at(job.path)),
+      shown: () => displayPath(at(job.path)),
       done: (err: unknown) => {
         if (!err) return finished(job);
         unfinished.delete(job);

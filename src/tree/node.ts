@@ -77,7 +77,11 @@ export function encodeTree(nodes: TreeNode[]): Buffer {
   return Buffer.from(JSON.stringify({ v: 1, nodes: json }));
 }
 
-export function decodeTree(bytes: Uint8Array): TreeNode[] {
+/**
+ * The nodes of a tree blob. With `keep`, only those of the types it accepts are checked and decoded, the others
+ * left out unread (a restore's pass over the directories alone skips decoding every file's chunk list).
+ */
+export function decodeTree(bytes: Uint8Array, keep?: (type: NodeType) => boolean): TreeNode[] {
   let parsed: { v?: number; nodes?: NodeJson[] };
   try {
     parsed = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as typeof parsed;
@@ -85,7 +89,8 @@ export function decodeTree(bytes: Uint8Array): TreeNode[] {
     throw new RaicError('Integrity', 'a tree blob is not valid JSON');
   }
   if (typeof parsed !== 'object' || parsed === null || parsed.v !== 1 || !Array.isArray(parsed.nodes)) throw new RaicError('Integrity', 'not a raic tree blob');
-  return parsed.nodes.map((node) => {
+  const nodes = keep ? parsed.nodes.filter((n) => typeof n !== 'object' || n === null || !isNodeType(n.type) || keep(n.type)) : parsed.nodes;
+  return nodes.map((node) => {
     if (!isNodeJson(node)) throw new RaicError('Integrity', 'a tree blob holds a malformed node');
     const { content, subtree, ...meta } = node;
     return {
@@ -96,6 +101,7 @@ export function decodeTree(bytes: Uint8Array): TreeNode[] {
   });
 }
 
+const isNodeType = (v: unknown): v is NodeType => v === 'file' || v === 'dir' || v === 'symlink';
 const isCount = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const isDecimal = (v: unknown, signed: boolean): boolean => typeof v === 'string' && (signed ? /^-?[0-9]+$/ : /^[0-9]+$/).test(v);
 
@@ -110,7 +116,7 @@ function isNodeJson(n: unknown): n is NodeJson {
     typeof o === 'object' &&
     o !== null &&
     isNameComponent(o.name) &&
-    (o.type === 'file' || o.type === 'dir' || o.type === 'symlink') &&
+    isNodeType(o.type) &&
     Number.isInteger(o.mode) &&
     (o.mode as number) >= 0 &&
     (o.mode as number) <= 0o7777 &&

@@ -89,6 +89,18 @@ describe('fuzz findings: structural parsers', () => {
     assert.deepEqual(decodeTree(encodeTree(nodes)), nodes);
   });
 
+  it('decoding only some node types (a restore\'s directory pass) still checks what it keeps, and a node of no known type', () => {
+    const nodes = [{ ...base, name: 'd', type: 'dir' }, { ...base, name: 'f', type: 'file' }, { ...base, name: 's', type: 'symlink', target: 'f' }];
+    assert.deepEqual(
+      decodeTree(tree(nodes), (type) => type === 'dir').map((n) => n.name),
+      ['d'],
+    );
+    assert.equal(decodeTree(tree(nodes)).length, 3);
+    assert.throws(() => decodeTree(tree([{ ...base, name: '..', type: 'dir' }]), (type) => type === 'dir'), integrity, 'a kept node is checked');
+    assert.throws(() => decodeTree(tree([{ ...base, name: 'x', type: 'fifo' }]), (type) => type === 'dir'), integrity, 'an unknown type is not skipped');
+    assert.throws(() => decodeTree(tree([null]), (type) => type === 'dir'), integrity);
+  });
+
   it('a stream ref with sizes that are not counts, or a depth-0 ref disagreeing with its entries, is damage', () => {
     assert.throws(() => streamRefFromJson(JSON.parse(found('eyJzIjoxZSszMDgsImMiOjkwMDAsImQiOjEsImUiOiJVa0ZKUTFCQlJ6SUFBQUFCMWhVUTBIRWt5WXRHSnp6dUhvR01jdElTUGxmbkVmcm03aTFyTG4zTGNjUmVYRkN1QlNaRFM1R1o1SWVWRTBLZktTNWpnUUFQTklzQUR6UmlBRzVDNkhmQ0VaOWpaanZIVnowTjREdVVMQ3pWaWRndURhZDZ3ZCtScStvWiJ9').toString())), integrity); // found: s 1e308
     assert.throws(() => streamRefFromJson({ s: 5, c: 1, d: 0, e: encodePage([]).toString('base64') }), integrity);
