@@ -3,6 +3,7 @@
  * results as JSON on stdout, errors as one JSON line on stderr), and the one place that turns an error
  * into a single clear line and an exit code (no stack traces for user mistakes).
  */
+import { readFileSync } from 'node:fs';
 import { Command, Flags, type Interfaces } from '@oclif/core';
 import { RaicError, exitCodeFor, ExitCode } from '../errors.js';
 import type { CacheMode } from '../cache/index.js';
@@ -94,7 +95,17 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 }
 
-/** Peak resident memory of this process so far (all threads), in MB — reported in --json summaries. */
+/**
+ * Peak resident memory of this process so far (all threads), in MB — reported in --json summaries. On Linux the
+ * high-water mark of this program's own memory (VmHWM): getrusage's maxRSS is carried across exec from the
+ * forked parent, so raic started by a 300 MB process (a bench, a backup scheduler in Node) said 300 MB.
+ */
 export function peakRssMB(): number {
+  try {
+    const hwm = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (hwm) return Math.round(Number(hwm[1]) / 1024);
+  } catch {
+    // not Linux: getrusage's figure
+  }
   return Math.round(process.resourceUsage().maxRSS / 1024);
 }
