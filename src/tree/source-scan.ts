@@ -127,7 +127,7 @@ export class SourceScan {
   private mayWait(): boolean {
     if (this.failed || this.vainWaits >= MAX_VAIN_WAITS || Atomics.load(this.control, CONTROL.done) !== 0) return false;
     // A scan with its window full waits for the walk: waiting for it would wait forever.
-    return Atomics.load(this.control, CONTROL.posted) - Atomics.load(this.control, CONTROL.taken) < SCAN_AHEAD_ENTRIES;
+    return this.entriesAhead < SCAN_AHEAD_ENTRIES;
   }
 
   private drain(): void {
@@ -142,6 +142,6 @@ export class SourceScan {
   private credit(m: ScannedDirMessage): void {
     Atomics.add(this.control, CONTROL.taken, m.names.length + 1);
     if (Atomics.load(this.control, CONTROL.scanWaiting) === 0) return;
-    if (Atomics.load(this.control, CONTROL.posted) - Atomics.load(this.control, CONTROL.taken) < SCAN_RESUME_ENTRIES) Atomics.notify(this.control, CONTROL.taken);
+    if (this.entriesAhead < SCAN_RESUME_ENTRIES) Atomics.notify(this.control, CONTROL.taken);
   }
 }
