@@ -20,7 +20,7 @@
  *   held alongside it.
  * - Acquiring = list the locks (union over the up members; at least `need` must answer), read each; refuse
  *   (`Locked`, naming holder, pid, age and `raic unlock`) if a live lock blocks us; write ours, marked
- *   tentative; list again, after `settleMs` and then at growing intervals, until the listings of `need`
+ *   tentative; list again, after `settleMs` (default: at once) and then at growing intervals, until the listings of `need`
  *   members show our own lock (at most `visibleWithinMs`, else `Locked`). Such a listing shows every lock
  *   written to that member before ours (a listing may lag, but shows a prefix of the member's history), and
  *   any two sets of `need` members share one (lockQuorum): of two lockers, the later one to write there sees
@@ -64,8 +64,13 @@ import { messageOf, removeEverywhere } from './replicated.js';
 
 export const DEFAULT_STALE_AFTER_MS = 30 * 60_000;
 export const DEFAULT_REFRESH_EVERY_MS = 5 * 60_000;
-/** First look for our own lock in the listings (restic waits 200 ms once, for lagging listings). */
-export const DEFAULT_SETTLE_MS = 200;
+/**
+ * First look for our own lock in the listings: at once. Safety does not rest on the wait (a listing that shows
+ * our lock shows whatever was written there before it; one that does not is simply taken again, 10 ms later and
+ * at doubling intervals), and on a cloud a wait here lies on every locked command's critical path. restic waits
+ * 200 ms once, assuming listings never lag by more.
+ */
+export const DEFAULT_SETTLE_MS = 0;
 /** How long the listings may take to show a lock we wrote before we give up with `Locked`. */
 export const DEFAULT_VISIBLE_WITHIN_MS = 60_000;
 /** Tries when racing another locker before giving up with `Locked`. */
@@ -109,7 +114,7 @@ export interface LockOptions {
   staleAfterMs?: number;
   /** Our lock is replaced this often while held (default 5 min); must be below staleAfterMs. */
   refreshEveryMs?: number;
-  /** Wait between writing our lock and the first listing that may show it (default 200 ms). */
+  /** Wait between writing our lock and the first listing that may show it (default 0: list at once). */
   settleMs?: number;
   /** Give up (`Locked`) when the listings have not shown our lock after this long (default 60 s). */
   visibleWithinMs?: number;
