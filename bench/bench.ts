@@ -50,6 +50,9 @@ async function syntheticBench(base: string): Promise<void> {
     const init = spawnSync(process.execPath, raic(['init', '--k', '4', ...members.map((m) => `file://${m}`)]), { env: { ...process.env, ...env } });
     if (init.status !== 0) throw new Error(`raic init failed: ${init.stderr.toString()}`);
 
+    // Written back first: the input's 1 GiB of dirty pages would otherwise be flushed during the first put (it
+    // made auto look 18% slower than off, measured in the other order; alternated after a sync they tie).
+    spawnSync('sync');
     const put = await measure('raic put (k=4, n=6)', bytes, process.execPath, raic(['put', input, '--json']), env);
     results.push(put);
     const cap = (JSON.parse(put.stdout) as { capability: string }).capability;
@@ -63,6 +66,17 @@ async function syntheticBench(base: string): Promise<void> {
     if ((await sha256File(out2)) !== want) throw new Error('raic degraded get: output differs from input');
     await rm(out2);
     for (const i of [0, 2]) await rename(`${members[i]!}.gone`, members[i]!);
+    // The same put into a fresh array with compression off: what --compression auto (the default) costs on
+    // incompressible data (issue 10 asks ≤ 5% of put throughput).
+    const offMembers = members.map((m) => `${m}-off`);
+    for (const m of offMembers) await mkdir(m);
+    const offEnv = { RAIC_CONFIG: join(dir, 'config-off.json'), RAIC_PASSWORD: 'bench' };
+    const offInit = spawnSync(process.execPath, raic(['init', '--k', '4', ...offMembers.map((m) => `file://${m}`)]), { env: { ...process.env, ...offEnv } });
+    if (offInit.status !== 0) throw new Error(`raic init failed: ${offInit.stderr.toString()}`);
+    spawnSync('sync');
+    const putOff = await measure('raic put --compression off', bytes, process.execPath, raic(['put', input, '--compression', 'off', '--json']), offEnv);
+    results.push(putOff);
+    for (const m of offMembers) await rm(m, { recursive: true, force: true });
 
     if (resticInstalled()) {
       const repo = join(dir, 'restic-repo');
@@ -104,6 +118,7 @@ async function syntheticBench(base: string): Promise<void> {
 
     console.log(`\nraic bench — ${sizeMiB} MiB random file, local members, ${new Date().toISOString()}`);
     for (const m of results) console.log(row(m));
+    console.log(`compression auto vs off on random data: put ${put.seconds.toFixed(2)} s vs ${putOff.seconds.toFixed(2)} s: auto costs ${(((put.seconds - putOff.seconds) / putOff.seconds) * 100).toFixed(1)}% (target ≤ 5%)`);
     const by = (name: string): Measured | undefined => results.find((m) => m.name.startsWith(name));
     const ratio = (restic: string, ours: string): string => {
       const r = by(restic);
