@@ -106,13 +106,15 @@ export interface FetchStats {
   requests: number;
   /** Bytes the requests asked for (before fallbacks). */
   requestedBytes: number;
-  /** Requests or chunks that fell back to a rebuild. */
+  /** Requests or chunks that fell back to a rebuild verified against the pack's table. */
   fallbacks: number;
+  /** Requests whose member did not answer, served by decoding the same bytes of k others. */
+  decoded: number;
 }
 
 export class ChunkFetcher {
   readonly limits: FetchLimits;
-  readonly stats: FetchStats = { requests: 0, requestedBytes: 0, fallbacks: 0 };
+  readonly stats: FetchStats = { requests: 0, requestedBytes: 0, fallbacks: 0, decoded: 0 };
   /** Chunks asked for and not yet delivered, by id: a second ask joins the first. */
   private readonly live = new Map<string, Need>();
   private queued: Need[] = [];
@@ -337,16 +339,8 @@ export class ChunkFetcher {
         failed.push(part);
         continue;
       }
-      const slice = bytes.subarray(piece.from - req.from, piece.to - req.from);
-      if (need.pieces.length === 1) {
-        ready.push({ need, sealed: slice });
-        continue;
-      }
-      // A chunk that straddles shares: put together from its pieces, whichever request brings them.
-      need.assembly ??= Buffer.allocUnsafe(need.entry.length);
-      need.assembly.set(slice, pieceOffset(need, piece));
-      need.piecesIn += 1;
-      if (need.piecesIn === need.pieces.length) ready.push({ need, sealed: need.assembly });
+      const sealed = this.place(part, bytes.subarray(piece.from - req.from, piece.to - req.from));
+      if (sealed) ready.push({ need, sealed });
     }
     // One chunk after the other: a request's chunks may open to ten times its bytes (compressed text), and
     // the other requests in flight keep the workers busy meanwhile.
@@ -367,16 +361,19 @@ export class ChunkFetcher {
       }
       await this.deliver(need, plaintext);
     }
-    if (failed.length > 0) await this.fallBack(req, failed);
+    if (failed.length > 0) await this.fallBack(req, failed, bytes === null);
   }
 
   /**
    * Chunks whose request failed or whose bytes did not authenticate: those lying in this share alone are
    * rebuilt together (one region-aligned span from k members that match the table, this member asked last);
-   * a chunk straddling shares is read again whole through ChunkReader.readRebuilt.
+   * a chunk straddling shares is read again whole through ChunkReader.readRebuilt. When the share's member did
+   * not answer at all (`unread`: down, missing, failing), the same bytes of k others are first decoded as they
+   * come (openDecoded): only the chunks that then fail their AEAD tag take the verified rebuild.
    */
-  private async fallBack(req: Request, failed: Part[]): Promise<void> {
+  private async fallBack(req: Request, failed: Part[], unread: boolean): Promise<void> {
     const packs = this.reader.packs;
+    if (unread) failed = await this.openDecoded(req, failed);
     const alone = failed.filter((p) => p.need.pieces.length === 1 && !p.need.settled);
     const straddling = [...new Set(failed.filter((p) => p.need.pieces.length > 1 && !p.need.settled).map((p) => p.need))];
     for (const need of straddling) need.settled = true;
@@ -397,6 +394,56 @@ export class ChunkFetcher {
       );
     }
     await Promise.all(jobs);
+  }
+
+  /**
+   * A piece's bytes arrived: the chunk's sealed bytes when that makes them whole (the piece itself for a chunk
+   * in one share), else null. A chunk that straddles shares is put together from its pieces, whichever request
+   * brings them.
+   */
+  private place(part: Part, slice: Uint8Array): Uint8Array | null {
+    const { need, piece } = part;
+    if (need.pieces.length === 1) return slice;
+    need.assembly ??= Buffer.allocUnsafe(need.entry.length);
+    need.assembly.set(slice, pieceOffset(need, piece));
+    need.piecesIn += 1;
+    return need.piecesIn === need.pieces.length ? need.assembly : null;
+  }
+
+  /**
+   * `failed` (the parts of a request whose member did not answer) from the same bytes of k other members,
+   * decoded unverified (their AEAD tags judge them): a chunk in this share alone is opened at once, a piece of
+   * one straddling shares joins its assembly as a piece read would. Returns the parts still to rebuild: those
+   * that did not authenticate, or all of them when fewer than k members served the bytes.
+   */
+  private async openDecoded(req: Request, failed: Part[]): Promise<Part[]> {
+    const open = failed.filter((p) => !p.need.settled);
+    if (open.length === 0) return failed;
+    const from = Math.min(...open.map((p) => p.piece.from));
+    const to = Math.max(...open.map((p) => p.piece.to));
+    const decoded = await this.reader.packs.decodePiece(req.object, req.table, { share: req.share, from, to });
+    if (!decoded || this.error) return failed;
+    this.stats.decoded += 1;
+    const ready: { part: Part; sealed: Uint8Array }[] = [];
+    for (const part of open) {
+      const sealed = this.place(part, decoded.subarray(part.piece.from - from, part.piece.to - from));
+      if (sealed) ready.push({ part, sealed });
+    }
+    const left: Part[] = [];
+    for (const { part, sealed } of ready) {
+      const { need } = part;
+      if (need.settled || this.error) continue;
+      let plaintext: Uint8Array;
+      try {
+        plaintext = await this.reader.openSealed(need.entry, sealed, { moveSealed: sealed === need.assembly });
+      } catch (err) {
+        if (!(err instanceof RaicError) || err.code !== 'Integrity') throw err;
+        left.push(part);
+        continue;
+      }
+      await this.deliver(need, plaintext);
+    }
+    return left;
   }
 
   /** Hands the plaintext to every caller that asked for the chunk, one after the other, then recycles it. */

@@ -201,6 +201,35 @@ export function regionsMatch(t: PackTable, share: number, from: number, bytes: U
  * (`ranges[i]`: share i's bytes [from, to), already verified with regionsMatch). Returns all n ranges.
  * Rejects Integrity when fewer than k are given.
  */
+/** decodeShare's stripe, reused from call to call on this thread (n × DECODE_BLOCK bytes at most). */
+let decodeScratch = new Uint8Array(0);
+/** decodeShare works a block of each share at a time: a small stripe, reused, instead of one as large as the range. */
+const DECODE_BLOCK = 256 * 1024;
+
+/**
+ * Share `want` (a data share) decoded from the same `length` bytes of at least k others (`ranges[i]`; null where
+ * absent, and at `want`). A block at a time through one reused stripe, so the result is the only allocation:
+ * a fresh stripe of n × length per range cost more in page faults and copying than the decoding itself.
+ */
+export function decodeShare(codec: ErasureCodec, ranges: readonly (Uint8Array | null)[], length: number, want: number): Buffer {
+  const { k, n } = codec;
+  if (ranges.length !== n) throw new RaicError('Usage', `decodeShare needs ${n} ranges, got ${ranges.length}`);
+  if (!Number.isInteger(want) || want < 0 || want >= k || ranges[want]) throw new RaicError('Usage', `decodeShare decodes a missing data share, not share ${want}`);
+  for (const [i, r] of ranges.entries()) if (r && r.length !== length) throw new RaicError('Usage', `range ${i} is ${r.length} bytes, not ${length}`);
+  const present = ranges.map((r) => r !== null);
+  const out = Buffer.allocUnsafe(length);
+  const block = Math.min(DECODE_BLOCK, length);
+  if (decodeScratch.length < n * block) decodeScratch = new Uint8Array(n * block);
+  for (let at = 0; at < length; at += block) {
+    const len = Math.min(block, length - at);
+    const stripe = decodeScratch.subarray(0, n * len);
+    for (let i = 0; i < n; i++) if (ranges[i]) stripe.set(ranges[i]!.subarray(at, at + len), i * len);
+    codec.reconstruct(stripe, len, present);
+    out.set(stripe.subarray(want * len, (want + 1) * len), at);
+  }
+  return out;
+}
+
 export function rebuildRange(codec: ErasureCodec, ranges: readonly (Uint8Array | null)[], length: number): Uint8Array[] {
   const { n } = codec;
   if (ranges.length !== n) throw new RaicError('Usage', `rebuildRange needs ${n} ranges, got ${ranges.length}`);

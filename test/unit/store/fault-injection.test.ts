@@ -37,7 +37,7 @@ describe('store under injected faults (k=2, n=4)', () => {
     return { bytes: Buffer.concat(parts), reader };
   };
   /** The same through a ChunkFetcher, as restore and get read: chunks planned together, neighbours in one request. */
-  const readPlanned = async (): Promise<{ bytes: Buffer; reader: ChunkReader }> => {
+  const readPlanned = async (): Promise<{ bytes: Buffer; reader: ChunkReader; fetcher: ChunkFetcher }> => {
     const reader = new ChunkReader(array.members, array.pool, K, 256 * 1024);
     const fetcher = new ChunkFetcher(reader);
     const parts: Buffer[] = [];
@@ -47,7 +47,7 @@ describe('store under injected faults (k=2, n=4)', () => {
       fetcher.add(entry, (plaintext) => void (parts[at] = Buffer.from(plaintext)));
     }
     await fetcher.drain();
-    return { bytes: Buffer.concat(parts), reader };
+    return { bytes: Buffer.concat(parts), reader, fetcher };
   };
   /** Fresh members; with `hedging` false no hedge fires and no latency is learnt (members are asked in share
    * order, data shares first; only failures move a read to another member), so which members are asked does
@@ -106,6 +106,27 @@ describe('store under injected faults (k=2, n=4)', () => {
     const { bytes, reader } = await readAll();
     assert.ok(bytes.equals(data));
     assert.ok(reader.problems.some((p) => p.member === 1 && p.problem === 'missing'));
+  });
+
+  it('a data member down: the planner decodes its share from the same bytes of k others, no verified rebuild', async () => {
+    reset();
+    faulty[0]!.down();
+    const { bytes, fetcher } = await readPlanned();
+    assert.ok(bytes.equals(data));
+    assert.ok(fetcher.stats.decoded > 0, JSON.stringify(fetcher.stats));
+    // One pack, two data shares: only a chunk across their boundary is read again whole (verified).
+    assert.ok(fetcher.stats.fallbacks <= 1, JSON.stringify(fetcher.stats));
+  });
+
+  it('a data member down and a decoding member lying: what does not authenticate is rebuilt from verified bytes', async () => {
+    reset();
+    faulty[0]!.down();
+    // Asked in share order (no latency learnt): share 0 is decoded from members 1 and 2, and 2 corrupts.
+    faulty[2]!.corruptGets({ key: /^packs\// });
+    const { bytes, reader, fetcher } = await readPlanned();
+    assert.ok(bytes.equals(data));
+    assert.ok(fetcher.stats.fallbacks > 0, JSON.stringify(fetcher.stats));
+    assert.ok(reader.problems.some((p) => p.member === 2 && p.problem === 'corrupt'), JSON.stringify(reader.problems));
   });
 
   it('a slow member costs little: tables are hedged around it, its share comes in a few requests', async () => {

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { loadErasureCodec } from '../../../src/erasure/index.js';
 import { isRaicError } from '../../../src/errors.js';
-import { encodePack, encodePackTable, shareOf, tableLengthOf, OBJECT_HEADER_BYTES, locateRange, parsePackTable, rebuildRange, regionSpan, regionsMatch, regionsPerShare } from '../../../src/store/pack-codec.js';
+import { encodePack, encodePackTable, shareOf, tableLengthOf, OBJECT_HEADER_BYTES, decodeShare, locateRange, parsePackTable, rebuildRange, regionSpan, regionsMatch, regionsPerShare } from '../../../src/store/pack-codec.js';
 
 const R = 1024; // small regions, so small bodies have many
 
@@ -37,9 +37,27 @@ describe('pack codec', () => {
         const ranges = Array.from({ length: n }, (_, i) => (i < n - k ? null : share(i).slice(from, to)));
         const rebuilt = rebuildRange(codec, ranges, to - from);
         for (let i = 0; i < n; i++) assert.deepEqual(Buffer.from(rebuilt[i]!), Buffer.from(share(i).subarray(from, to)), `share ${i} rebuilt`);
+        // decodeShare: one missing data share from any k others, any range (not region-aligned; the last size
+        // spans several of its 256 KiB blocks), the same bytes as the share holds.
+        const a = Math.floor(t.shareLen / 3);
+        const b = t.shareLen;
+        for (const want of [0, k - 1]) {
+          const others = Array.from({ length: n }, (_, i) => i).filter((i) => i !== want).slice(-k);
+          const given = Array.from({ length: n }, (_, i) => (others.includes(i) ? share(i).slice(a, b) : null));
+          assert.deepEqual(decodeShare(codec, given, b - a, want), Buffer.from(share(want).subarray(a, b)), `share ${want} decoded from ${others}`);
+        }
       }
     });
   }
+
+  it('decodeShare refuses a present or parity share, ranges of other lengths, and fewer than k', async () => {
+    const codec = await loadErasureCodec(2, 4);
+    const r = (len: number): Uint8Array => randomBytes(len);
+    assert.throws(() => decodeShare(codec, [r(8), r(8), r(8), null], 8, 0), (e: unknown) => isRaicError(e, 'Usage'));
+    assert.throws(() => decodeShare(codec, [null, r(8), r(8), null], 8, 3), (e: unknown) => isRaicError(e, 'Usage'));
+    assert.throws(() => decodeShare(codec, [null, r(8), r(7), null], 8, 0), (e: unknown) => isRaicError(e, 'Usage'));
+    assert.throws(() => decodeShare(codec, [null, r(8), null, null], 8, 0), (e: unknown) => isRaicError(e));
+  });
 
   it('a lying member is caught region by region', async () => {
     const codec = await loadErasureCodec(2, 4);
