@@ -69,6 +69,21 @@ export const DEFAULT_FETCH: FetchLimits = {
   ordered: false,
 };
 
+/**
+ * A request goes around its share's member (decoded from k others) once that member is expected to take more
+ * than DECODE_WHEN_SLOWER times as long as the k-th fastest other, and DECODE_MIN_GAIN_MS longer: decoding
+ * costs k × the request's bytes, worth it only against a member clearly behind the rest, never between healthy
+ * ones (nor on local disks, where a request's few milliseconds vary by more than that factor).
+ */
+const DECODE_WHEN_SLOWER = 3;
+const DECODE_MIN_GAIN_MS = 50;
+/** A request still running after this many times what decoding its bytes from k others should take is hedged by that decoding. */
+const DECODE_HEDGE_SLACK = 3;
+/** How often a running request is judged late or not (the estimates change as the first requests land). */
+const DECODE_HEDGE_CHECK_MS = 100;
+/** Of the requests routed around a slow member, every this many-th still goes to it: its link is measured again. */
+const PROBE_EVERY = 8;
+
 /** A chunk asked for (once, however many callers want it) and where its sealed bytes are being gathered. */
 interface Need {
   /** Its key in `live`: the chunk id, or its position when ordered. */
@@ -110,11 +125,17 @@ export interface FetchStats {
   fallbacks: number;
   /** Requests whose member did not answer, served by decoding the same bytes of k others. */
   decoded: number;
+  /** Requests decoded from k others because their member was expected to be much slower (see routeAround). */
+  routedAround: number;
+  /** Requests whose member was late, backed up by decoding from k others (see fetchBytes). */
+  decodeHedges: number;
 }
 
 export class ChunkFetcher {
   readonly limits: FetchLimits;
-  readonly stats: FetchStats = { requests: 0, requestedBytes: 0, fallbacks: 0, decoded: 0 };
+  readonly stats: FetchStats = { requests: 0, requestedBytes: 0, fallbacks: 0, decoded: 0, routedAround: 0, decodeHedges: 0 };
+  /** Requests to each share that routeAround judged slow, counted for its probes. */
+  private readonly routed: number[] = [];
   /** Chunks asked for and not yet delivered, by id: a second ask joins the first. */
   private readonly live = new Map<string, Need>();
   private queued: Need[] = [];
@@ -328,7 +349,8 @@ export class ChunkFetcher {
   /** One request: fetch, open and deliver its chunks; what failed is rebuilt from the other members. */
   private async run(req: Request): Promise<void> {
     const packs = this.reader.packs;
-    const bytes = await packs.readSharePiece(req.object, req.table, { share: req.share, from: req.from, to: req.to });
+    const got = await this.fetchBytes(req);
+    const bytes = got?.bytes ?? null;
     if (this.error) return;
     const failed: Part[] = [];
     const ready: { need: Need; sealed: Uint8Array }[] = [];
@@ -355,13 +377,66 @@ export class ChunkFetcher {
         plaintext = await this.reader.openSealed(need.entry, sealed, { moveSealed: own });
       } catch (err) {
         if (!(err instanceof RaicError) || err.code !== 'Integrity') throw err;
-        if (need.pieces.length === 1) packs.noteCorrupt(req.share, req.object, 'a chunk read from its share does not authenticate');
+        if (need.pieces.length === 1 && !got?.decoded) packs.noteCorrupt(req.share, req.object, 'a chunk read from its share does not authenticate');
         failed.push(...req.parts.filter((p) => p.need === need));
         continue;
       }
       await this.deliver(need, plaintext);
     }
-    if (failed.length > 0) await this.fallBack(req, failed, bytes === null);
+    if (failed.length > 0) await this.fallBack(req, failed, got === null);
+  }
+
+  /**
+   * The request's bytes, unverified (its chunks' AEAD tags judge them): from its share's member, or decoded from
+   * the same bytes of k others (`decoded`) — at once when that member is judged far slower (routeAround), or as
+   * a hedge when its answer is late against what decoding should take (PackReader.decodeHedge); the first to
+   * arrive wins and the other is cancelled. Null when neither came (the caller decodes, then rebuilds).
+   */
+  private async fetchBytes(req: Request): Promise<{ bytes: Buffer; decoded: boolean } | null> {
+    const packs = this.reader.packs;
+    const pc = { share: req.share, from: req.from, to: req.to };
+    if (this.routeAround(req)) {
+      const decoded = await packs.decodePiece(req.object, req.table, pc);
+      if (decoded) return { bytes: decoded, decoded: true };
+    }
+    const bytes = req.to - req.from;
+    const started = performance.now();
+    const direct = new AbortController();
+    const decoding = new AbortController();
+    return new Promise((resolve) => {
+      let pending = 1;
+      let settled = false;
+      const settle = (result: { bytes: Buffer; decoded: boolean } | null): void => {
+        if (settled) return;
+        if (result === null && --pending > 0) return;
+        settled = true;
+        clearTimeout(timer);
+        if (result?.decoded) direct.abort();
+        else decoding.abort();
+        resolve(result);
+      };
+      // Judged again as the links get measured (the first requests start before anything is known of them).
+      const check = (): void => {
+        const hedge = packs.decodeHedge(req.share, bytes, DECODE_HEDGE_SLACK);
+        const late = hedge === null ? null : hedge.ms - (performance.now() - started);
+        if (late === null || late > 0) {
+          timer = setTimeout(check, Math.min(DECODE_HEDGE_CHECK_MS, late ?? DECODE_HEDGE_CHECK_MS));
+          return;
+        }
+        pending += 1;
+        hedge!.hedged();
+        this.stats.decodeHedges += 1;
+        packs.decodePiece(req.object, req.table, pc, decoding.signal).then(
+          (decoded) => settle(decoded && { bytes: decoded, decoded: true }),
+          () => settle(null),
+        );
+      };
+      let timer = setTimeout(check, DECODE_HEDGE_CHECK_MS);
+      packs.readSharePiece(req.object, req.table, pc, direct.signal).then(
+        (read) => settle(read && { bytes: read, decoded: false }),
+        () => settle(null),
+      );
+    });
   }
 
   /**
@@ -394,6 +469,19 @@ export class ChunkFetcher {
       );
     }
     await Promise.all(jobs);
+  }
+
+  /**
+   * Whether to decode the request's bytes from k other members rather than ask its share's member: when that
+   * member is expected to take far longer than the k-th fastest of the others (DECODE_WHEN_SLOWER). Every
+   * PROBE_EVERY-th such request still goes to it, so a member whose link recovers is measured again.
+   */
+  private routeAround(req: Request): boolean {
+    if (!this.reader.packs.slowerThanDecoding(req.share, req.to - req.from, DECODE_WHEN_SLOWER, DECODE_MIN_GAIN_MS)) return false;
+    this.routed[req.share] = (this.routed[req.share] ?? 0) + 1;
+    if (this.routed[req.share]! % PROBE_EVERY === 0) return false;
+    this.stats.routedAround += 1;
+    return true;
   }
 
   /**

@@ -165,6 +165,26 @@ export class Members {
     this.linkOf(index)[direction].observe(bytes, ms);
   }
 
+  /**
+   * Expected ms of a request of `bytes` to member `index`, its throughput and latency taken as the best any
+   * member showed while its own are unmeasured (a parity member is read only for tables, if at all, while the
+   * data members answer); null while no member's are known.
+   */
+  expectedMsAtBest(index: number, bytes: number, direction: Direction = 'get'): number | null {
+    const link = this.links.get(index)?.[direction];
+    let rate: number | null = null;
+    let latency: number | null = null;
+    for (const l of this.links.values()) {
+      const { bytesPerMs, latencyMs } = l[direction];
+      if (bytesPerMs !== null) rate = Math.max(rate ?? 0, bytesPerMs);
+      if (latencyMs !== null) latency = Math.min(latency ?? Number.POSITIVE_INFINITY, latencyMs);
+    }
+    rate = link?.bytesPerMs ?? rate;
+    latency = link?.latencyMs ?? latency;
+    if (rate === null || latency === null) return null;
+    return latency + (bytes > LATENCY_SAMPLE_BYTES ? bytes / rate : 0);
+  }
+
   /** Expected ms of a request of `bytes` to member `index`; null while nothing is known of its link. */
   expectedMs(index: number, bytes: number, direction: Direction = 'get'): number | null {
     return this.links.get(index)?.[direction].expectedMs(bytes) ?? null;
@@ -183,7 +203,8 @@ export class Members {
 
   /**
    * A fixed hedge delay instead of the measured one, or null (the default). Tests that count which members
-   * were asked set a long one, so that their verdict does not depend on how loaded the machine is.
+   * were asked set a long one, so that their verdict does not depend on how loaded the machine is; it also
+   * keeps reads from being routed around a member judged slow (PackReader.slowerThanDecoding).
    */
   fixedHedgeDelayMs: number | null = null;
 
@@ -202,17 +223,28 @@ export class Members {
   hedgePolicy(bytes: number): HedgePolicy {
     return {
       delayMs: (running, next) => {
-        if (this.hedgedBytes + bytes > HEDGE_BUDGET * this.readBytes + HEDGE_ALLOWANCE_BYTES) return null;
+        if (!this.canHedge(bytes)) return null;
         if (this.fixedHedgeDelayMs !== null) return this.fixedHedgeDelayMs;
         const known = [...running, next].map((i) => this.expectedMs(i, bytes)).filter((ms): ms is number => ms !== null);
         if (known.length === 0) return HEDGE_UNKNOWN_MS;
         return Math.min(HEDGE_CEILING_MS, Math.max(HEDGE_FLOOR_MS, HEDGE_SLACK * Math.max(...known)));
       },
-      hedged: () => {
-        this.hedgedBytes += bytes;
-      },
+      hedged: () => this.noteHedge(bytes),
     };
   }
+
+  /** Whether a hedge of `bytes` fits the budget: hedges so far plus it within HEDGE_BUDGET of the bytes read. */
+  canHedge(bytes: number): boolean {
+    return this.hedgedBytes + bytes <= HEDGE_BUDGET * this.readBytes + HEDGE_ALLOWANCE_BYTES;
+  }
+
+  /** Counts a hedge of `bytes` against the budget (canHedge). */
+  noteHedge(bytes: number): void {
+    this.hedgedBytes += bytes;
+  }
+
+  /** A hedge fires no sooner than this after the request it backs up, however fast the members are. */
+  readonly hedgeFloorMs = HEDGE_FLOOR_MS;
 
   /** Bytes read and the part hedges asked for, in this run. */
   get readCost(): { readBytes: number; hedgedBytes: number } {

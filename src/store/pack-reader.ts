@@ -148,16 +148,55 @@ export class PackReader {
    * Share bytes [pc.from, pc.to) as the member holding share pc.share serves them (one ranged GET, not
    * verified), or null — the problem recorded — when that member is down, fails or answers short.
    */
-  async readSharePiece(object: string, t: CodedTable, pc: SharePiece): Promise<Buffer | null> {
+  async readSharePiece(object: string, t: CodedTable, pc: SharePiece, signal?: AbortSignal): Promise<Buffer | null> {
     if (!this.members.isUp(pc.share)) return null;
     try {
-      const bytes = await this.members.call(pc.share, (p) => p.get(object, { offset: t.dataStart + pc.from, length: pc.to - pc.from }));
+      const bytes = await this.members.call(pc.share, (p) => p.get(object, { offset: t.dataStart + pc.from, length: pc.to - pc.from }, signal ? { signal } : {}));
       if (bytes.length === pc.to - pc.from) return bytes;
       this.problems.push({ member: pc.share, object, problem: 'corrupt', detail: `short read (${bytes.length} of ${pc.to - pc.from} bytes)` });
     } catch (err) {
-      this.note(pc.share, object, err);
+      if (!signal?.aborted) this.note(pc.share, object, err); // an overtaken read is no problem of its member
     }
     return null;
+  }
+
+  /**
+   * Whether reading `bytes` of share `share` from its member is expected to take over `factor` × as long as
+   * decoding them (decodePiece) from the k fastest other members that are up, each asked for the same bytes
+   * side by side, and `minGainMs` longer at least. False while the member's link, or those of fewer than k
+   * others, are unmeasured, and with a fixed hedge delay (Members.fixedHedgeDelayMs: no timing decides).
+   */
+  slowerThanDecoding(share: number, bytes: number, factor: number, minGainMs: number): boolean {
+    const own = this.members.fixedHedgeDelayMs === null ? this.members.expectedMs(share, bytes) : null;
+    const decoding = this.decodeMs(share, bytes);
+    return own !== null && decoding !== null && own > factor * decoding && own - decoding > minGainMs;
+  }
+
+  /**
+   * When to back a read of `bytes` of share `share` up by decoding them from k others, as a hedge: after
+   * `factor` × the expected time of that decoding (at least the hedge floor), or null — no hedge — while fewer
+   * than k others are measured, or with a fixed hedge delay (tests). Not held to the hedge budget: it fires only
+   * on a request far later than the others' links explain (a stalled or thin link), where the budget would
+   * have kept a thin member's first requests on it; `hedged` counts its k × the bytes all the same.
+   */
+  decodeHedge(share: number, bytes: number, factor: number): { ms: number; hedged: () => void } | null {
+    const decoding = this.members.fixedHedgeDelayMs === null ? this.decodeMs(share, bytes, true) : null;
+    if (decoding === null) return null;
+    return { ms: Math.max(this.members.hedgeFloorMs, factor * decoding), hedged: () => this.members.noteHedge(this.k * bytes) };
+  }
+
+  /**
+   * Expected ms to fetch `bytes` from each of the k fastest up members other than `share`, side by side: the
+   * k-th fastest's time. Null while fewer than k of them are measured. `atBest`: a member whose throughput is
+   * unmeasured is taken to be as fast as the fastest measured (Members.expectedMsAtBest).
+   */
+  private decodeMs(share: number, bytes: number, atBest = false): number | null {
+    const others: number[] = [];
+    for (let i = 0; i < this.n; i++) {
+      const ms = i === share || !this.members.isUp(i) ? null : atBest ? this.members.expectedMsAtBest(i, bytes) : this.members.expectedMs(i, bytes);
+      if (ms !== null) others.push(ms);
+    }
+    return others.length < this.k ? null : others.sort((a, b) => a - b)[this.k - 1]!;
   }
 
   /** Records that member `member`'s bytes of `object` did not authenticate (a chunk's AEAD tag judged them). */
@@ -179,10 +218,11 @@ export class PackReader {
    * goes to rebuildPiece, which checks every region against the table. A degraded read so fetches exactly the
    * bytes it decodes and hashes nothing (a 256 MiB get with two of six members gone: ~5.5 s → ~2.8 s).
    */
-  async decodePiece(object: string, t: CodedTable, pc: SharePiece): Promise<Buffer | null> {
+  async decodePiece(object: string, t: CodedTable, pc: SharePiece, stop?: AbortSignal): Promise<Buffer | null> {
     const length = pc.to - pc.from;
     const spans: (Uint8Array | null)[] = new Array<Uint8Array | null>(this.n).fill(null);
-    const fetchOne = async (i: number, signal?: AbortSignal): Promise<Uint8Array | null> => {
+    const fetchOne = async (i: number, own: AbortSignal): Promise<Uint8Array | null> => {
+      const signal = stop ? AbortSignal.any([own, stop]) : own;
       try {
         const bytes = await this.members.call(i, (p) => p.get(object, { offset: t.dataStart + pc.from, length }, { signal }));
         if (bytes.length === length) return (spans[i] = bytes);
@@ -194,7 +234,7 @@ export class PackReader {
     };
     const others = [...Array(this.n).keys()].filter((i) => i !== pc.share && this.members.isUp(i));
     const got = await hedgedFetch(this.members.rank(others, length), this.k, fetchOne, this.members.hedgePolicy(length));
-    if (got.size < this.k) return null;
+    if (got.size < this.k || stop?.aborted) return null;
     let kept = 0;
     for (let i = 0; i < this.n; i++) if (spans[i] && (kept += 1) > this.k) spans[i] = null;
     return decodeShare(await loadErasureCodec(this.k, this.n), spans, length, pc.share);
