@@ -26,13 +26,15 @@
  *   RAIC_BENCH_CLOUD_UPLINK_TREE_MB  a copy of this many MB of RAIC_BENCH_CLOUD_TREE backed up over the slow uplink
  *                               too, by both tools (default 50; 0 skips it)
  *
- * Then one slow member: a fresh array whose member 5 (a parity member) is on its own link of
+ * Then one slow member: a fresh array whose member RAIC_BENCH_CLOUD_SLOW_MEMBER (default 5, a parity member;
+ * 0 to 3 are data members, whose shares healthy reads ask for) is on its own link of
  * RAIC_BENCH_CLOUD_SLOW_MBIT (default 8 Mbit/s both ways), the others on the profile's links: backup and restore
  * of the tree, put and get of the file, each beside the all-fast time (the main part's, or one measured here when
  * the main part is not run) and the ratio (issue 11 asks ≤ 1.5× for backup and put, ≤ 1.3× for restore and get);
  * then `raic repair` and `raic check` on the full-speed links, with their exit codes.
  *
  *   RAIC_BENCH_CLOUD_SLOW_MBIT  the slow member's link (0 skips the part)
+ *   RAIC_BENCH_CLOUD_SLOW_MEMBER  which member is slow (default 5)
  *   RAIC_BENCH_CLOUD_PARTS      which parts run, comma-separated: main, uplink, slow (default all three)
  *
  * Scratch space under RAIC_BENCH_DIR (default /tmp); buckets, containers and scratch dir are removed at the end.
@@ -64,6 +66,8 @@ export interface CloudSettings {
   uplinkRttMs: number;
   /** 0: no slow-member part */
   slowMbit: number;
+  /** which member is on the slow link: a parity member (k..n-1) is skipped by healthy reads, a data member is not */
+  slowMember: number;
   parts: Set<CloudPart>;
 }
 
@@ -91,6 +95,13 @@ function numberKnob(env: NodeJS.ProcessEnv, name: string, fallback: number, min:
   return value;
 }
 
+/** A member index 0..N-1 from the environment. */
+function memberKnob(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const value = numberKnob(env, name, fallback, 0);
+  if (!Number.isInteger(value) || value > N - 1) throw new Error(`${name}=${env[name]}: want a member index 0..${N - 1}`);
+  return value;
+}
+
 /** The cloud profile's settings from the environment, or undefined when it is not asked for; checked before
  * anything runs (a typo fails now, not after the long parts). */
 export function cloudSettings(env: NodeJS.ProcessEnv, onlyCloud: boolean): CloudSettings | undefined {
@@ -113,6 +124,7 @@ export function cloudSettings(env: NodeJS.ProcessEnv, onlyCloud: boolean): Cloud
     uplinkRttMs: numberKnob(env, 'RAIC_BENCH_CLOUD_UPLINK_RTT_MS', 30, 0),
     uplinkTreeBytes: numberKnob(env, 'RAIC_BENCH_CLOUD_UPLINK_TREE_MB', 50, 0) * 1e6,
     slowMbit: numberKnob(env, 'RAIC_BENCH_CLOUD_SLOW_MBIT', 8, 0),
+    slowMember: memberKnob(env, 'RAIC_BENCH_CLOUD_SLOW_MEMBER', N - 1),
     parts: partsKnob(env.RAIC_BENCH_CLOUD_PARTS),
   };
 }
@@ -167,13 +179,13 @@ const DEGRADED = 4;
 const lastLine = (text: string): string => text.trim().split('\n').filter((l) => l.trim() !== '').pop() ?? '(no message)';
 
 /** Runs one command, counting the bytes that cross `links` while it runs; never throws on its exit code. */
-async function runStep(label: string, links: LinkRelay[], cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<StepResult> {
+async function runStep(label: string, links: LinkRelay[], cmd: string, args: string[], env: NodeJS.ProcessEnv, watch = links.length - 1): Promise<StepResult> {
   process.stderr.write(`  ${label}…\n`);
   const before = totalCounters(links);
-  const lastBefore = links.at(-1)?.counters();
+  const lastBefore = links[watch]?.counters();
   const m = await measure(label, 0, cmd, args, env, { okExitCodes: 'any' });
   const after = totalCounters(links);
-  const lastAfter = links.at(-1)?.counters();
+  const lastAfter = links[watch]?.counters();
   const result: StepResult = { seconds: m.seconds, up: after.up - before.up, down: after.down - before.down, exitCode: m.exitCode, stdout: m.stdout };
   if (lastBefore && lastAfter) result.slowLink = { up: lastAfter.up - lastBefore.up, down: lastAfter.down - lastBefore.down };
   if (m.exitCode !== 0) result.error = `exit ${m.exitCode}: ${lastLine(m.stderr)}`;
@@ -245,14 +257,14 @@ interface Inputs {
 }
 
 /** raic's steps on a fresh array behind `caps` (one per member); `prefix` labels its progress lines and files. */
-async function runRaic(ctx: Context, s: CloudSettings, inputs: Inputs, caps: { up: RateCap; down: RateCap }[], prefix = 'raic'): Promise<ToolRun & { relays: LinkRelay[]; env: NodeJS.ProcessEnv }> {
+async function runRaic(ctx: Context, s: CloudSettings, inputs: Inputs, caps: { up: RateCap; down: RateCap }[], prefix = 'raic', watch = N - 1): Promise<ToolRun & { relays: LinkRelay[]; env: NodeJS.ProcessEnv }> {
   const relays = await relaysFor(ctx.server.s3.endpoint, s.rttMs, caps);
   ctx.relays.push(...relays);
   const env = raicEnv(ctx, prefix.replace(/[^a-z0-9]+/g, '-'));
   const run: ToolRun & { relays: LinkRelay[]; env: NodeJS.ProcessEnv } = { steps: new Map(), relays, env };
   const step = async (name: Step, args: string[]): Promise<StepResult> => {
     // The executable itself, as users run it (its #! line carries raic's Node flags).
-    const result = await runStep(`${prefix} ${name}`, relays, ctx.raicBin, [...args, '--json'], env);
+    const result = await runStep(`${prefix} ${name}`, relays, ctx.raicBin, [...args, '--json'], env, watch);
     run.steps.set(name, result);
     return result;
   };
@@ -286,16 +298,16 @@ interface SlowMember {
   check?: StepResult;
 }
 
-/** The slow-member part: member 5 on its own slow link; the all-fast run to compare with is `fast`, or made here. */
+/** The slow-member part: member s.slowMember on its own slow link; the all-fast run to compare with is `fast`, or made here. */
 async function runSlowMember(ctx: Context, s: CloudSettings, inputs: Inputs, fast: ToolRun | undefined): Promise<SlowMember> {
   const caps = profileCaps(s);
-  caps[N - 1] = { up: new RateCap(s.slowMbit * 1e6), down: new RateCap(s.slowMbit * 1e6) };
-  const slow = await runRaic(ctx, s, inputs, caps, 'slow member: raic');
+  caps[s.slowMember] = { up: new RateCap(s.slowMbit * 1e6), down: new RateCap(s.slowMbit * 1e6) };
+  const slow = await runRaic(ctx, s, inputs, caps, 'slow member: raic', s.slowMember);
   const out: SlowMember = { slow, fast: fast ?? (await runRaic(ctx, s, inputs, profileCaps(s), 'all fast: raic')) };
   if (slow.steps.get('init')?.exitCode !== 0) return out;
   // On the same links: repair catches the slow member up through its own slow link.
-  out.repair = await runStep('slow member: raic repair', slow.relays, ctx.raicBin, ['repair', '--json'], slow.env);
-  out.check = await runStep('slow member: raic check', slow.relays, ctx.raicBin, ['check', '--json'], slow.env);
+  out.repair = await runStep('slow member: raic repair', slow.relays, ctx.raicBin, ['repair', '--json'], slow.env, s.slowMember);
+  out.check = await runStep('slow member: raic check', slow.relays, ctx.raicBin, ['check', '--json'], slow.env, s.slowMember);
   return out;
 }
 
@@ -425,7 +437,7 @@ function printSlowUplink(s: CloudSettings, slow: SlowUplink): void {
 }
 
 function printSlowMember(s: CloudSettings, r: SlowMember): void {
-  console.log(`\none slow member — member ${N - 1} (parity) on its own ${s.slowMbit} Mbit/s link (each way), the others on the profile's links (${s.upMbit} Mbit/s up, ${s.downMbit} down, ${s.rttMs} ms RTT); fresh arrays`);
+  console.log(`\none slow member — member ${s.slowMember} (${s.slowMember < K ? 'data' : 'parity'}) on its own ${s.slowMbit} Mbit/s link (each way), the others on the profile's links (${s.upMbit} Mbit/s up, ${s.downMbit} down, ${s.rttMs} ms RTT); fresh arrays`);
   const rows: [Step, string, number][] = [
     ['first backup', 'backup', 1.5],
     ['restore', 'restore', 1.3],
@@ -453,7 +465,7 @@ function printSlowMember(s: CloudSettings, r: SlowMember): void {
   }
   const putSummary = r.slow.steps.get('put file')?.error;
   if (putSummary) console.log(`the put's summary with one slow member: ${putSummary}`);
-  console.log(`restore check: ${r.slow.verify ? describeDiff(r.slow.verify) : 'not run'}; slow link MB = bytes through member ${N - 1}'s link (MB = 10^6 bytes)`);
+  console.log(`restore check: ${r.slow.verify ? describeDiff(r.slow.verify) : 'not run'}; slow link MB = bytes through member ${s.slowMember}'s link (MB = 10^6 bytes)`);
   const exit = (x: StepResult | undefined): string => (x ? `exit ${x.exitCode} after ${x.seconds.toFixed(1)} s, ${mb(x.up)} MB up, ${mb(x.down)} MB down` : 'not run');
   const stderrOf = (x: StepResult | undefined): string => (x?.error ? ` (${x.error})` : '');
   console.log(`degraded runs (exit 4 = committed, some member missed objects): ${rows.map(([step, label]) => `${label} ${r.slow.steps.get(step)?.exitCode ?? 'n/a'}`).join(', ')}`);

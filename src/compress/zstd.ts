@@ -16,16 +16,19 @@ interface ZstdBinding {
   compressBound(size: number): number;
 }
 
-// zstd-napi is CommonJS; createRequire keeps this module ES.
+// zstd-napi is CommonJS; createRequire keeps this module ES. Loaded at the first call, not with the module: a
+// command holds it only once it compresses or opens a chunk, after the KDF (whose 64 MiB set a one-file
+// backup's peak RSS, on top of everything loaded before it).
 const require = createRequire(import.meta.url);
-const binding = require('zstd-napi/binding') as ZstdBinding;
+let loaded: ZstdBinding | null = null;
+const zstd = (): ZstdBinding => (loaded ??= require('zstd-napi/binding') as ZstdBinding);
 
 const contexts = new Map<number, InstanceType<ZstdBinding['CCtx']>>();
 let dctx: InstanceType<ZstdBinding['DCtx']> | null = null;
 
 /** One zstd frame of `data` at `level`, recording the content size (unframeChunk relies on it), in a fresh buffer. */
 export function zstdCompress(data: Uint8Array, level: number): Buffer {
-  const out = Buffer.allocUnsafe(binding.compressBound(data.length));
+  const out = Buffer.allocUnsafe(zstd().compressBound(data.length));
   return out.subarray(0, zstdCompressInto(data, level, out)!);
 }
 
@@ -46,14 +49,14 @@ let scratch: Uint8Array | null = null;
 export function zstdCompressInto(data: Uint8Array, level: number, dst: Uint8Array): number | null {
   let c = contexts.get(level);
   if (!c) {
-    c = new binding.CCtx();
-    c.setParameter(binding.CParameter.compressionLevel, level);
-    c.setParameter(binding.CParameter.contentSizeFlag, 1);
+    c = new (zstd().CCtx)();
+    c.setParameter(zstd().CParameter.compressionLevel, level);
+    c.setParameter(zstd().CParameter.contentSizeFlag, 1);
     contexts.set(level, c);
   }
   try {
-    if (data.length <= SCRATCH_UP_TO && dst.length < binding.compressBound(data.length)) {
-      scratch ??= new Uint8Array(binding.compressBound(SCRATCH_UP_TO));
+    if (data.length <= SCRATCH_UP_TO && dst.length < zstd().compressBound(data.length)) {
+      scratch ??= new Uint8Array(zstd().compressBound(SCRATCH_UP_TO));
       const n = c.compress2(scratch, data);
       if (n > dst.length) return null;
       dst.set(scratch.subarray(0, n));
@@ -70,7 +73,7 @@ export function zstdCompressInto(data: Uint8Array, level: number, dst: Uint8Arra
  * into a bounded destination): a frame that would decompress to more fails instead of growing.
  */
 export function zstdDecompress(frame: Uint8Array, out: Uint8Array): number {
-  dctx ??= new binding.DCtx();
+  dctx ??= new (zstd().DCtx)();
   try {
     return dctx.decompress(out, frame);
   } catch (cause) {
