@@ -81,6 +81,8 @@ const DECODE_MIN_GAIN_MS = 50;
 const DECODE_HEDGE_SLACK = 3;
 /** How often a running request is judged late or not (the estimates change as the first requests land). */
 const DECODE_HEDGE_CHECK_MS = 100;
+/** ... and never before this: a main thread busy for a while (a restore's walk, GC) makes any request look late. */
+const DECODE_HEDGE_FLOOR_MS = 250;
 /** Of the requests routed around a slow member, every this many-th still goes to it: its link is measured again. */
 const PROBE_EVERY = 8;
 
@@ -417,7 +419,7 @@ export class ChunkFetcher {
       };
       // Judged again as the links get measured (the first requests start before anything is known of them).
       const check = (): void => {
-        const hedge = packs.decodeHedge(req.share, bytes, DECODE_HEDGE_SLACK);
+        const hedge = packs.decodeHedge(req.share, bytes, DECODE_HEDGE_SLACK, DECODE_HEDGE_FLOOR_MS);
         const late = hedge === null ? null : hedge.ms - (performance.now() - started);
         if (late === null || late > 0) {
           timer = setTimeout(check, Math.min(DECODE_HEDGE_CHECK_MS, late ?? DECODE_HEDGE_CHECK_MS));

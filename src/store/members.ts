@@ -185,6 +185,11 @@ export class Members {
     return latency + (bytes > LATENCY_SAMPLE_BYTES ? bytes / rate : 0);
   }
 
+  /** Whether a large transfer of member `index` was timed yet, i.e. its throughput is known (not guessed). */
+  throughputKnown(index: number, direction: Direction = 'get'): boolean {
+    return (this.links.get(index)?.[direction].bytesPerMs ?? null) !== null;
+  }
+
   /** Expected ms of a request of `bytes` to member `index`; null while nothing is known of its link. */
   expectedMs(index: number, bytes: number, direction: Direction = 'get'): number | null {
     return this.links.get(index)?.[direction].expectedMs(bytes) ?? null;
@@ -242,9 +247,6 @@ export class Members {
   noteHedge(bytes: number): void {
     this.hedgedBytes += bytes;
   }
-
-  /** A hedge fires no sooner than this after the request it backs up, however fast the members are. */
-  readonly hedgeFloorMs = HEDGE_FLOOR_MS;
 
   /** Bytes read and the part hedges asked for, in this run. */
   get readCost(): { readBytes: number; hedgedBytes: number } {

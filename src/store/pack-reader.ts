@@ -174,15 +174,18 @@ export class PackReader {
 
   /**
    * When to back a read of `bytes` of share `share` up by decoding them from k others, as a hedge: after
-   * `factor` × the expected time of that decoding (at least the hedge floor), or null — no hedge — while fewer
-   * than k others are measured, or with a fixed hedge delay (tests). Not held to the hedge budget: it fires only
-   * on a request far later than the others' links explain (a stalled or thin link), where the budget would
-   * have kept a thin member's first requests on it; `hedged` counts its k × the bytes all the same.
+   * `factor` × the expected time of that decoding, and `floorMs` at least; or null — no hedge — once the
+   * member's own throughput is measured (slowerThanDecoding then decides before a request starts), while fewer
+   * than k others are measured, or with a fixed hedge delay (tests). So it covers a thin link's first requests,
+   * sent before anything was known of it, and a time-based judgement — which a busy main thread can fool —
+   * applies to a few requests per member at most. Not held to the hedge budget, which would have kept those
+   * first requests on the thin link; `hedged` counts its k × the bytes all the same.
    */
-  decodeHedge(share: number, bytes: number, factor: number): { ms: number; hedged: () => void } | null {
-    const decoding = this.members.fixedHedgeDelayMs === null ? this.decodeMs(share, bytes, true) : null;
+  decodeHedge(share: number, bytes: number, factor: number, floorMs: number): { ms: number; hedged: () => void } | null {
+    if (this.members.fixedHedgeDelayMs !== null || this.members.throughputKnown(share)) return null;
+    const decoding = this.decodeMs(share, bytes, true);
     if (decoding === null) return null;
-    return { ms: Math.max(this.members.hedgeFloorMs, factor * decoding), hedged: () => this.members.noteHedge(this.k * bytes) };
+    return { ms: Math.max(floorMs, factor * decoding), hedged: () => this.members.noteHedge(this.k * bytes) };
   }
 
   /**
