@@ -79,6 +79,12 @@ const DECODE_WHEN_SLOWER = 3;
 const DECODE_MIN_GAIN_MS = 50;
 /** A request still running after this many times what decoding its bytes from k others should take is hedged by that decoding. */
 const DECODE_HEDGE_SLACK = 3;
+/**
+ * A request's small chunks are opened by one worker task per batch of at most this many chunks and plaintext
+ * bytes: a task per chunk cost the main thread more than the opening (restoring /usr/share: ~48k tasks).
+ */
+const BATCH_CHUNKS = 256;
+const BATCH_PLAINTEXT_BYTES = 2 * 1024 * 1024;
 /** How often a running request is judged late or not (the estimates change as the first requests land). */
 const DECODE_HEDGE_CHECK_MS = 100;
 /** ... and never before this: a main thread busy for a while (a restore's walk, GC) makes any request look late. */
@@ -355,7 +361,7 @@ export class ChunkFetcher {
     const bytes = got?.bytes ?? null;
     if (this.error) return;
     const failed: Part[] = [];
-    const ready: { need: Need; sealed: Uint8Array }[] = [];
+    const ready: { part: Part; sealed: Uint8Array }[] = [];
     for (const part of req.parts) {
       const { need, piece } = part;
       if (need.settled) continue;
@@ -364,26 +370,54 @@ export class ChunkFetcher {
         continue;
       }
       const sealed = this.place(part, bytes.subarray(piece.from - req.from, piece.to - req.from));
-      if (sealed) ready.push({ need, sealed });
+      if (sealed) ready.push({ part, sealed });
     }
-    // One chunk after the other: a request's chunks may open to ten times its bytes (compressed text), and
-    // the other requests in flight keep the workers busy meanwhile.
-    for (const { need, sealed } of ready) {
-      if (this.error) return;
-      // Bytes no one else reads go to the worker that opens them as they are, not as a copy: a chunk put
-      // together from pieces, or a request for one data chunk alone (a provider's answer is the caller's; the
-      // cache shares its copies, but never of a data pack). A chunk that fails is rebuilt from fresh reads.
-      const own = sealed === need.assembly || (req.parts.length === 1 && !need.entry.meta);
-      let plaintext: Uint8Array;
-      try {
-        plaintext = await this.reader.openSealed(need.entry, sealed, { moveSealed: own });
-      } catch (err) {
-        if (!(err instanceof RaicError) || err.code !== 'Integrity') throw err;
+    const opened = async (need: Need, plaintext: Uint8Array | RaicError): Promise<void> => {
+      if (plaintext instanceof RaicError) {
         if (need.pieces.length === 1 && !got?.decoded) packs.noteCorrupt(req.share, req.object, 'a chunk read from its share does not authenticate');
         failed.push(...req.parts.filter((p) => p.need === need));
+      } else await this.deliver(need, plaintext);
+    };
+    // A request's small chunks are opened together, a worker task per batch; large ones, and chunks put together
+    // from pieces, one by one. One after the other: a request's chunks may open to ten times its bytes
+    // (compressed text), and the other requests in flight keep the workers busy meanwhile.
+    const batchable = (r: { part: Part; sealed: Uint8Array }): boolean => r.sealed !== r.part.need.assembly && !this.reader.pooled(r.part.need.entry);
+    for (let i = 0; i < ready.length; ) {
+      if (this.error) return;
+      const first = ready[i]!;
+      if (!batchable(first)) {
+        i += 1;
+        const { need } = first.part;
+        // Bytes no one else reads go to the worker that opens them as they are, not as a copy: a chunk put
+        // together from pieces, or a request for one data chunk alone (a provider's answer is the caller's; the
+        // cache shares its copies, but never of a data pack). A chunk that fails is rebuilt from fresh reads.
+        const own = first.sealed === need.assembly || (req.parts.length === 1 && !need.entry.meta);
+        let plaintext: Uint8Array | RaicError;
+        try {
+          plaintext = await this.reader.openSealed(need.entry, first.sealed, { moveSealed: own });
+        } catch (err) {
+          if (!(err instanceof RaicError) || err.code !== 'Integrity') throw err;
+          plaintext = err;
+        }
+        await opened(need, plaintext);
         continue;
       }
-      await this.deliver(need, plaintext);
+      const batch: Part[] = [];
+      let plaintextBytes = 0;
+      for (; i < ready.length && batch.length < BATCH_CHUNKS && batchable(ready[i]!); i++) {
+        const { need } = ready[i]!.part;
+        if (batch.length > 0 && plaintextBytes + need.entry.size > BATCH_PLAINTEXT_BYTES) break;
+        batch.push(ready[i]!.part);
+        plaintextBytes += need.entry.size;
+      }
+      // The request's bytes are moved to the worker by its last batch when no one else shares them (see above).
+      const moveBytes = i === ready.length && req.parts.every((p) => !p.need.entry.meta);
+      const spans = batch.map(({ need, piece }) => ({ entry: need.entry, from: piece.from - req.from, to: piece.to - req.from }));
+      const plaintexts = await this.reader.openBatch(bytes!, spans, { moveBytes });
+      for (let j = 0; j < batch.length; j++) {
+        if (this.error) return;
+        await opened(batch[j]!.need, plaintexts[j]!);
+      }
     }
     if (failed.length > 0) await this.fallBack(req, failed, got === null);
   }

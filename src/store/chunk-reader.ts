@@ -12,6 +12,7 @@
 import { RaicError } from '../errors.js';
 import { BufferPool } from './buffer-pool.js';
 import type { ChunkEntry } from './chunk-ref.js';
+import { KEY_BYTES } from '../crypto/index.js';
 import { openChunk } from './chunk-codec.js';
 import type { CodecPool } from './codec-pool.js';
 import { ForwardTable, forwardGenerations } from './forwarding.js';
@@ -23,6 +24,13 @@ import { INLINE_CODEC_BYTES } from './tuning.js';
 /** Moves followed for one chunk before giving up (prune never builds loops; a bound keeps a bug finite). */
 const MAX_FORWARD_HOPS = 64;
 
+/** A chunk for openBatch: its entry and where its sealed bytes lie in the batch's buffer. */
+export interface SealedSpan {
+  entry: ChunkEntry;
+  from: number;
+  to: number;
+}
+
 export class ChunkReader {
   readonly packs: PackReader;
   /** Recycled plaintext buffers (see BufferPool); chunks larger than their capacity get fresh ones. */
@@ -32,6 +40,8 @@ export class ChunkReader {
   /** The listing once it is in. */
   private forwardsListed: Map<string, number[]> | null = null;
   private longest = 0;
+  /** The buffers openBatch's plaintexts share: recycle() leaves them alone (their other views are in use). */
+  private readonly batchBuffers = new WeakSet<ArrayBufferLike>();
 
   constructor(
     private readonly members: Members,
@@ -83,6 +93,7 @@ export class ChunkReader {
 
   /** Gives back the buffer of a plaintext returned by read() once the caller is done with it. */
   recycle(plaintext: Uint8Array): void {
+    if (this.batchBuffers.has(plaintext.buffer)) return;
     this.plaintexts.release(plaintext.buffer);
   }
 
@@ -111,8 +122,56 @@ export class ChunkReader {
     if (entry.size <= INLINE_CODEC_BYTES) return openChunk({ sealed, key: entry.key, size: entry.size });
     // Pooled max-size scratch only for large chunks: moving 10 MB of buffers to a worker for a 100 KB chunk
     // makes V8 count it as fresh external memory each time, and collect garbage far too often.
-    const fits = entry.size <= this.plaintexts.capacity && entry.size >= this.plaintexts.capacity / 4;
+    const fits = this.pooled(entry);
     return this.pool.open({ sealed, key: entry.key, size: entry.size, ...(fits ? { plaintextBuffer: this.plaintexts.take() } : {}) }, opts);
+  }
+
+  /** Whether the chunk is opened into a recycled buffer (large ones); smaller ones are best opened in batches. */
+  pooled(entry: ChunkEntry): boolean {
+    return entry.size <= this.plaintexts.capacity && entry.size >= this.plaintexts.capacity / 4;
+  }
+
+  /**
+   * Chunks cut from one buffer (a request's neighbouring chunks), opened in one worker task: per chunk its
+   * plaintext (views of one buffer: not to be moved; recycle() leaves it) or the Integrity error it failed with.
+   * With `moveBytes` the buffer is the caller's to give away, moved when `bytes` spans it whole; otherwise the
+   * spanned bytes are copied. A lone chunk small enough is opened here, as openSealed does.
+   */
+  async openBatch(bytes: Uint8Array, spans: readonly SealedSpan[], opts: { moveBytes?: boolean } = {}): Promise<(Uint8Array | RaicError)[]> {
+    const integrity = (err: unknown): RaicError => {
+      if (err instanceof RaicError && err.code === 'Integrity') return err;
+      throw err;
+    };
+    const lone = spans.length === 1 ? spans[0]! : null;
+    if (lone && lone.entry.size <= INLINE_CODEC_BYTES) {
+      try {
+        return [openChunk({ sealed: bytes.subarray(lone.from, lone.to), key: lone.entry.key, size: lone.entry.size })];
+      } catch (err) {
+        return [integrity(err)];
+      }
+    }
+    const movable = opts.moveBytes === true && bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+    const base = movable ? 0 : Math.min(...spans.map((s) => s.from));
+    // A copy of just the spanned bytes (Uint8Array's slice copies; a Buffer's would not).
+    const sealed = movable ? bytes : Uint8Array.prototype.slice.call(bytes, base, Math.max(...spans.map((s) => s.to)));
+    const keys = new Uint8Array(KEY_BYTES * spans.length);
+    const sizes = new Uint32Array(spans.length);
+    const at = new Uint32Array(2 * spans.length);
+    spans.forEach((s, i) => {
+      keys.set(s.entry.key, KEY_BYTES * i);
+      sizes[i] = s.entry.size;
+      at[2 * i] = s.from - base;
+      at[2 * i + 1] = s.to - base;
+    });
+    const out = await this.pool.openBatch({ sealed, spans: at, keys, sizes });
+    this.batchBuffers.add(out.plaintext.buffer);
+    let offset = 0;
+    return spans.map((s, i) => {
+      const plaintext = out.plaintext.subarray(offset, offset + s.entry.size);
+      offset += s.entry.size;
+      const failed = out.integrity[i];
+      return failed ? new RaicError('Integrity', failed) : plaintext;
+    });
   }
 
   /** The chunk's plaintext from bytes rebuilt from members that match its pack's table: the last word on it. */

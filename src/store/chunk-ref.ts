@@ -68,11 +68,22 @@ export function writeEntry(entry: ChunkEntry, out: Buffer, at: number): number {
   return end + 32;
 }
 
+/**
+ * An entry of a manifest page or tree blob. Its id, pack and key are views of `buf`, not copies (entries live as
+ * long as the page they came from; a restore decodes hundreds of thousands).
+ */
 export function readEntry(buf: Buffer, at: number): ChunkEntry {
-  const ref = readRef(buf, at);
   const keyAt = at + REF_BYTES;
   if (keyAt + 32 > buf.length) throw new RaicError('Integrity', 'truncated chunk entry');
-  return { ...ref, key: Buffer.from(buf.subarray(keyAt, keyAt + 32)) };
+  return {
+    id: buf.subarray(at, at + 32),
+    pack: buf.subarray(at + 32, at + 48),
+    offset: buf.readUInt32BE(at + 48),
+    length: buf.readUInt32BE(at + 52),
+    size: buf.readUInt32BE(at + 56),
+    meta: refMetaAt(buf, at),
+    key: buf.subarray(keyAt, keyAt + 32),
+  };
 }
 
 /** Bytes before a ref list's first record: magic 8 | count u32. */

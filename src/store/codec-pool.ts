@@ -5,7 +5,7 @@
 import { Piscina } from 'piscina';
 import { RaicError } from '../errors.js';
 import type { FileBatchResult, FileBatchTask, SegmentResult, SegmentTask } from './file-segment.js';
-import type { OpenTask, SealResult, SealTask } from './chunk-codec.js';
+import type { OpenBatchResult, OpenBatchTask, OpenTask, SealResult, SealTask } from './chunk-codec.js';
 import type { CodecJob } from './codec-worker.js';
 
 export class CodecPool {
@@ -60,6 +60,15 @@ export class CodecPool {
     const out = (await this.pool.run(job, { transferList })) as { plaintext: Uint8Array } | { integrity: string };
     if ('integrity' in out) throw new RaicError('Integrity', out.integrity);
     return out.plaintext;
+  }
+
+  /**
+   * Several chunks of one buffer opened in one task (see openChunkBatch). The task's buffers are moved to the
+   * worker: the caller gives `task.sealed` away (its whole ArrayBuffer, which must be the caller's alone).
+   */
+  openBatch(task: OpenBatchTask): Promise<OpenBatchResult> {
+    const job: CodecJob = { op: 'openBatch', task };
+    return this.pool.run(job, { transferList: [...new Set([task.sealed.buffer, task.spans.buffer, task.keys.buffer, task.sizes.buffer])].filter(isArrayBuffer) });
   }
 
   /**

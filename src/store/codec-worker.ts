@@ -2,9 +2,9 @@
 import { Piscina } from 'piscina';
 import { sealFileBatch, sealFileSegment, type FileBatchTask, type SegmentTask } from './file-segment.js';
 import { isRaicError } from '../errors.js';
-import { openChunk, sealChunk, type OpenTask, type SealTask } from './chunk-codec.js';
+import { openChunk, openChunkBatch, sealChunk, type OpenBatchTask, type OpenTask, type SealTask } from './chunk-codec.js';
 
-export type CodecJob = { op: 'seal'; task: SealTask } | { op: 'open'; task: OpenTask } | { op: 'segment'; task: SegmentTask } | { op: 'batch'; task: FileBatchTask };
+export type CodecJob = { op: 'seal'; task: SealTask } | { op: 'open'; task: OpenTask } | { op: 'segment'; task: SegmentTask } | { op: 'batch'; task: FileBatchTask } | { op: 'openBatch'; task: OpenBatchTask };
 
 export default function runCodecJob(job: CodecJob): unknown {
   if (job.op === 'seal') {
@@ -13,6 +13,10 @@ export default function runCodecJob(job: CodecJob): unknown {
   }
   if (job.op === 'segment') return sealFileSegment(job.task); // results live in shared memory: nothing to move
   if (job.op === 'batch') return sealFileBatch(job.task);
+  if (job.op === 'openBatch') {
+    const out = openChunkBatch(job.task);
+    return transferable(out, [out.plaintext.buffer]);
+  }
   try {
     const plaintext = openChunk(job.task);
     return transferable({ plaintext }, [plaintext.buffer]);

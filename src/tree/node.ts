@@ -90,15 +90,17 @@ export function decodeTree(bytes: Uint8Array, keep?: (type: NodeType) => boolean
   }
   if (typeof parsed !== 'object' || parsed === null || parsed.v !== 1 || !Array.isArray(parsed.nodes)) throw new RaicError('Integrity', 'not a raic tree blob');
   const nodes = keep ? parsed.nodes.filter((n) => typeof n !== 'object' || n === null || !isNodeType(n.type) || keep(n.type)) : parsed.nodes;
-  return nodes.map((node) => {
+  // Each parsed node becomes the TreeNode itself (its content and subtree replaced in place): a copy per node
+  // was a fifth of a restore's garbage.
+  for (const node of nodes) {
     if (!isNodeJson(node)) throw new RaicError('Integrity', 'a tree blob holds a malformed node');
-    const { content, subtree, ...meta } = node;
-    return {
-      ...meta,
-      ...(content ? { content: streamRefFromJson(content) } : {}),
-      ...(subtree ? { subtree: streamRefFromJson(subtree) } : {}),
-    };
-  });
+    const decoded = node as unknown as TreeNode;
+    if (node.content) decoded.content = streamRefFromJson(node.content);
+    else delete decoded.content;
+    if (node.subtree) decoded.subtree = streamRefFromJson(node.subtree);
+    else delete decoded.subtree;
+  }
+  return nodes as unknown as TreeNode[];
 }
 
 const isNodeType = (v: unknown): v is NodeType => v === 'file' || v === 'dir' || v === 'symlink';
