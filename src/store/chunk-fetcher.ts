@@ -133,7 +133,7 @@ export interface FetchStats {
   fallbacks: number;
   /** Requests whose member did not answer, served by decoding the same bytes of k others. */
   decoded: number;
-  /** Requests decoded from k others because their member was expected to be much slower (see routeAround). */
+  /** Requests decoded from k others because their member was expected to be much slower (see route). */
   routedAround: number;
   /** Requests whose member was late, backed up by decoding from k others (see fetchBytes). */
   decodeHedges: number;
@@ -142,7 +142,7 @@ export interface FetchStats {
 export class ChunkFetcher {
   readonly limits: FetchLimits;
   readonly stats: FetchStats = { requests: 0, requestedBytes: 0, fallbacks: 0, decoded: 0, routedAround: 0, decodeHedges: 0 };
-  /** Requests to each share that routeAround judged slow, counted for its probes. */
+  /** Requests to each share that routeAround judged slow (route), counted for its probes. */
   private readonly routed: number[] = [];
   /** Chunks asked for and not yet delivered, by id: a second ask joins the first. */
   private readonly live = new Map<string, Need>();
@@ -424,14 +424,15 @@ export class ChunkFetcher {
 
   /**
    * The request's bytes, unverified (its chunks' AEAD tags judge them): from its share's member, or decoded from
-   * the same bytes of k others (`decoded`) — at once when that member is judged far slower (routeAround), or as
+   * the same bytes of k others (`decoded`) — at once when that member is judged far slower (route), or as
    * a hedge when its answer is late against what decoding should take (PackReader.decodeHedge); the first to
    * arrive wins and the other is cancelled. Null when neither came (the caller decodes, then rebuilds).
    */
   private async fetchBytes(req: Request): Promise<{ bytes: Buffer; decoded: boolean } | null> {
     const packs = this.reader.packs;
     const pc = { share: req.share, from: req.from, to: req.to };
-    if (this.routeAround(req)) {
+    const route = this.route(req);
+    if (route === 'around') {
       const decoded = await packs.decodePiece(req.object, req.table, pc);
       if (decoded) return { bytes: decoded, decoded: true };
     }
@@ -453,7 +454,7 @@ export class ChunkFetcher {
       };
       // Judged again as the links get measured (the first requests start before anything is known of them).
       const check = (): void => {
-        const hedge = packs.decodeHedge(req.share, bytes, DECODE_HEDGE_SLACK, DECODE_HEDGE_FLOOR_MS);
+        const hedge = packs.decodeHedge(req.share, bytes, DECODE_HEDGE_SLACK, DECODE_HEDGE_FLOOR_MS, route === 'probe');
         const late = hedge === null ? null : hedge.ms - (performance.now() - started);
         if (late === null || late > 0) {
           timer = setTimeout(check, Math.min(DECODE_HEDGE_CHECK_MS, late ?? DECODE_HEDGE_CHECK_MS));
@@ -508,16 +509,17 @@ export class ChunkFetcher {
   }
 
   /**
-   * Whether to decode the request's bytes from k other members rather than ask its share's member: when that
-   * member is expected to take far longer than the k-th fastest of the others (DECODE_WHEN_SLOWER). Every
-   * PROBE_EVERY-th such request still goes to it, so a member whose link recovers is measured again.
+   * Whether to decode the request's bytes from k other members rather than ask its share's member (`around`):
+   * when that member is expected to take far longer than the k-th fastest of the others (DECODE_WHEN_SLOWER).
+   * Every PROBE_EVERY-th such request still goes to it (`probe`), so a member whose link recovers is measured
+   * again; `direct` otherwise.
    */
-  private routeAround(req: Request): boolean {
-    if (!this.reader.packs.slowerThanDecoding(req.share, req.to - req.from, DECODE_WHEN_SLOWER, DECODE_MIN_GAIN_MS)) return false;
+  private route(req: Request): 'around' | 'probe' | 'direct' {
+    if (!this.reader.packs.slowerThanDecoding(req.share, req.to - req.from, DECODE_WHEN_SLOWER, DECODE_MIN_GAIN_MS)) return 'direct';
     this.routed[req.share] = (this.routed[req.share] ?? 0) + 1;
-    if (this.routed[req.share]! % PROBE_EVERY === 0) return false;
+    if (this.routed[req.share]! % PROBE_EVERY === 0) return 'probe';
     this.stats.routedAround += 1;
-    return true;
+    return 'around';
   }
 
   /**
