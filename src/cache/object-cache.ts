@@ -20,6 +20,8 @@ import { closeSync, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readd
 import { dirname, join } from 'node:path';
 
 const MAGIC = Buffer.from('RAICCH01');
+/** The "member" whose files are this host's notes (readNote), sealed and written like cached objects. */
+const LOCAL_NOTES = -1;
 const HEADER_BYTES = MAGIC.length + 32;
 
 /** Reads go to the cache first (`use`), or to the members with the cache refreshed from their answers
@@ -68,7 +70,22 @@ export class ObjectCache {
   }
 
   private path(member: number, key: string): string {
-    return join(this.dir, `m${member}`, key);
+    return member === LOCAL_NOTES ? join(this.dir, 'local', key) : join(this.dir, `m${member}`, key);
+  }
+
+  /**
+   * A small note of this host's about the array (no member holds it), sealed like a cached object: null when
+   * absent or damaged. Notes are hints — whoever reads one checks it against what the members say.
+   */
+  readNote(name: string): Buffer | null {
+    const before = { ...this.stats };
+    const bytes = this.read(LOCAL_NOTES, name);
+    Object.assign(this.stats, before); // not an object served in place of a member's
+    return bytes;
+  }
+
+  writeNote(name: string, bytes: Uint8Array): void {
+    this.write(LOCAL_NOTES, name, bytes);
   }
 
   private seal(member: number, key: string, bytes: Uint8Array): Buffer {

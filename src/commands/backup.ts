@@ -41,11 +41,11 @@ Exit codes: 0 all good; 1 failed, nothing committed; 3 snapshot committed but so
   async run(): Promise<Omit<BackupResult, 'capability'> & { capability?: string; peakRssMB: number }> {
     const excludes = [...this.flags.exclude];
     for (const file of this.flags['exclude-file']) excludes.push(...(await readExcludeFile(file)));
-    const array = await openConfiguredArray({ configPath: this.configPath(), cache: this.cacheSetting(), firstListings: 'lock' });
+    const array = await openConfiguredArray({ configPath: this.configPath(), cache: this.cacheSetting(), firstListings: 'lock', passphrase: () => this.passphrase(false) });
     const n = array.n;
     let result: BackupResult;
     try {
-      const keys = await unlockArray(array, await this.passphrase(false));
+      const keys = await unlockArray(array);
       // Threads and their modules load while the index is read: a one-file backup waited ~300 ms for them at
       // its first file otherwise. Not before the KDF: its 64 MiB and the threads would add up in peak RSS.
       array.startWorkers();

@@ -1,5 +1,6 @@
 /** Opening the configured array and unlocking its keys — the first step of every command but init. */
-import { defaultCacheRoot, prepareCacheRoot, type CacheMode } from '../cache/index.js';
+import { join } from 'node:path';
+import { ObjectCache, defaultCacheRoot, prepareCacheRoot, type CacheMode } from '../cache/index.js';
 import { RaicError } from '../errors.js';
 import type { Provider } from '../providers/index.js';
 import {
@@ -11,9 +12,11 @@ import {
   RaicArray,
   SNAPSHOTS_PREFIX,
   repoKeys,
+  startEarlyKek,
   unlockKey,
   unlockMaster,
   type CacheChoice,
+  type EarlyKek,
   type RepoKeys,
   type Tuning,
   type UnlockedKey,
@@ -41,6 +44,12 @@ export interface OpenOptions {
   cache?: CacheSetting | undefined;
   /** What the caller lists first, listed while the members' configs are read (FIRST_LISTINGS). */
   firstListings?: FirstListings;
+  /**
+   * The passphrase, asked once the local config is read: Argon2 then starts on the parameters this host last
+   * opened the array with (a note in its cache) while the members are reached, and unlockArray needs no
+   * passphrase of its own.
+   */
+  passphrase?: () => Promise<string>;
 }
 
 /**
@@ -81,21 +90,39 @@ export function cacheChoice(setting: CacheSetting | undefined): CacheChoice | nu
   return { root, mode: setting.mode ?? 'use' };
 }
 
+/** The passphrase an array was opened with (OpenOptions.passphrase) and the Argon2 run started on it. */
+const givenPassphrases = new WeakMap<RaicArray, { passphrase: string; early: EarlyKek | null }>();
+
 export async function openConfiguredArray(opts: OpenOptions): Promise<RaicArray> {
   const config = await readLocalConfig(opts.configPath);
-  return RaicArray.open({ arrayId: config.arrayId, k: config.k, n: config.n, ...(config.minMembers !== undefined ? { minMembers: config.minMembers } : {}) }, config.members, {
+  const cache = cacheChoice(opts.cache);
+  let given: { passphrase: string; early: EarlyKek | null } | null = null;
+  if (opts.passphrase) {
+    const passphrase = await opts.passphrase();
+    given = { passphrase, early: cache ? startEarlyKek(new ObjectCache(join(cache.root, config.arrayId), config.arrayId, [], cache.mode), passphrase) : null };
+  }
+  const array = await RaicArray.open({ arrayId: config.arrayId, k: config.k, n: config.n, ...(config.minMembers !== undefined ? { minMembers: config.minMembers } : {}) }, config.members, {
     ...(opts.tuning ? { tuning: opts.tuning } : {}),
     ...(opts.wrap ? { wrap: opts.wrap } : {}),
     ...(opts.need !== undefined ? { need: opts.need } : {}),
-    ...withCache(cacheChoice(opts.cache)),
+    ...withCache(cache),
     ...(opts.firstListings ? { listAhead: FIRST_LISTINGS[opts.firstListings] } : {}),
+  }).catch(async (err: unknown) => {
+    await given?.early?.kek; // not left running (64 MiB) while the error is reported
+    throw err;
   });
+  if (given) givenPassphrases.set(array, given);
+  return array;
 }
 
 const withCache = (cache: CacheChoice | null): { cache?: CacheChoice } => (cache ? { cache } : {});
 
-export async function unlockArray(array: RaicArray, passphrase: string): Promise<RepoKeys> {
-  return repoKeys(await unlockMaster(array.members, passphrase, array.shape.arrayId));
+/** The array's keys, from `passphrase` or the one it was opened with (OpenOptions.passphrase). */
+export async function unlockArray(array: RaicArray, passphrase?: string): Promise<RepoKeys> {
+  const given = givenPassphrases.get(array);
+  const pass = passphrase ?? given?.passphrase;
+  if (pass === undefined) throw new RaicError('Usage', 'unlockArray: no passphrase given');
+  return repoKeys(await unlockMaster(array.members, pass, array.shape.arrayId, pass === given?.passphrase ? given.early : undefined));
 }
 
 /** As unlockArray, and which key object the passphrase opened (`raic key` needs it). */

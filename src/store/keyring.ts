@@ -11,6 +11,7 @@ import { RaicError, isRaicError } from '../errors.js';
 import { deriveKeyFromPassphrase, deriveSubkey, hash, kdfParamsWithinDefaults, newKdfParams, open, randomBytes, seal, unwrapKey, wrapKey, type KdfCost, type KdfParams } from '../crypto/index.js';
 import { KEYS_PREFIX, REMOVED_KEYS_PREFIX, idOfKey, keyObjectKey, removedKeyKey } from './layout.js';
 import { currentUser } from './locks.js';
+import type { ObjectCache } from '../cache/index.js';
 import type { Members } from './members.js';
 import { listCounts, listUnion, messageOf, tombstonedIds } from './replicated.js';
 
@@ -126,7 +127,8 @@ export interface UnlockedKey {
  * access nor extra Argon2 runs. A key that opens but has a sound tombstone on some up member was removed: it
  * is skipped, and if no other key opens the rejection says so.
  */
-export async function unlockKey(members: Members, passphrase: string, arrayId: string): Promise<UnlockedKey> {
+export async function unlockKey(members: Members, passphrase: string, arrayId: string, started?: EarlyKek | null): Promise<UnlockedKey> {
+  const early = started === undefined ? startEarlyKek(members.cache, passphrase) : started;
   const [counts, tombstones] = await Promise.all([listCounts(members, KEYS_PREFIX), listUnion(members, REMOVED_KEYS_PREFIX)]);
   const listedRemoved = (key: string): number => (tombstones.has(removedKeyKey(idOfKey(key))) ? 1 : 0);
   const keys = [...counts.keys()].sort((a, b) => listedRemoved(a) - listedRemoved(b) || counts.get(b)! - counts.get(a)! || (a < b ? -1 : 1));
@@ -137,7 +139,10 @@ export async function unlockKey(members: Members, passphrase: string, arrayId: s
     const obj = await readKeyObject(members, key);
     if (!obj) continue;
     sound += 1;
-    const kek = await deriveKeyFromPassphrase(passphrase, obj.kdf);
+    const noted = early !== null && sameKdf(early.params, obj.kdf);
+    // Not two Argon2 runs at once (64 MiB each): the early one finishes before another starts.
+    const earlyKey = early ? await early.kek : null;
+    const kek = noted && earlyKey ? earlyKey : await deriveKeyFromPassphrase(passphrase, obj.kdf);
     let master: Buffer;
     try {
       master = unwrapKey(kek, Buffer.from(obj.wrapped, 'base64'), wrapAd(arrayId));
@@ -149,6 +154,7 @@ export async function unlockKey(members: Members, passphrase: string, arrayId: s
       removed += 1;
       continue;
     }
+    if (!noted) members.cache?.writeNote(KDF_NOTE, Buffer.from(JSON.stringify(obj.kdf)));
     return { master, key, obj };
   }
   if (sound === 0) throw new RaicError('Integrity', 'no member holds a sound copy of any key object of this array', { hint: 'run raic check: the key objects are damaged on every member' });
@@ -162,8 +168,38 @@ export async function unlockKey(members: Members, passphrase: string, arrayId: s
   });
 }
 
-export async function unlockMaster(members: Members, passphrase: string, arrayId: string): Promise<Buffer> {
-  return (await unlockKey(members, passphrase, arrayId)).master;
+/**
+ * The KDF parameters of the key object this host last opened the array with, noted in its cache: Argon2 (a
+ * quarter of a second) starts on them at once, beside the listing and fetching of the key objects (two round
+ * trips) instead of after. Its result serves only a key object read from the members that names exactly these
+ * parameters; a note that is damaged, foreign or asks more than the defaults is ignored.
+ */
+const KDF_NOTE = 'kdf.json';
+
+/** Argon2 started early on noted parameters (startEarlyKek), for unlockKey to use if a key object names them. */
+export interface EarlyKek {
+  params: KdfParams;
+  kek: Promise<Buffer | null>;
+}
+
+/** Starts Argon2 on the parameters noted in `cache` (see KDF_NOTE), or null without a sound note. */
+export function startEarlyKek(cache: ObjectCache | null, passphrase: string): EarlyKek | null {
+  const note = cache?.readNote(KDF_NOTE);
+  if (!note) return null;
+  let params: unknown;
+  try {
+    params = JSON.parse(note.toString('utf8'));
+  } catch {
+    return null;
+  }
+  if (!kdfParamsWithinDefaults(params)) return null;
+  return { params, kek: deriveKeyFromPassphrase(passphrase, params).catch(() => null) };
+}
+
+const sameKdf = (a: KdfParams, b: KdfParams): boolean => a.alg === b.alg && a.opslimit === b.opslimit && a.memlimit === b.memlimit && a.salt === b.salt;
+
+export async function unlockMaster(members: Members, passphrase: string, arrayId: string, started?: EarlyKek | null): Promise<Buffer> {
+  return (await unlockKey(members, passphrase, arrayId, started)).master;
 }
 
 const removedAd = (id: string): Buffer => Buffer.from(`raic key removed v1 ${id}`);
