@@ -78,10 +78,7 @@ export class ObjectCache {
    * absent or damaged. Notes are hints — whoever reads one checks it against what the members say.
    */
   readNote(name: string): Buffer | null {
-    const before = { ...this.stats };
-    const bytes = this.read(LOCAL_NOTES, name);
-    Object.assign(this.stats, before); // not an object served in place of a member's
-    return bytes;
+    return this.load(LOCAL_NOTES, name); // not counted as an object served in place of a member's
   }
 
   writeNote(name: string, bytes: Uint8Array): void {
@@ -97,6 +94,12 @@ export class ObjectCache {
    * is damaged (then deleted). A range past the end gives the bytes that exist, as a provider does.
    */
   read(member: number, key: string, range?: { offset: number; length: number }): Buffer | null {
+    const bytes = this.load(member, key, range);
+    return bytes && this.served(bytes);
+  }
+
+  /** read's work, without counting what it serves. */
+  private load(member: number, key: string, range?: { offset: number; length: number }): Buffer | null {
     const path = this.path(member, key);
     const id = `${member} ${key}`;
     let fd: number;
@@ -115,8 +118,8 @@ export class ObjectCache {
         if (!this.seal(member, key, bytes).equals(whole.subarray(MAGIC.length, HEADER_BYTES))) return this.damagedCopy(path);
         size = bytes.length;
         this.verified.set(id, size);
-        if (!range) return this.served(bytes);
-        return this.served(bytes.subarray(Math.min(range.offset, size), Math.min(range.offset + range.length, size)));
+        if (!range) return bytes;
+        return bytes.subarray(Math.min(range.offset, size), Math.min(range.offset + range.length, size));
       }
       const from = Math.min(range?.offset ?? 0, size);
       const to = Math.min(range ? range.offset + range.length : size, size);
@@ -125,7 +128,7 @@ export class ObjectCache {
         this.verified.delete(id);
         return this.damagedCopy(path);
       }
-      return this.served(out);
+      return out;
     } finally {
       closeSync(fd);
     }

@@ -142,7 +142,7 @@ export interface FetchStats {
 export class ChunkFetcher {
   readonly limits: FetchLimits;
   readonly stats: FetchStats = { requests: 0, requestedBytes: 0, fallbacks: 0, decoded: 0, routedAround: 0, decodeHedges: 0 };
-  /** Requests to each share that routeAround judged slow (route), counted for its probes. */
+  /** Requests to each share that route() judged slow, counted for its probes. */
   private readonly routed: number[] = [];
   /** Chunks asked for and not yet delivered, by id: a second ask joins the first. */
   private readonly live = new Map<string, Need>();
