@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { access, readdir } from 'node:fs/promises';
+import { access, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { formatCapability, parseCapability } from '../../src/store/index.js';
@@ -10,6 +10,13 @@ describe('bad input: one clear line, non-zero exit, nothing left behind', () => 
   let a: ArrayFixture;
   let other: ArrayFixture;
   let cap: string;
+  const scratch: string[] = [];
+  /** A temp dir removed after the suite. */
+  const scratchDir = async (label: string): Promise<string> => {
+    const dir = await tempDir(label);
+    scratch.push(dir);
+    return dir;
+  };
   before(async () => {
     a = await localArray(2, 3, { label: 'bad' });
     other = await localArray(2, 3, { label: 'other' });
@@ -18,6 +25,7 @@ describe('bad input: one clear line, non-zero exit, nothing left behind', () => 
   after(async () => {
     await a.cleanup();
     await other.cleanup();
+    await Promise.all(scratch.map((dir) => rm(dir, { recursive: true, force: true })));
   });
 
   async function failsCleanly(args: string[], env: Record<string, string | undefined>, expect: RegExp, code?: number): Promise<void> {
@@ -70,13 +78,13 @@ describe('bad input: one clear line, non-zero exit, nothing left behind', () => 
   });
 
   it('unknown URL scheme', async () => {
-    const dir = await tempDir('scheme');
+    const dir = await scratchDir('scheme');
     await failsCleanly(['init', '--k', '1', `file://${dir}/a`, 'ftp://example/x'], { RAIC_CONFIG: join(dir, 'c.json') }, /unknown URL scheme "ftp:"/);
     await assert.rejects(access(join(dir, 'c.json')));
   });
 
   it('k ≥ n', async () => {
-    const dir = await tempDir('kn');
+    const dir = await scratchDir('kn');
     await failsCleanly(['init', '--k', '2', `file://${dir}/a`, `file://${dir}/b`], { RAIC_CONFIG: join(dir, 'c.json') }, /k must be smaller/, 2);
     await failsCleanly(['init', '--k', '0', `file://${dir}/a`, `file://${dir}/b`], { RAIC_CONFIG: join(dir, 'c.json') }, /--k must be/, 2);
     await assert.rejects(access(join(dir, 'c.json')));
@@ -84,7 +92,7 @@ describe('bad input: one clear line, non-zero exit, nothing left behind', () => 
   });
 
   it('missing S3 credentials', async () => {
-    const dir = await tempDir('nocreds');
+    const dir = await scratchDir('nocreds');
     const r = await runRaic(['init', '--k', '1', `file://${dir}/a`, 's3://raic-nocreds/x?endpoint=http://127.0.0.1:18080&region=us-east-1'], {
       env: { RAIC_CONFIG: join(dir, 'c.json'), RAIC_PASSWORD: 'p', HOME: dir, AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_PROFILE: undefined, AWS_SESSION_TOKEN: undefined },
     });
@@ -95,7 +103,7 @@ describe('bad input: one clear line, non-zero exit, nothing left behind', () => 
   });
 
   it('unreachable endpoint', async () => {
-    const dir = await tempDir('unreach');
+    const dir = await scratchDir('unreach');
     const r = await runRaic(['init', '--k', '1', `file://${dir}/a`, 's3://raic-unreach/x?endpoint=http://127.0.0.1:1&region=us-east-1'], {
       env: { RAIC_CONFIG: join(dir, 'c.json'), RAIC_PASSWORD: 'p', AWS_ACCESS_KEY_ID: 'test:tester', AWS_SECRET_ACCESS_KEY: 'testing' },
     });

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -23,7 +23,10 @@ const hostKeyBlob = Buffer.from(hostKeyLine.split(/\s+/)[1]!, 'base64');
 const fingerprint = fingerprintOf(hostKeyBlob);
 const scratch = mkdtempSync(path.join(tmpdir(), 'raic-sftp-test-'));
 const relay = await tcpRelay({ host: server.host, port: server.port });
-after(() => relay.close());
+after(async () => {
+  await relay.close();
+  rmSync(scratch, { recursive: true, force: true });
+});
 
 const env = { SFTP_KEY_FILE: server.privateKeyPath };
 const dirName = () => uniqueName('raic-sftp');
