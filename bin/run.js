@@ -11,6 +11,9 @@
 // The AWS SDK warns on Node 20 about its *future* releases; raic's SDK version is pinned by its
 // lockfile, so the warning is noise on every run for users (and breaks "one clear line" errors).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+// oclif checks on every start that Node satisfies *its own* engines range, loading semver to do so (~25 ms of
+// each run's startup, on the critical path of every command); raic's package.json states the Node it needs.
+process.env.OCLIF_DISABLE_ENGINE_WARNING ??= 'true';
 // File I/O runs on libuv's thread pool (4 threads by default); pack writes to n members with fsync, plus
 // file reads, would queue behind each other. Must be set before the first fs call.
 process.env.UV_THREADPOOL_SIZE ??= '16';
