@@ -43,14 +43,19 @@ export class ChunkReader {
   /** The buffers openBatch's plaintexts share: recycle() leaves them alone (their other views are in use). */
   private readonly batchBuffers = new WeakSet<ArrayBufferLike>();
 
+  /**
+   * @param maxChunkBytes   capacity of the recycled plaintext buffers (0: none)
+   * @param keptPlaintexts  how many such buffers are kept for reuse at most (see BufferPool)
+   */
   constructor(
     private readonly members: Members,
     private readonly pool: CodecPool,
     k: number,
     maxChunkBytes = 0,
+    keptPlaintexts?: number,
   ) {
     this.packs = new PackReader(members, k);
-    this.plaintexts = new BufferPool(maxChunkBytes);
+    this.plaintexts = new BufferPool(maxChunkBytes, keptPlaintexts);
     this.forwards = new ForwardTable(members);
   }
 
