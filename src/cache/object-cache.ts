@@ -59,6 +59,11 @@ export class ObjectCache {
     readonly mode: CacheMode = 'use',
   ) {}
 
+  /** Array `arrayId`'s cache under the cache root `root`: its directory is `<root>/<array id>`. */
+  static inRoot(root: string, arrayId: string, prefixes: readonly string[], mode: CacheMode = 'use'): ObjectCache {
+    return new ObjectCache(join(root, arrayId), arrayId, prefixes, mode);
+  }
+
   /** Whether objects under `key` are cached. */
   holds(key: string): boolean {
     return this.kept.has(key) || this.prefixes.some((p) => key.startsWith(p));

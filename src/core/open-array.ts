@@ -1,5 +1,4 @@
 /** Opening the configured array and unlocking its keys — the first step of every command but init. */
-import { join } from 'node:path';
 import { ObjectCache, defaultCacheRoot, prepareCacheRoot, type CacheMode } from '../cache/index.js';
 import { RaicError } from '../errors.js';
 import type { Provider } from '../providers/index.js';
@@ -99,7 +98,7 @@ export async function openConfiguredArray(opts: OpenOptions): Promise<RaicArray>
   let given: { passphrase: string; early: EarlyKek | null } | null = null;
   if (opts.passphrase) {
     const passphrase = await opts.passphrase();
-    given = { passphrase, early: cache ? startEarlyKek(new ObjectCache(join(cache.root, config.arrayId), config.arrayId, [], cache.mode), passphrase) : null };
+    given = { passphrase, early: cache ? startEarlyKek(ObjectCache.inRoot(cache.root, config.arrayId, [], cache.mode), passphrase) : null };
   }
   const array = await RaicArray.open({ arrayId: config.arrayId, k: config.k, n: config.n, ...(config.minMembers !== undefined ? { minMembers: config.minMembers } : {}) }, config.members, {
     ...(opts.tuning ? { tuning: opts.tuning } : {}),

@@ -3,7 +3,6 @@
  * and decodes stripes. Opening reads each member's public config and sets aside members that are
  * unreachable or hold another array, so every later failure message can name them.
  */
-import { join } from 'node:path';
 import { ObjectCache, type CacheMode } from '../cache/index.js';
 import { RaicError, isRaicError } from '../errors.js';
 import type { Provider } from '../providers/index.js';
@@ -70,7 +69,7 @@ export class RaicArray {
    */
   static async open(shape: ArrayShape, urls: readonly string[], opts: { tuning?: Partial<Tuning>; need?: number; wrap?: (p: Provider) => Provider; cache?: CacheChoice; listAhead?: readonly string[] } = {}): Promise<RaicArray> {
     if (urls.length !== shape.n) throw new RaicError('Config', `the config lists ${urls.length} members but the array has n=${shape.n}`);
-    const cache = opts.cache ? new ObjectCache(join(opts.cache.root, shape.arrayId), shape.arrayId, CACHED_PREFIXES, opts.cache.mode) : null;
+    const cache = opts.cache ? ObjectCache.inRoot(opts.cache.root, shape.arrayId, CACHED_PREFIXES, opts.cache.mode) : null;
     const members = await Members.open(urls, opts.wrap, cache);
     // The caller's first listings run while the configs are read (see Members.listAhead for which may).
     if (opts.listAhead) members.listAhead(opts.listAhead);

@@ -179,8 +179,9 @@ export class PackReader {
    * than k others are measured, or with a fixed hedge delay (tests). So it covers a thin link's first requests,
    * sent before anything was known of it, and a time-based judgement — which a busy main thread can fool —
    * applies to a few requests per member at most. A `probe` (a request sent to a member known to be slow, to
-   * measure it again) is hedged all the same: a restore's last probes on a thin link were its tail. Not held to the hedge budget, which would have kept those
-   * first requests on the thin link; `hedged` counts its k × the bytes all the same.
+   * measure it again) is hedged all the same: a restore's last probes on a thin link were its tail. Not held to
+   * the hedge budget, which would have kept those first requests on the thin link; `hedged` counts its k × the
+   * bytes all the same.
    */
   decodeHedge(share: number, bytes: number, factor: number, floorMs: number, probe = false): { ms: number; hedged: () => void } | null {
     if (this.members.fixedHedgeDelayMs !== null || (this.members.throughputKnown(share) && !probe)) return null;
