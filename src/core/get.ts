@@ -9,6 +9,7 @@ import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { RaicError, isRaicError } from '../errors.js';
+import { appendAll } from '../file-io.js';
 import {
   ChunkFetcher,
   ChunkReader,
@@ -119,14 +120,21 @@ export async function getToFile(array: RaicArray, cap: FileCapability, target: s
     throw fsError(err, dirname(target));
   }
   try {
+    const behind = new SyncBehind(fh);
     const result = await streamFile(array, root, async (bytes) => {
       try {
-        await fh.write(bytes);
+        await appendAll(fh, bytes);
       } catch (err) {
         throw fsError(err, target);
       }
+      behind.wrote(bytes.length);
     }, opts);
-    await fh.sync();
+    try {
+      await behind.done();
+      await fh.sync();
+    } catch (err) {
+      throw fsError(err, target);
+    }
     await fh.close();
     await rename(tmp, target);
     return { ...result, seconds: (performance.now() - started) / 1000 };
@@ -136,6 +144,42 @@ export async function getToFile(array: RaicArray, cap: FileCapability, target: s
     throw err;
   }
 }
+
+/**
+ * Flushes a file to disk while it is still being written, SYNC_BEHIND_BYTES at a time (fdatasync on the thread
+ * pool while the next chunks are fetched), so that the fsync before the rename waits for the last of it, not
+ * all of it: for a 1 GiB get to a local disk that tail was ~2.4 s.
+ */
+class SyncBehind {
+  private unsynced = 0;
+  private syncing: Promise<void> | null = null;
+  private failure: unknown = null;
+
+  constructor(private readonly fh: FileHandle) {}
+
+  wrote(bytes: number): void {
+    this.unsynced += bytes;
+    if (this.unsynced < SYNC_BEHIND_BYTES || this.syncing) return;
+    this.unsynced = 0;
+    this.syncing = this.fh.datasync().then(
+      () => {
+        this.syncing = null;
+      },
+      (err: unknown) => {
+        this.failure ??= err;
+        this.syncing = null;
+      },
+    );
+  }
+
+  /** Waits for the flush under way; rejects with the first that failed. */
+  async done(): Promise<void> {
+    await this.syncing;
+    if (this.failure) throw this.failure;
+  }
+}
+
+const SYNC_BEHIND_BYTES = 64 * 1024 * 1024;
 
 export async function getToStream(array: RaicArray, cap: FileCapability, out: Writable, opts: GetOptions = {}): Promise<GetResult> {
   const started = performance.now();

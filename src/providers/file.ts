@@ -13,6 +13,7 @@ import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { RaicError } from '../errors.js';
+import { WRITE_SLICE_BYTES } from '../file-io.js';
 import { objectTooLarge } from './bounded-read.js';
 import { throwIfCancelled } from './progress.js';
 import { checkKey, checkPrefix, checkRange } from './object-key.js';
@@ -36,8 +37,9 @@ const OPEN_FOR_READ = 32;
 type OpenObject = { handle: FileHandle; size: number; readers: number; dropped: boolean };
 /** Object sizes looked up at once while listing (the thread pool runs them in parallel). */
 const LIST_STAT_AHEAD = 32;
-/** Bytes per write or read call: the unit of progress and of checks for cancellation. */
-const SLICE = 4 * 1024 * 1024;
+/** Bytes per read call, and per write call (file-io.ts says why those are smaller): the units of progress and
+ * of checks for cancellation. */
+const READ_SLICE = 4 * 1024 * 1024;
 
 export interface FileConfig {
   /** Absolute directory holding the objects, without a trailing slash. */
@@ -131,7 +133,7 @@ async function readAt(handle: FileHandle, offset: number, want: number, opts: Ca
   let got = 0;
   while (got < want) {
     throwIfCancelled(opts.signal, where);
-    const { bytesRead } = await handle.read(buf, got, Math.min(SLICE, want - got), offset + got);
+    const { bytesRead } = await handle.read(buf, got, Math.min(READ_SLICE, want - got), offset + got);
     if (bytesRead === 0) break; // file shorter than stat said: return what exists
     got += bytesRead;
     opts.onProgress?.(bytesRead);
@@ -144,7 +146,7 @@ async function writeAll(handle: FileHandle, body: Uint8Array, opts: CallOptions,
   let done = 0;
   while (done < body.byteLength) {
     throwIfCancelled(opts.signal, where);
-    const { bytesWritten } = await handle.write(body, done, Math.min(SLICE, body.byteLength - done), done);
+    const { bytesWritten } = await handle.write(body, done, Math.min(WRITE_SLICE_BYTES, body.byteLength - done), done);
     done += bytesWritten;
     opts.onProgress?.(bytesWritten);
   }

@@ -16,6 +16,7 @@ import { committedSegments, loadIndex, writeIndexSegment } from './index-store.j
 import type { RepoKeys } from './keyring.js';
 import { flatStream, ManifestBuilder, type StreamRef } from './manifest.js';
 import { PackWriter } from './pack-writer.js';
+import type { PackEncoder } from './pack-encoder.js';
 import { holdersOf, listPacks, unindexedPackRefs } from './pack-trailer.js';
 import type { RaicArray } from './array.js';
 import { segmentRegionBytes, type FileBatchResult, type SegmentChunk, type SegmentResult } from './file-segment.js';
@@ -97,8 +98,9 @@ export class ChunkSink {
     const { k, n, tuning } = array;
     const target = packBodyBytes(tuning, k, n);
     const capacity = target + sealedBytes(maxChunkBytes) + 64 * 1024;
-    this.packs = new PackWriter(array.members, k, keys.index, target, capacity, array.writeQuorum);
-    this.metaPacks = new PackWriter(array.members, k, keys.index, target, capacity, array.writeQuorum, true);
+    const onWorkers: PackEncoder = (task) => array.pool.encodePack(task);
+    this.packs = new PackWriter(array.members, k, keys.index, target, capacity, array.writeQuorum, false, onWorkers);
+    this.metaPacks = new PackWriter(array.members, k, keys.index, target, capacity, array.writeQuorum, true, onWorkers);
     this.chunkBuffers = new BufferPool(maxChunkBytes);
     this.sealedBuffers = new BufferPool(sealedBytes(maxChunkBytes));
   }

@@ -1,12 +1,14 @@
 /**
- * CodecPool: seal and open chunks, and read-chunk-seal file segments, on worker threads (one per core by
- * default) so compression and crypto use every core while the main thread does I/O.
+ * CodecPool: seal and open chunks, read-chunk-seal file segments and erasure-code packs, on worker threads
+ * (one per core by default) so compression, crypto and erasure coding use every core while the main thread
+ * does I/O.
  */
 import { Piscina } from 'piscina';
 import { RaicError } from '../errors.js';
 import type { FileBatchResult, FileBatchTask, SegmentResult, SegmentTask } from './file-segment.js';
 import type { OpenBatchResult, OpenBatchTask, OpenTask, SealResult, SealTask } from './chunk-codec.js';
 import type { CodecJob } from './codec-worker.js';
+import type { EncodePackResult, EncodePackTask } from './pack-encoder.js';
 
 export class CodecPool {
   private readonly pool: Piscina;
@@ -69,6 +71,13 @@ export class CodecPool {
   openBatch(task: OpenBatchTask): Promise<OpenBatchResult> {
     const job: CodecJob = { op: 'openBatch', task };
     return this.pool.run(job, { transferList: [...new Set([task.sealed.buffer, task.spans.buffer, task.keys.buffer, task.sizes.buffer])].filter(isArrayBuffer) });
+  }
+
+  /** Erasure-codes a pack body on a worker (see pack-encoder.ts). The body's and the spare memory's ArrayBuffers
+   * are moved there (the caller must not touch them) and the body comes back in the result. */
+  encodePack(task: EncodePackTask): Promise<EncodePackResult> {
+    const job: CodecJob = { op: 'encodePack', task };
+    return this.pool.run(job, { transferList: [task.body.buffer, ...task.spare].filter(isArrayBuffer) });
   }
 
   /**

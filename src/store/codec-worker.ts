@@ -1,10 +1,11 @@
-/** Worker-thread side of the codec pool: seals and opens chunks off the main thread, moving buffers back. */
+/** Worker-thread side of the codec pool: seals and opens chunks and encodes packs off the main thread, moving buffers back. */
 import { Piscina } from 'piscina';
 import { sealFileBatch, sealFileSegment, type FileBatchTask, type SegmentTask } from './file-segment.js';
 import { isRaicError } from '../errors.js';
 import { openChunk, openChunkBatch, sealChunk, type OpenBatchTask, type OpenTask, type SealTask } from './chunk-codec.js';
+import { encodePackTask, type EncodePackTask } from './pack-encoder.js';
 
-export type CodecJob = { op: 'seal'; task: SealTask } | { op: 'open'; task: OpenTask } | { op: 'segment'; task: SegmentTask } | { op: 'batch'; task: FileBatchTask } | { op: 'openBatch'; task: OpenBatchTask };
+export type CodecJob = { op: 'seal'; task: SealTask } | { op: 'open'; task: OpenTask } | { op: 'segment'; task: SegmentTask } | { op: 'batch'; task: FileBatchTask } | { op: 'openBatch'; task: OpenBatchTask } | { op: 'encodePack'; task: EncodePackTask };
 
 export default function runCodecJob(job: CodecJob): unknown {
   if (job.op === 'seal') {
@@ -13,6 +14,9 @@ export default function runCodecJob(job: CodecJob): unknown {
   }
   if (job.op === 'segment') return sealFileSegment(job.task); // results live in shared memory: nothing to move
   if (job.op === 'batch') return sealFileBatch(job.task);
+  if (job.op === 'encodePack') {
+    return encodePackTask(job.task).then((out) => transferable(out, [out.body.buffer, ...out.objects.map((o) => o.buffer), ...out.unused]));
+  }
   if (job.op === 'openBatch') {
     const out = openChunkBatch(job.task);
     return transferable(out, [out.plaintext.buffer]);

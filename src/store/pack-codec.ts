@@ -69,8 +69,16 @@ const SLICE_BYTES = 256 * 1024;
  * Cuts `body` into k data and n − k parity shares, hashes every region, writes the table naming `id`, and
  * returns each member's object. The shares are built in place in the objects, a slice at a time (Reed-Solomon
  * works position by position), so encoding needs n/k × the body plus a small scratch, not a whole stripe more.
+ * `allocObject` gives each object's memory (a writer passes recycled buffers: see PackWriter).
  */
-export function encodePack(body: Uint8Array, codec: ErasureCodec, id: Uint8Array, trailerBytes = 0, regionBytes = REGION_BYTES): EncodedPack {
+export function encodePack(
+  body: Uint8Array,
+  codec: ErasureCodec,
+  id: Uint8Array,
+  trailerBytes = 0,
+  regionBytes = REGION_BYTES,
+  allocObject: (bytes: number) => Buffer = Buffer.allocUnsafeSlow,
+): EncodedPack {
   const { k, n } = codec;
   if (body.length === 0 || body.length > MAX_BODY_BYTES) throw new RaicError('Usage', `a pack body must be 1 byte to 4 GiB, not ${body.length}`);
   if (id.length !== 16) throw new RaicError('Usage', 'an object id for a pack table is 16 bytes');
@@ -79,7 +87,7 @@ export function encodePack(body: Uint8Array, codec: ErasureCodec, id: Uint8Array
   const regions = regionsPerShare(table);
   table.hashes = Buffer.alloc(n * regions * REGION_HASH_BYTES);
   const dataStart = OBJECT_HEADER_BYTES + TABLE_HEADER_BYTES + table.hashes.length;
-  const objects = Array.from({ length: n }, () => Buffer.allocUnsafeSlow(dataStart + shareLen));
+  const objects = Array.from({ length: n }, () => allocObject(dataStart + shareLen));
   const shares = objects.map((o) => o.subarray(dataStart));
   for (let i = 0; i < k; i++) {
     const part = body.subarray(i * shareLen, Math.min(body.length, (i + 1) * shareLen));
