@@ -35,6 +35,20 @@ export function isRaicError(err: unknown, code?: ErrorCode): err is RaicError {
   return err instanceof RaicError && (code === undefined || err.code === code);
 }
 
+/**
+ * `work`'s value, or the Integrity error it rejected with: for callers to whom bytes that do not authenticate are
+ * an answer to act on (rebuild them from other members), like openBatch's per-chunk results. Any other rejection
+ * is rethrown.
+ */
+export async function integrityAsValue<T>(work: Promise<T>): Promise<T | RaicError> {
+  try {
+    return await work;
+  } catch (err) {
+    if (isRaicError(err, 'Integrity')) return err;
+    throw err;
+  }
+}
+
 /** Exit codes: restic's table where it has one (see DESIGN.md). */
 export const ExitCode = {
   ok: 0,

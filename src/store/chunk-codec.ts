@@ -11,7 +11,7 @@
  */
 import { FRAME_OVERHEAD, frameChunk, unframeChunk, type CompressionMode } from '../compress/index.js';
 import { AEAD_OVERHEAD, KEY_BYTES, keyedHash, open, seal } from '../crypto/index.js';
-import { RaicError } from '../errors.js';
+import { RaicError, isRaicError } from '../errors.js';
 
 const CHUNK_ID_LABEL = Buffer.from('raic chunk id v1');
 
@@ -130,7 +130,7 @@ export function openChunkBatch(task: OpenBatchTask): OpenBatchResult {
       openChunk({ sealed: sealed.subarray(spans[2 * i], spans[2 * i + 1]), key: keys.subarray(KEY_BYTES * i, KEY_BYTES * (i + 1)), size }, plaintext.subarray(at, at + size));
       integrity.push(null);
     } catch (err) {
-      if (!(err instanceof RaicError) || err.code !== 'Integrity') throw err;
+      if (!isRaicError(err, 'Integrity')) throw err;
       integrity.push(err.message);
     }
     at += size;

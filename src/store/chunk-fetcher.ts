@@ -22,13 +22,14 @@
  * as get writes a stream). A plaintext handed to `deliver` is valid until the promise it returns settles (its
  * buffer is recycled then): keep a copy to keep it longer.
  */
-import { RaicError } from '../errors.js';
+import { RaicError, integrityAsValue } from '../errors.js';
 import type { ChunkEntry } from './chunk-ref.js';
 import type { ChunkReader } from './chunk-reader.js';
 import { packKey } from './layout.js';
 import { locateRange, type SharePiece } from './pack-codec.js';
 import type { CodedTable } from './pack-reader.js';
 import { DEFAULT_COALESCE, coalesce, type CoalesceLimits } from './read-plan.js';
+import { ShareLending } from './share-lending.js';
 
 export type Deliver = (plaintext: Uint8Array) => void | Promise<void>;
 
@@ -144,6 +145,8 @@ export class ChunkFetcher {
   readonly stats: FetchStats = { requests: 0, requestedBytes: 0, fallbacks: 0, decoded: 0, routedAround: 0, decodeHedges: 0 };
   /** Requests to each share that route() judged slow, counted for its probes. */
   private readonly routed: number[] = [];
+  /** Share reads under way, lent to decodes of the same positions (a slow data member's requests). */
+  readonly lending = new ShareLending();
   /** Chunks asked for and not yet delivered, by id: a second ask joins the first. */
   private readonly live = new Map<string, Need>();
   private queued: Need[] = [];
@@ -392,14 +395,7 @@ export class ChunkFetcher {
         // together from pieces, or a request for one data chunk alone (a provider's answer is the caller's; the
         // cache shares its copies, but never of a data pack). A chunk that fails is rebuilt from fresh reads.
         const own = first.sealed === need.assembly || (req.parts.length === 1 && !need.entry.meta);
-        let plaintext: Uint8Array | RaicError;
-        try {
-          plaintext = await this.reader.openSealed(need.entry, first.sealed, { moveSealed: own });
-        } catch (err) {
-          if (!(err instanceof RaicError) || err.code !== 'Integrity') throw err;
-          plaintext = err;
-        }
-        await opened(need, plaintext);
+        await opened(need, await integrityAsValue(this.reader.openSealed(need.entry, first.sealed, { moveSealed: own })));
         continue;
       }
       const batch: Part[] = [];
@@ -426,16 +422,20 @@ export class ChunkFetcher {
    * The request's bytes, unverified (its chunks' AEAD tags judge them): from its share's member, or decoded from
    * the same bytes of k others (`decoded`) — at once when that member is judged far slower (route), or as
    * a hedge when its answer is late against what decoding should take (PackReader.decodeHedge); the first to
-   * arrive wins and the other is cancelled. Null when neither came (the caller decodes, then rebuilds).
+   * arrive wins and the other is cancelled. Null when neither came (the caller decodes, then rebuilds). A decode
+   * borrows the other shares' bytes from reads under way (ShareLending), and this read is lent to theirs.
    */
   private async fetchBytes(req: Request): Promise<{ bytes: Buffer; decoded: boolean } | null> {
     const packs = this.reader.packs;
     const pc = { share: req.share, from: req.from, to: req.to };
     const route = this.route(req);
+    const loans = this.lending.loansFor(req.object);
     if (route === 'around') {
-      const decoded = await packs.decodePiece(req.object, req.table, pc);
+      const decoded = await packs.decodePiece(req.object, req.table, pc, undefined, loans);
       if (decoded) return { bytes: decoded, decoded: true };
     }
+    // Lent until the member answers (or the decode below wins): never waiting on a decode, which may borrow in turn.
+    const lent = this.lending.lend(req.object, req.share, req.from, req.to);
     const bytes = req.to - req.from;
     const started = performance.now();
     const direct = new AbortController();
@@ -448,6 +448,7 @@ export class ChunkFetcher {
         if (result === null && --pending > 0) return;
         settled = true;
         clearTimeout(timer);
+        if (result) this.lending.repay(req.object, lent, result.bytes);
         if (result?.decoded) direct.abort();
         else decoding.abort();
         resolve(result);
@@ -463,15 +464,21 @@ export class ChunkFetcher {
         pending += 1;
         hedge!.hedged();
         this.stats.decodeHedges += 1;
-        packs.decodePiece(req.object, req.table, pc, decoding.signal).then(
+        packs.decodePiece(req.object, req.table, pc, decoding.signal, loans).then(
           (decoded) => settle(decoded && { bytes: decoded, decoded: true }),
           () => settle(null),
         );
       };
       let timer = setTimeout(check, DECODE_HEDGE_CHECK_MS);
       packs.readSharePiece(req.object, req.table, pc, direct.signal).then(
-        (read) => settle(read && { bytes: read, decoded: false }),
-        () => settle(null),
+        (read) => {
+          this.lending.repay(req.object, lent, read);
+          settle(read && { bytes: read, decoded: false });
+        },
+        () => {
+          this.lending.repay(req.object, lent, null);
+          settle(null);
+        },
       );
     });
   }
@@ -547,7 +554,7 @@ export class ChunkFetcher {
     if (open.length === 0) return failed;
     const from = Math.min(...open.map((p) => p.piece.from));
     const to = Math.max(...open.map((p) => p.piece.to));
-    const decoded = await this.reader.packs.decodePiece(req.object, req.table, { share: req.share, from, to });
+    const decoded = await this.reader.packs.decodePiece(req.object, req.table, { share: req.share, from, to }, undefined, this.lending.loansFor(req.object));
     if (!decoded || this.error) return failed;
     this.stats.decoded += 1;
     const ready: { part: Part; sealed: Uint8Array }[] = [];
@@ -559,11 +566,8 @@ export class ChunkFetcher {
     for (const { part, sealed } of ready) {
       const { need } = part;
       if (need.settled || this.error) continue;
-      let plaintext: Uint8Array;
-      try {
-        plaintext = await this.reader.openSealed(need.entry, sealed, { moveSealed: sealed === need.assembly });
-      } catch (err) {
-        if (!(err instanceof RaicError) || err.code !== 'Integrity') throw err;
+      const plaintext = await integrityAsValue(this.reader.openSealed(need.entry, sealed, { moveSealed: sealed === need.assembly }));
+      if (plaintext instanceof RaicError) {
         left.push(part);
         continue;
       }

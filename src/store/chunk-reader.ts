@@ -9,7 +9,7 @@
  * keeps every live chunk one record away from where any entry names it; chains left by older versions or an
  * interrupted prune are followed. The chunk's own AEAD tag stays the judge of the bytes, wherever they were read.
  */
-import { RaicError } from '../errors.js';
+import { RaicError, integrityAsValue } from '../errors.js';
 import { BufferPool } from './buffer-pool.js';
 import type { ChunkEntry } from './chunk-ref.js';
 import { KEY_BYTES } from '../crypto/index.js';
@@ -108,13 +108,10 @@ export class ChunkReader {
     const object = packKey(at.pack.toString('hex'));
     if (entry.meta) this.members.keepWhole(object);
     const healthy = await this.packs.readRange(object, at.pack, at.offset, at.length);
-    try {
-      return await this.openSealed(entry, healthy);
-    } catch (err) {
-      // The data share's bytes were wrong: the rebuild checks every member's bytes against the table and
-      // records which one lied.
-      if (!(err instanceof RaicError) || err.code !== 'Integrity') throw err;
-    }
+    const opened = await integrityAsValue(this.openSealed(entry, healthy));
+    if (!(opened instanceof RaicError)) return opened;
+    // The data share's bytes were wrong: the rebuild checks every member's bytes against the table and records
+    // which one lied.
     return this.openRebuilt(entry, await this.packs.rebuildRange(object, at.pack, at.offset, at.length));
   }
 
@@ -181,14 +178,11 @@ export class ChunkReader {
 
   /** The chunk's plaintext from bytes rebuilt from members that match its pack's table: the last word on it. */
   async openRebuilt(entry: ChunkEntry, sealed: Uint8Array): Promise<Uint8Array> {
-    try {
-      return await this.openSealed(entry, sealed);
-    } catch (err) {
-      if (!(err instanceof RaicError) || err.code !== 'Integrity') throw err;
-      throw new RaicError('Integrity', `chunk ${entry.id.toString('hex').slice(0, 16)} does not authenticate, even rebuilt from members that match its pack's table`, {
-        hint: 'the pack was written damaged or its reference is wrong; run raic check --read-data',
-      });
-    }
+    const opened = await integrityAsValue(this.openSealed(entry, sealed));
+    if (!(opened instanceof RaicError)) return opened;
+    throw new RaicError('Integrity', `chunk ${entry.id.toString('hex').slice(0, 16)} does not authenticate, even rebuilt from members that match its pack's table`, {
+      hint: 'the pack was written damaged or its reference is wrong; run raic check --read-data',
+    });
   }
 
   /** The chunk's plaintext rebuilt from k members (its healthy read failed elsewhere, e.g. in a ChunkFetcher request). */

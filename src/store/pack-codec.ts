@@ -64,6 +64,14 @@ export interface EncodedPack {
 
 /** Bytes of parity computed at a time: the only scratch encoding needs beyond the objects themselves. */
 const SLICE_BYTES = 256 * 1024;
+/** encodePack's stripe, reused from call to call on this thread (n × SLICE_BYTES at most). */
+let encodeScratch = new Uint8Array(0);
+
+/** The size of each member object of a `bodyBytes` body (header, table, one share). */
+export function packObjectBytes(bodyBytes: number, k: number, n: number, regionBytes = REGION_BYTES): number {
+  const shareLen = Math.ceil(bodyBytes / k);
+  return OBJECT_HEADER_BYTES + TABLE_HEADER_BYTES + n * regionsPerShare({ shareLen, regionBytes }) * REGION_HASH_BYTES + shareLen;
+}
 
 /**
  * Cuts `body` into k data and n − k parity shares, hashes every region, writes the table naming `id`, and
@@ -87,7 +95,7 @@ export function encodePack(
   const regions = regionsPerShare(table);
   table.hashes = Buffer.alloc(n * regions * REGION_HASH_BYTES);
   const dataStart = OBJECT_HEADER_BYTES + TABLE_HEADER_BYTES + table.hashes.length;
-  const objects = Array.from({ length: n }, () => allocObject(dataStart + shareLen));
+  const objects = Array.from({ length: n }, () => allocObject(packObjectBytes(body.length, k, n, regionBytes)));
   const shares = objects.map((o) => o.subarray(dataStart));
   for (let i = 0; i < k; i++) {
     const part = body.subarray(i * shareLen, Math.min(body.length, (i + 1) * shareLen));
@@ -95,10 +103,10 @@ export function encodePack(
     shares[i]!.fill(0, part.length); // the last data share's padding
   }
   const slice = Math.min(SLICE_BYTES, shareLen);
-  const scratch = new Uint8Array(n * slice);
+  if (encodeScratch.length < n * slice) encodeScratch = new Uint8Array(n * slice);
   for (let at = 0; at < shareLen; at += slice) {
     const len = Math.min(slice, shareLen - at);
-    const stripe = scratch.subarray(0, n * len);
+    const stripe = encodeScratch.subarray(0, n * len);
     for (let i = 0; i < k; i++) stripe.set(shares[i]!.subarray(at, at + len), i * len);
     codec.encode(stripe, len);
     for (let i = k; i < n; i++) shares[i]!.set(stripe.subarray(i * len, (i + 1) * len), at);

@@ -41,6 +41,14 @@ export interface ReadProblem {
   detail: string;
 }
 
+/**
+ * Share bytes that reads already under way will bring: of share `share`, the parts of [from, to) they cover, each
+ * with a promise of its bytes (a copy; null when that read failed). decodePiece takes them instead of asking a
+ * member again for bytes already on their way: a restore reads every data share of a pack, so decoding a slow
+ * data member's range then costs about one parity range more, not k ranges.
+ */
+export type ShareLoans = (share: number, from: number, to: number) => { from: number; to: number; bytes: Promise<Uint8Array | null> }[];
+
 export interface CodedTable {
   table: PackTable;
   tableBytes: Buffer;
@@ -223,13 +231,17 @@ export class PackReader {
    * goes to rebuildPiece, which checks every region against the table. A degraded read so fetches exactly the
    * bytes it decodes and hashes nothing (a 256 MiB get with two of six members gone: ~5.5 s → ~2.8 s).
    */
-  async decodePiece(object: string, t: CodedTable, pc: SharePiece, stop?: AbortSignal): Promise<Buffer | null> {
+  async decodePiece(object: string, t: CodedTable, pc: SharePiece, stop?: AbortSignal, loans?: ShareLoans): Promise<Buffer | null> {
     const length = pc.to - pc.from;
     const spans: (Uint8Array | null)[] = new Array<Uint8Array | null>(this.n).fill(null);
+    const others = [...Array(this.n).keys()].filter((i) => i !== pc.share && this.members.isUp(i));
+    const lent = new Map(others.map((i) => [i, loans?.(i, pc.from, pc.to) ?? []]));
     const fetchOne = async (i: number, own: AbortSignal): Promise<Uint8Array | null> => {
       const signal = stop ? AbortSignal.any([own, stop]) : own;
+      const get = (from: number, to: number): Promise<Buffer> => this.members.call(i, (p) => p.get(object, { offset: t.dataStart + from, length: to - from }, { signal }));
       try {
-        const bytes = await this.members.call(i, (p) => p.get(object, { offset: t.dataStart + pc.from, length }, { signal }));
+        const parts = lent.get(i)!;
+        const bytes = parts.length > 0 ? await assemble(pc.from, pc.to, parts, get) : await get(pc.from, pc.to);
         if (bytes.length === length) return (spans[i] = bytes);
         this.problems.push({ member: i, object, problem: 'corrupt', detail: `short read (${bytes.length} of ${length} bytes)` });
       } catch (err) {
@@ -237,8 +249,10 @@ export class PackReader {
       }
       return null;
     };
-    const others = [...Array(this.n).keys()].filter((i) => i !== pc.share && this.members.isUp(i));
-    const got = await hedgedFetch(this.members.rank(others, length), this.k, fetchOne, this.members.hedgePolicy(length));
+    // Members whose bytes are mostly on their way already go first (a stable sort keeps the ranking among the rest).
+    const covered = (i: number): number => lent.get(i)!.reduce((sum, l) => sum + l.to - l.from, 0);
+    const order = this.members.rank(others, length).sort((a, b) => covered(b) - covered(a));
+    const got = await hedgedFetch(order, this.k, fetchOne, this.members.hedgePolicy(length));
     if (got.size < this.k || stop?.aborted) return null;
     let kept = 0;
     for (let i = 0; i < this.n; i++) if (spans[i] && (kept += 1) > this.k) spans[i] = null;
@@ -331,4 +345,31 @@ function majority(copies: Map<number, Buffer>, k: number): Buffer | null {
   }
   for (const c of counts.values()) if (c.count >= k) return c.bytes;
   return null;
+}
+
+/**
+ * Share bytes [from, to) put together from loans (ShareLoans: parts already on their way, taken as they come)
+ * and `get` for the rest: the gaps between them, and any loan whose read failed. Rejects Integrity when a get
+ * answers short.
+ */
+async function assemble(from: number, to: number, loans: ReturnType<ShareLoans>, get: (from: number, to: number) => Promise<Buffer>): Promise<Buffer> {
+  const out = Buffer.allocUnsafe(to - from);
+  const fill = async (a: number, b: number): Promise<void> => {
+    const bytes = await get(a, b);
+    if (bytes.length !== b - a) throw new RaicError('Integrity', `short read (${bytes.length} of ${b - a} bytes)`);
+    out.set(bytes, a - from);
+  };
+  const jobs: Promise<void>[] = [];
+  let at = from;
+  for (const loan of [...loans].sort((x, y) => x.from - y.from)) {
+    const start = Math.max(at, loan.from, from);
+    const end = Math.min(loan.to, to);
+    if (start >= end) continue;
+    if (start > at) jobs.push(fill(at, start));
+    jobs.push(loan.bytes.then((bytes) => (bytes ? void out.set(bytes.subarray(start - loan.from, end - loan.from), start - from) : fill(start, end))));
+    at = end;
+  }
+  if (at < to) jobs.push(fill(at, to));
+  await Promise.all(jobs);
+  return out;
 }

@@ -19,12 +19,16 @@ import type { SealedChunk } from './chunk-codec.js';
 import { packKey } from './layout.js';
 import type { Members } from './members.js';
 import { encodePackTask, type PackEncoder } from './pack-encoder.js';
+import { packObjectBytes } from './pack-codec.js';
 import { QuorumWrite } from './quorum-write.js';
 
 export const TRAILER_MAGIC = 'RAICTRL2';
 /** Refs one pack holds at most: bounds its trailer (≈ 1 MiB). */
 export const MAX_REFS_PER_PACK = 16384;
 const INITIAL_BODY_BYTES = 1024 * 1024;
+
+/** A kept object buffer is reused for an object at most this many times smaller (see encodeAndUpload). */
+const SPARE_SLACK = 1.25;
 
 /**
  * Packs a member may lag behind (its objects still uploading after their pack committed), per writer: what a
@@ -166,9 +170,14 @@ export class PackWriter {
   }
 
   private async encodeAndUpload(id: Buffer, body: Buffer, trailerBytes: number): Promise<void> {
-    const spare = this.spareObjects.splice(0, this.members.n);
+    // The objects' memory is allocated here, on this thread, when none is kept that is large enough (the rest is
+    // dropped): memory a worker allocated lives in its own malloc arena, and freed from here it stayed there,
+    // raising a tree backup's peak RSS.
+    // A kept buffer much larger than this pack's objects would hold memory for nothing: it is dropped as well.
+    const bytes = packObjectBytes(body.length, this.k, this.members.n);
+    const spare = this.spareObjects.splice(0).filter((b) => b.byteLength >= bytes && b.byteLength <= bytes * SPARE_SLACK).slice(0, this.members.n);
+    while (spare.length < this.members.n) spare.push(Buffer.allocUnsafeSlow(bytes).buffer);
     const coded = await this.encoder({ body, id, trailerBytes, k: this.k, n: this.members.n, spare });
-    this.spareObjects.push(...coded.unused);
     if (this.spare.length < 1) this.spare.push(Buffer.from(coded.body.buffer));
     await this.upload(id, coded.objects.map((o) => Buffer.from(o.buffer, o.byteOffset, o.byteLength)));
   }
