@@ -2,9 +2,9 @@
  * PackEncoder: how a PackWriter has a closed pack body erasure-coded (encodePack), on this thread or, through
  * CodecPool.encodePack, on a worker. Data packs go to the workers: splitting, parity and hashing every region of
  * n/k × each body (1.5 GiB of SHA-256 for a 1 GiB put at 4+2) were the main thread's largest cost while the
- * workers waited. The body and the objects' memory move to the worker and back, never copied; `spare` is memory
- * of earlier packs' objects, reused when large enough (fresh memory costs a page fault per 4 KiB, which on a
- * virtual machine cost more than the encoding), and what this pack did not use comes back as `unused`.
+ * workers waited. The body and the objects' memory move to the worker and back, never copied; `spare` is the
+ * memory for the objects (a PackWriter gives n buffers large enough, so a worker allocates none), and what a pack
+ * did not use comes back as `unused`.
  */
 import { loadErasureCodec } from '../erasure/index.js';
 import { encodePack, REGION_BYTES } from './pack-codec.js';
