@@ -37,8 +37,8 @@ const OPEN_FOR_READ = 32;
 type OpenObject = { handle: FileHandle; size: number; readers: number; dropped: boolean };
 /** Object sizes looked up at once while listing (the thread pool runs them in parallel). */
 const LIST_STAT_AHEAD = 32;
-/** Bytes per read call, and per write call (file-io.ts says why those are smaller): the units of progress and
- * of checks for cancellation. */
+/** Bytes per read call: the unit of progress and of checks for cancellation (writes go WRITE_SLICE_BYTES at a
+ * time: file-io.ts says why). */
 const READ_SLICE = 4 * 1024 * 1024;
 
 export interface FileConfig {

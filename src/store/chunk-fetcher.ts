@@ -146,7 +146,7 @@ export class ChunkFetcher {
   /** Requests to each share that route() judged slow, counted for its probes. */
   private readonly routed: number[] = [];
   /** Share reads under way, lent to decodes of the same positions (a slow data member's requests). */
-  readonly lending = new ShareLending();
+  private readonly lending = new ShareLending();
   /** Chunks asked for and not yet delivered, by id: a second ask joins the first. */
   private readonly live = new Map<string, Need>();
   private queued: Need[] = [];

@@ -95,7 +95,8 @@ export function encodePack(
   const regions = regionsPerShare(table);
   table.hashes = Buffer.alloc(n * regions * REGION_HASH_BYTES);
   const dataStart = OBJECT_HEADER_BYTES + TABLE_HEADER_BYTES + table.hashes.length;
-  const objects = Array.from({ length: n }, () => allocObject(packObjectBytes(body.length, k, n, regionBytes)));
+  const objectBytes = packObjectBytes(body.length, k, n, regionBytes); // dataStart + shareLen
+  const objects = Array.from({ length: n }, () => allocObject(objectBytes));
   const shares = objects.map((o) => o.subarray(dataStart));
   for (let i = 0; i < k; i++) {
     const part = body.subarray(i * shareLen, Math.min(body.length, (i + 1) * shareLen));
