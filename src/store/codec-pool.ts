@@ -22,6 +22,11 @@ export class CodecPool {
       // Workers keep little on their JS heap (their buffers are off-heap); V8's default young generation
       // (up to 3 × 16 MiB per thread) only let garbage pile up between scavenges: ~20 MB of peak RSS each.
       resourceLimits: { maxYoungGenerationSizeMb: 6 },
+      // A large file's descriptor is opened by the worker reading its first segment and may be read and closed by
+      // another (file-segment.ts). Node's per-worker tracking of descriptors then made the closing worker print a
+      // warning to stderr (seen under load: a failed backup's one-line error came out as four lines), and would
+      // close, when the opening worker exits, a descriptor it no longer owns.
+      trackUnmanagedFds: false,
     });
   }
 
