@@ -342,13 +342,23 @@ export class ChunkFetcher {
         started = true;
         this.stats.requests += 1;
         this.stats.requestedBytes += bytes;
-        const running: Promise<void> = this.run(next)
+        // The member's slot is free once its bytes are here: the next request to it starts while these chunks
+        // are opened and delivered (a restore's writes), so its link does not idle meanwhile. The bytes stay
+        // counted against inFlightBytes until delivered (memory).
+        let slotHeld = true;
+        const freeSlot = (): void => {
+          if (!slotHeld) return;
+          slotHeld = false;
+          this.running[share]! -= 1;
+          this.pump();
+        };
+        const running: Promise<void> = this.run(next, freeSlot)
           .catch((err: unknown) => this.fail(err))
           .finally(() => {
             this.active.delete(running);
-            this.running[share]! -= 1;
             this.inFlight -= bytes;
-            this.pump();
+            if (slotHeld) freeSlot();
+            else this.pump();
             if (this.hungry()) this.flush();
             this.wake();
           });
@@ -357,10 +367,11 @@ export class ChunkFetcher {
     }
   }
 
-  /** One request: fetch, open and deliver its chunks; what failed is rebuilt from the other members. */
-  private async run(req: Request): Promise<void> {
+  /** One request: fetch (then `fetched`), open and deliver its chunks; what failed is rebuilt from the other members. */
+  private async run(req: Request, fetched: () => void): Promise<void> {
     const packs = this.reader.packs;
     const got = await this.fetchBytes(req);
+    fetched();
     const bytes = got?.bytes ?? null;
     if (this.error) return;
     const failed: Part[] = [];

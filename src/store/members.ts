@@ -161,8 +161,8 @@ export class Members {
   }
 
   /** Records a transfer of member `index` (see LinkEstimate.observe). */
-  observe(index: number, direction: Direction, bytes: number, ms: number): void {
-    this.linkOf(index)[direction].observe(bytes, ms);
+  observe(index: number, direction: Direction, bytes: number, ms: number, sharing = 1): void {
+    this.linkOf(index)[direction].observe(bytes, ms, sharing);
   }
 
   /**
@@ -188,6 +188,19 @@ export class Members {
   /** Whether a large transfer of member `index` was timed yet, i.e. its throughput is known (not guessed). */
   throughputKnown(index: number, direction: Direction = 'get'): boolean {
     return (this.links.get(index)?.[direction].bytesPerMs ?? null) !== null;
+  }
+
+  /**
+   * Ms the bytes of a request of `bytes` to member `index` take on its link, its round trip aside; 0 for a
+   * request small enough to be all round trip; null while its throughput is unmeasured. `atBest`: an unmeasured
+   * member is taken to be as fast as the fastest measured (as expectedMsAtBest: parity members are rarely read
+   * in bulk while the data members answer).
+   */
+  transferMs(index: number, bytes: number, direction: Direction = 'get', atBest = false): number | null {
+    if (bytes <= LATENCY_SAMPLE_BYTES) return 0;
+    let rate = this.links.get(index)?.[direction].bytesPerMs ?? null;
+    if (rate === null && atBest) for (const l of this.links.values()) if (l[direction].bytesPerMs !== null) rate = Math.max(rate ?? 0, l[direction].bytesPerMs!);
+    return rate === null ? null : bytes / rate;
   }
 
   /** Expected ms of a request of `bytes` to member `index`; null while nothing is known of its link. */
@@ -319,6 +332,9 @@ export class Members {
     const timed = async <T>(direction: Direction, opts: CallOptions | undefined, run: (opts: CallOptions) => Promise<T>, size: (out: T) => number): Promise<T> => {
       const leave = await this.gateOf(index, direction).enter(opts?.signal);
       const t0 = performance.now();
+      const leaveLink = this.linkOf(index)[direction].begin(t0);
+      let sharing: number | undefined;
+      const ended = (t1: number): number => (sharing ??= leaveLink(t1));
       let moved = 0;
       const inner: CallOptions = {
         signal: opts?.signal,
@@ -331,14 +347,17 @@ export class Members {
         const out = await run(inner);
         const bytes = size(out);
         if (direction === 'get') this.readBytes += bytes;
-        this.observe(index, direction, bytes, performance.now() - t0);
+        const t1 = performance.now();
+        this.observe(index, direction, bytes, t1 - t0, ended(t1));
         return out;
       } catch (err) {
         // A transfer cut short (overtaken, out of grace, timed out) still says how fast its bytes came: a
         // lower bound, and the only word on a member whose requests are always cut.
-        if (moved > LATENCY_SAMPLE_BYTES) this.observe(index, direction, moved, performance.now() - t0);
+        const t1 = performance.now();
+        if (moved > LATENCY_SAMPLE_BYTES) this.observe(index, direction, moved, t1 - t0, ended(t1));
         throw err;
       } finally {
+        ended(performance.now());
         leave();
       }
     };

@@ -169,15 +169,23 @@ export class PackReader {
   }
 
   /**
-   * Whether reading `bytes` of share `share` from its member is expected to take over `factor` × as long as
-   * decoding them (decodePiece) from the k fastest other members that are up, each asked for the same bytes
-   * side by side, and `minGainMs` longer at least. False while the member's link, or those of fewer than k
-   * others, are unmeasured, and with a fixed hedge delay (Members.fixedHedgeDelayMs: no timing decides).
+   * Whether reading `bytes` of share `share` from its member is expected to move them over `factor` × as slowly
+   * as decoding them (decodePiece) from the k fastest other members that are up, each asked for the same bytes
+   * side by side, and to take `minGainMs` longer at least, round trips included. The factor applies to the
+   * bytes' time alone: the round trips (a few hundred ms measured on a busy 50 ms link, alike on every member)
+   * kept a member 6× slower than the rest from looking 3× slower on requests under a megabyte. A member whose
+   * throughput is unmeasured (a parity member, read only for tables while the data members answer) counts as
+   * fast as the fastest. False while the member's own link, or the latency of fewer than k others, is
+   * unmeasured, and with a fixed hedge delay (Members.fixedHedgeDelayMs: no timing decides).
    */
   slowerThanDecoding(share: number, bytes: number, factor: number, minGainMs: number): boolean {
-    const own = this.members.fixedHedgeDelayMs === null ? this.members.expectedMs(share, bytes) : null;
+    if (this.members.fixedHedgeDelayMs !== null) return false;
+    const own = this.members.expectedMs(share, bytes);
+    const ownMoving = this.members.transferMs(share, bytes);
     const decoding = this.decodeMs(share, bytes);
-    return own !== null && decoding !== null && own > factor * decoding && own - decoding > minGainMs;
+    const decodingMoving = this.kthFastest(share, (i) => this.members.transferMs(i, bytes, 'get', true));
+    if (own === null || ownMoving === null || decoding === null || decodingMoving === null) return false;
+    return ownMoving > factor * decodingMoving && own - decoding > minGainMs;
   }
 
   /**
@@ -204,10 +212,15 @@ export class PackReader {
    * unmeasured is taken to be as fast as the fastest measured (Members.expectedMsAtBest).
    */
   private decodeMs(share: number, bytes: number, atBest = false): number | null {
+    return this.kthFastest(share, (i) => (atBest ? this.members.expectedMsAtBest(i, bytes) : this.members.expectedMs(i, bytes)));
+  }
+
+  /** The k-th smallest `ms` of the up members other than `share` (null for unknown), or null if fewer are known. */
+  private kthFastest(share: number, ms: (member: number) => number | null): number | null {
     const others: number[] = [];
     for (let i = 0; i < this.n; i++) {
-      const ms = i === share || !this.members.isUp(i) ? null : atBest ? this.members.expectedMsAtBest(i, bytes) : this.members.expectedMs(i, bytes);
-      if (ms !== null) others.push(ms);
+      const t = i === share || !this.members.isUp(i) ? null : ms(i);
+      if (t !== null) others.push(t);
     }
     return others.length < this.k ? null : others.sort((a, b) => a - b)[this.k - 1]!;
   }

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Members } from '../../../src/store/index.js';
+import { Members, PackReader } from '../../../src/store/index.js';
 import { LinkEstimate } from '../../../src/store/link-estimate.js';
 import { RequestGate } from '../../../src/store/request-gate.js';
 import { createMemoryProvider } from '../../support/memory-provider.js';
@@ -36,6 +36,55 @@ describe('LinkEstimate', () => {
     e.observe(4 * MiB, 40 + 4 * 1024);
     assert.equal(e.bytesPerMs, 1024);
     assert.equal(e.expectedMs(2 * MiB), 40 + 2048);
+  });
+});
+
+describe('LinkEstimate: a link shared by several transfers', () => {
+  it('counts the transfers under way on average, and takes the link throughput as each one\'s rate times them', () => {
+    const e = new LinkEstimate();
+    e.observe(1000, 50); // latency 50 ms
+    // Three transfers side by side for 1000 ms, then one alone for 1000 ms more.
+    const ends = [e.begin(0), e.begin(0), e.begin(0)];
+    assert.equal(ends[0]!(1000), 3);
+    assert.equal(ends[1]!(1000), 3);
+    const long = e.begin(1000);
+    assert.equal(ends[2]!(2000), 2.5, 'three for the first half, two (itself and the new one) for the second');
+    assert.equal(long(2000), 2);
+    const lone = new LinkEstimate();
+    lone.observe(1000, 50);
+    lone.observe(MiB, 50 + 1024); // alone: 1 MiB in 1024 ms of moving
+    e.observe(MiB, 50 + 3 * 1024, 3); // one of three: 1 MiB in 3 × as long, the link three times as fast as that
+    assert.equal(e.bytesPerMs, lone.bytesPerMs);
+    assert.equal(e.expectedMs(2 * MiB), lone.expectedMs(2 * MiB));
+  });
+});
+
+describe('PackReader: reading around a slow data member', () => {
+  /** k = 4 of 6; member 0 on a 1 MB/s link, the others 6 MB/s (5 unmeasured but for round trips, as a parity member is). */
+  function slowZero(latencyMs: number): PackReader {
+    const members = Members.fromProviders(Array.from({ length: 6 }, (_, i) => createMemoryProvider({ name: `m${i}` })));
+    for (let i = 0; i < 6; i++) {
+      members.observe(i, 'get', 4 * KiB, latencyMs);
+      if (i !== 5) members.observe(i, 'get', 2 * MiB, latencyMs + (2 * MiB) / (i === 0 ? 1000 : 6000));
+    }
+    return new PackReader(members, 4);
+  }
+
+  it('goes around a link 6× slower by the time of its bytes, though round trips of 250 ms make whole requests look 2× slower', () => {
+    const reader = slowZero(250);
+    // 400 KiB: 250 + 410 ms against 250 + 68 ms.
+    assert.equal(reader.slowerThanDecoding(0, 400 * KiB, 3, 50), true);
+    assert.equal(reader.slowerThanDecoding(1, 400 * KiB, 3, 50), false, 'a member as fast as the others');
+    assert.equal(reader.slowerThanDecoding(0, 32 * KiB, 3, 50), false, 'a request all round trip: no bytes time to gain');
+  });
+
+  it('not when the gain is under minGainMs (local disks: a few ms either way)', () => {
+    const members = Members.fromProviders(Array.from({ length: 6 }, (_, i) => createMemoryProvider({ name: `m${i}` })));
+    for (let i = 0; i < 6; i++) {
+      members.observe(i, 'get', 4 * KiB, 1);
+      members.observe(i, 'get', 2 * MiB, 1 + (2 * MiB) / (i === 0 ? 100_000 : 1_000_000));
+    }
+    assert.equal(new PackReader(members, 4).slowerThanDecoding(0, MiB, 3, 50), false);
   });
 });
 
