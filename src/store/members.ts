@@ -172,14 +172,12 @@ export class Members {
    */
   expectedMsAtBest(index: number, bytes: number, direction: Direction = 'get'): number | null {
     const link = this.links.get(index)?.[direction];
-    let rate: number | null = null;
     let latency: number | null = null;
     for (const l of this.links.values()) {
-      const { bytesPerMs, latencyMs } = l[direction];
-      if (bytesPerMs !== null) rate = Math.max(rate ?? 0, bytesPerMs);
+      const { latencyMs } = l[direction];
       if (latencyMs !== null) latency = Math.min(latency ?? Number.POSITIVE_INFINITY, latencyMs);
     }
-    rate = link?.bytesPerMs ?? rate;
+    const rate = link?.bytesPerMs ?? this.bestRate(direction);
     latency = link?.latencyMs ?? latency;
     if (rate === null || latency === null) return null;
     return latency + (bytes > LATENCY_SAMPLE_BYTES ? bytes / rate : 0);
@@ -198,8 +196,7 @@ export class Members {
    */
   transferMs(index: number, bytes: number, direction: Direction = 'get', atBest = false): number | null {
     if (bytes <= LATENCY_SAMPLE_BYTES) return 0;
-    let rate = this.links.get(index)?.[direction].bytesPerMs ?? null;
-    if (rate === null && atBest) for (const l of this.links.values()) if (l[direction].bytesPerMs !== null) rate = Math.max(rate ?? 0, l[direction].bytesPerMs!);
+    const rate = this.links.get(index)?.[direction].bytesPerMs ?? (atBest ? this.bestRate(direction) : null);
     return rate === null ? null : bytes / rate;
   }
 
@@ -273,10 +270,18 @@ export class Members {
   concurrencyLimit(index: number, direction: Direction): number {
     const own = this.links.get(index)?.[direction].bytesPerMs ?? null;
     if (own === null) return Number.POSITIVE_INFINITY;
-    let best = own;
-    for (const l of this.links.values()) best = Math.max(best, l[direction].bytesPerMs ?? 0);
-    const share = own / best;
+    const share = own / this.bestRate(direction)!; // at least own: its link is among those measured
     return share >= LIMITED_BELOW ? Number.POSITIVE_INFINITY : Math.max(1, Math.ceil(FULL_SPEED_CONCURRENCY[direction] * share));
+  }
+
+  /** The highest throughput any member's link was measured at, or null while none was. */
+  private bestRate(direction: Direction): number | null {
+    let best: number | null = null;
+    for (const l of this.links.values()) {
+      const rate = l[direction].bytesPerMs;
+      if (rate !== null) best = Math.max(best ?? 0, rate);
+    }
+    return best;
   }
 
   private linkOf(index: number): Record<Direction, LinkEstimate> {
