@@ -3,7 +3,7 @@ import { BaseCommand, peakRssMB } from '../cli/base-command.js';
 import { compressionFlag } from '../cli/compression-flag.js';
 import { showCapabilityFlag } from '../cli/show-capability-flag.js';
 import { describeDegraded, formatBytes } from '../cli/format.js';
-import { backup, type BackupResult } from '../core/backup.js';
+import { backup, scanSources, type BackupResult } from '../core/backup.js';
 import { readCatalog } from '../core/catalog.js';
 import { openConfiguredArray, unlockArray } from '../core/open-array.js';
 import { withLock } from '../core/with-lock.js';
@@ -41,36 +41,44 @@ Exit codes: 0 all good; 1 failed, nothing committed; 3 snapshot committed but so
   async run(): Promise<Omit<BackupResult, 'capability'> & { capability?: string; peakRssMB: number }> {
     const excludes = [...this.flags.exclude];
     for (const file of this.flags['exclude-file']) excludes.push(...(await readExcludeFile(file)));
-    const array = await openConfiguredArray({ configPath: this.configPath(), cache: this.cacheSetting(), firstListings: 'lock', passphrase: () => this.passphrase(false) });
-    const n = array.n;
+    // The sources are scanned from here on, while the array opens and the lock is taken.
+    const scan = scanSources(this.positional, excludes);
     let result: BackupResult;
+    let n: number;
     try {
-      const keys = await unlockArray(array);
-      // Threads and their modules load while the index is read: a one-file backup waited ~300 ms for them at
-      // its first file otherwise. Not before the KDF: its 64 MiB and the threads would add up in peak RSS.
-      array.startWorkers();
-      const progress = createProgress({ quiet: this.flags.quiet, json: this.jsonEnabled(), label: 'backup' });
+      const array = await openConfiguredArray({ configPath: this.configPath(), cache: this.cacheSetting(), firstListings: 'lock', passphrase: () => this.passphrase(false) });
+      n = array.n;
       try {
-        result = await withLock(array, keys, { exclusive: false, command: 'backup', confirmInBackground: true, configPath: this.configPath() }, async (lock) =>
-          backup(array, keys, readCatalog(array, keys), {
-            paths: this.positional,
-            excludes,
-            tags: this.flags.tag,
-            host: this.flags.host,
-            compression: this.flags.compression,
-            changeDetection: { force: this.flags.force, ignoreCtime: this.flags['ignore-ctime'], ignoreInode: this.flags['ignore-inode'] },
-            signal: lock.signal,
-            commitGate: lock.confirmed,
-            confirmCommit: () => lock.confirm(),
-            estimateTotal: progress.drawing,
-            onProgress: (p) => progress.update({ bytes: p.bytesSeen, files: p.files }, p.total),
-          }),
-        );
+        const keys = await unlockArray(array);
+        // Threads and their modules load while the index is read: a one-file backup waited ~300 ms for them at
+        // its first file otherwise. Not before the KDF: its 64 MiB and the threads would add up in peak RSS.
+        array.startWorkers();
+        const progress = createProgress({ quiet: this.flags.quiet, json: this.jsonEnabled(), label: 'backup' });
+        try {
+          result = await withLock(array, keys, { exclusive: false, command: 'backup', confirmInBackground: true, configPath: this.configPath() }, async (lock) =>
+            backup(array, keys, readCatalog(array, keys), {
+              paths: this.positional,
+              scan,
+              excludes,
+              tags: this.flags.tag,
+              host: this.flags.host,
+              compression: this.flags.compression,
+              changeDetection: { force: this.flags.force, ignoreCtime: this.flags['ignore-ctime'], ignoreInode: this.flags['ignore-inode'] },
+              signal: lock.signal,
+              commitGate: lock.confirmed,
+              confirmCommit: () => lock.confirm(),
+              estimateTotal: progress.drawing,
+              onProgress: (p) => progress.update({ bytes: p.bytesSeen, files: p.files }, p.total),
+            }),
+          );
+        } finally {
+          progress.stop();
+        }
       } finally {
-        progress.stop();
+        await array.close();
       }
     } finally {
-      await array.close();
+      await scan.close();
     }
     for (const e of result.errors) process.stderr.write(`raic: ${e.path}: ${e.message} (could not be read: not in the snapshot)\n`);
     this.log(

@@ -46,6 +46,8 @@ export interface BackupOptions {
   /** How files are judged unchanged since the parent (default: size, mtime, ctime, inode). */
   changeDetection?: ChangeDetection;
   signal?: AbortSignal;
+  /** The sources' scan, started early (scanSources); its starter closes it. Default: started and closed here. */
+  scan?: SourceScan;
   /** Nothing is committed (index, manifest, catalog) before this resolves: the lock's confirmation. */
   commitGate?: Promise<void>;
   /** Called while the last packs and the index segment are stored, and awaited before the manifest and catalog
@@ -348,6 +350,29 @@ class BackupRun {
   }
 }
 
+/**
+ * The scan of the sources (tree/source-scan.ts), started before backup() is called: from the command's start it
+ * runs while the array opens, the passphrase is stretched and the lock is taken. Give it to backup() as `scan`,
+ * with the same paths and excludes; whoever started it closes it.
+ */
+export function scanSources(paths: readonly string[], excludes: readonly string[] = []): SourceScan {
+  const given = sourcePaths(paths);
+  const scan = new SourceScan(given, excludes);
+  if (given.some(isDirectory)) scan.start();
+  return scan;
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return lstatSync(path).isDirectory();
+  } catch {
+    return false; // backup() says what is wrong with it
+  }
+}
+
+/** The given paths as backup records them: absolute, once each, sorted. */
+const sourcePaths = (paths: readonly string[]): string[] => [...new Set(paths.map((p) => resolve(p)))].sort();
+
 /** The parent snapshot's root listing; an unreadable parent only costs re-reading everything. */
 async function readParentRoot(array: RaicArray, reader: ChunkReader, parent: CatalogRecord): Promise<ParentDir> {
   try {
@@ -365,7 +390,7 @@ async function readParentRoot(array: RaicArray, reader: ChunkReader, parent: Cat
 export async function backup(array: RaicArray, keys: RepoKeys, catalog: readonly CatalogRecord[] | Promise<readonly CatalogRecord[]>, opts: BackupOptions): Promise<BackupResult> {
   const started = performance.now();
   if (opts.paths.length === 0) throw new RaicError('Usage', 'nothing to back up: give at least one path');
-  const paths = [...new Set(opts.paths.map((p) => resolve(p)))].sort();
+  const paths = sourcePaths(opts.paths);
   let directories = false;
   for (const p of paths) {
     try {
@@ -381,12 +406,12 @@ export async function backup(array: RaicArray, keys: RepoKeys, catalog: readonly
   // A thread lists and lstats the sources' directories ahead of the walk (tree/source-scan.ts): with a parent most
   // files are judged by their lstat alone; without one, on small files, the main thread is the bottleneck all the
   // same. Files given alone have nothing to scan.
-  const scan = new SourceScan(paths, opts.excludes ?? []);
+  const scan = opts.scan ?? new SourceScan(paths, opts.excludes ?? []);
   if (directories) scan.start();
   try {
     return await backupWalked(array, keys, catalog, opts, paths, scan, started);
   } finally {
-    await scan.close();
+    if (!opts.scan) await scan.close();
   }
 }
 
