@@ -25,6 +25,7 @@ import { QuorumWrite } from './quorum-write.js';
 export const TRAILER_MAGIC = 'RAICTRL2';
 /** Refs one pack holds at most: bounds its trailer (≈ 1 MiB). */
 export const MAX_REFS_PER_PACK = 16384;
+const INITIAL_BODY_BYTES = 1024 * 1024;
 
 /** A kept object buffer is reused for an object at most this many times smaller (see encodeAndUpload). */
 const SPARE_SLACK = 1.25;
@@ -97,11 +98,9 @@ export class PackWriter {
       p = null;
     }
     if (!p) {
-      // A fresh body is allocated at its full capacity, uninitialised: the system commits its pages as chunks are
-      // written into them, so a session that writes a few MB (most metadata packs, an incremental backup) still
-      // holds only those. Growing it as chunks came instead copied each body ~2x into fresh memory: 42 MB of
-      // copies and page faults (~0.2 s of the main thread) on a first backup of a 111 MB tree.
-      const body = this.spare.pop() ?? Buffer.allocUnsafeSlow(Math.max(this.capacityBytes, length));
+      // A fresh body starts small and grows as chunks come: a session that writes a few MB (most metadata packs,
+      // an incremental backup) never holds a whole pack's worth of memory.
+      const body = this.spare.pop() ?? Buffer.allocUnsafeSlow(Math.min(this.capacityBytes, Math.max(INITIAL_BODY_BYTES, length)));
       p = { id: randomBytes(16), body, used: 0, refs: [] };
       this.open = p;
     }
