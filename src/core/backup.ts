@@ -391,11 +391,10 @@ export async function backup(array: RaicArray, keys: RepoKeys, catalog: readonly
   const started = performance.now();
   if (opts.paths.length === 0) throw new RaicError('Usage', 'nothing to back up: give at least one path');
   const paths = sourcePaths(opts.paths);
-  let directories = false;
   for (const p of paths) {
     try {
       await stat(dirname(p));
-      directories ||= (await lstat(p)).isDirectory();
+      await lstat(p);
     } catch (err) {
       throw new RaicError('Usage', `cannot back up ${p}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
     }
@@ -406,8 +405,7 @@ export async function backup(array: RaicArray, keys: RepoKeys, catalog: readonly
   // A thread lists and lstats the sources' directories ahead of the walk (tree/source-scan.ts): with a parent most
   // files are judged by their lstat alone; without one, on small files, the main thread is the bottleneck all the
   // same. Files given alone have nothing to scan.
-  const scan = opts.scan ?? new SourceScan(paths, opts.excludes ?? []);
-  if (directories) scan.start();
+  const scan = opts.scan ?? scanSources(paths, opts.excludes ?? []);
   try {
     return await backupWalked(array, keys, catalog, opts, paths, scan, started);
   } finally {
