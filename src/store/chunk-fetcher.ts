@@ -29,7 +29,7 @@ import { packKey } from './layout.js';
 import { locateRange, type SharePiece } from './pack-codec.js';
 import type { CodedTable } from './pack-reader.js';
 import { DEFAULT_COALESCE, coalesce, type CoalesceLimits } from './read-plan.js';
-import { ShareLending } from './share-lending.js';
+import { ShareLending, type Lending } from './share-lending.js';
 
 export type Deliver = (plaintext: Uint8Array) => void | Promise<void>;
 
@@ -50,6 +50,12 @@ export interface FetchLimits extends CoalesceLimits {
    * chunk (identical chunks asked for together still cost their bytes once: their ranges are the same).
    */
   ordered: boolean;
+  /**
+   * Once a share is being decoded, share bytes kept for later reads and decodes of the same positions
+   * (ShareLending): about a pack's n shares, since a decode of one data share's positions comes about a quarter
+   * of a pack before the other data shares' reads of them.
+   */
+  keepBytes: number;
 }
 
 /**
@@ -68,6 +74,7 @@ export const DEFAULT_FETCH: FetchLimits = {
   windowBytes: 64 * 1024 * 1024,
   eagerBytes: 1024 * 1024,
   ordered: false,
+  keepBytes: 32 * 1024 * 1024,
 };
 
 /**
@@ -124,6 +131,10 @@ interface Request {
   to: number;
   parts: Part[];
   order: number;
+  /** Its bytes, lent to decodes of the same positions from when it is queued (ShareLending). */
+  lent: Lending | null;
+  /** A decode borrowed it while it waited: it starts next, outside the byte budget. */
+  promoted: boolean;
 }
 
 export interface FetchStats {
@@ -146,7 +157,7 @@ export class ChunkFetcher {
   /** Requests to each share that route() judged slow, counted for its probes. */
   private readonly routed: number[] = [];
   /** Share reads under way, lent to decodes of the same positions (a slow data member's requests). */
-  private readonly lending = new ShareLending();
+  private readonly lending: ShareLending;
   /** Chunks asked for and not yet delivered, by id: a second ask joins the first. */
   private readonly live = new Map<string, Need>();
   private queued: Need[] = [];
@@ -157,6 +168,8 @@ export class ChunkFetcher {
   private plans = 0;
   private readonly queues: Request[][] = [];
   private readonly running: number[] = [];
+  /** Bytes of the requests running per member (share): what its link is carrying for this fetcher. */
+  private readonly runningBytes: number[] = [];
   private inFlight = 0;
   /** Ordered: chunks opened before their turn, by position; the next position to deliver. */
   private readonly early = new Map<number, { need: Need; plaintext: Uint8Array }>();
@@ -175,6 +188,7 @@ export class ChunkFetcher {
     limits: Partial<FetchLimits> = {},
   ) {
     this.limits = { ...DEFAULT_FETCH, ...limits };
+    this.lending = new ShareLending(this.limits.keepBytes);
   }
 
   /** Why the fetcher stopped (a chunk that could not be read, a delivery that threw, abort()), or null. */
@@ -261,7 +275,10 @@ export class ChunkFetcher {
     if (this.error) return;
     this.error = err ?? new RaicError('Cancelled', 'stopped');
     this.queued = [];
-    for (const q of this.queues) q.length = 0;
+    for (const q of this.queues) {
+      for (const r of q) this.lending.repay(r.object, r.lent!, null); // their borrowers ask the members themselves
+      q.length = 0;
+    }
     this.waitingBytes = 0;
     this.early.clear();
     const waiters = this.waiters;
@@ -311,12 +328,17 @@ export class ChunkFetcher {
         }
         for (const [share, parts] of byShare) {
           for (const c of coalesce(parts, this.limits)) {
-            requests.push({ object, table, share, from: c.from, to: c.to, parts: c.spans, order: Math.min(...c.spans.map((p) => p.need.order)) });
+            const req: Request = { object, table, share, from: c.from, to: c.to, parts: c.spans, order: Math.min(...c.spans.map((p) => p.need.order)), lent: null, promoted: false };
+            req.lent = this.lending.lend(object, share, c.from, c.to, () => this.promote(req));
+            requests.push(req);
           }
         }
       }),
     );
-    if (this.error) return;
+    if (this.error) {
+      for (const r of requests) this.lending.repay(r.object, r.lent!, null);
+      return;
+    }
     requests.sort((a, b) => a.order - b.order);
     for (const r of requests) {
       (this.queues[r.share] ??= []).push(r);
@@ -334,10 +356,11 @@ export class ChunkFetcher {
         const next = q?.[0];
         if (!next || (this.running[share] ?? 0) >= this.limits.requestsPerMember) continue;
         const bytes = next.to - next.from;
-        if (this.inFlight > 0 && this.inFlight + bytes > this.limits.inFlightBytes) continue;
+        if (!next.promoted && this.inFlight > 0 && this.inFlight + bytes > this.limits.inFlightBytes) continue;
         q.shift();
         this.waitingBytes -= bytes;
         this.running[share] = (this.running[share] ?? 0) + 1;
+        this.runningBytes[share] = (this.runningBytes[share] ?? 0) + bytes;
         this.inFlight += bytes;
         started = true;
         this.stats.requests += 1;
@@ -350,6 +373,7 @@ export class ChunkFetcher {
           if (!slotHeld) return;
           slotHeld = false;
           this.running[share]! -= 1;
+          this.runningBytes[share]! -= bytes;
           this.pump();
         };
         const running: Promise<void> = this.run(next, freeSlot)
@@ -365,6 +389,21 @@ export class ChunkFetcher {
         this.active.add(running);
       }
     }
+  }
+
+  /**
+   * A decode borrowed a queued request's bytes: it goes to the front of its member's queue and may start beyond
+   * the byte budget (the decode holds budget of its own and waits for it; bounded by the few requests that
+   * overlap one decode's positions).
+   */
+  private promote(req: Request): void {
+    const q = this.queues[req.share];
+    const at = q?.indexOf(req) ?? -1;
+    if (at < 0) return; // running already
+    req.promoted = true;
+    q!.splice(at, 1);
+    q!.unshift(req);
+    queueMicrotask(() => this.pump()); // not from inside the decode that borrows (it may run within pump)
   }
 
   /** One request: fetch (then `fetched`), open and deliver its chunks; what failed is rebuilt from the other members. */
@@ -433,20 +472,31 @@ export class ChunkFetcher {
    * The request's bytes, unverified (its chunks' AEAD tags judge them): from its share's member, or decoded from
    * the same bytes of k others (`decoded`) — at once when that member is judged far slower (route), or as
    * a hedge when its answer is late against what decoding should take (PackReader.decodeHedge); the first to
-   * arrive wins and the other is cancelled. Null when neither came (the caller decodes, then rebuilds). A decode
-   * borrows the other shares' bytes from reads under way (ShareLending), and this read is lent to theirs.
+   * arrive wins and the other is cancelled. Null when neither came (the caller decodes, then rebuilds), and at
+   * once when the member already answered that it lacks the object. A decode borrows the other shares' bytes
+   * from reads queued or under way (ShareLending), and this read is lent to theirs.
    */
   private async fetchBytes(req: Request): Promise<{ bytes: Buffer; decoded: boolean } | null> {
     const packs = this.reader.packs;
     const pc = { share: req.share, from: req.from, to: req.to };
+    const lent = req.lent!;
+    // Lent until the member answers (or the decode below wins); a read that will be decoded instead repays null
+    // first: a decode never waits on a decode, which may borrow in turn.
+    if (packs.lacks(req.share, req.object)) {
+      this.lending.degrade();
+      this.lending.repay(req.object, lent, null);
+      return null;
+    }
     const route = this.route(req);
     const loans = this.lending.loansFor(req.object);
+    const keep = this.keeper(req);
     if (route === 'around') {
-      const decoded = await packs.decodePiece(req.object, req.table, pc, undefined, loans);
+      this.lending.degrade();
+      this.lending.repay(req.object, lent, null);
+      const decoded = await packs.decodePiece(req.object, req.table, pc, undefined, loans, keep);
       if (decoded) return { bytes: decoded, decoded: true };
     }
-    // Lent until the member answers (or the decode below wins): never waiting on a decode, which may borrow in turn.
-    const lent = this.lending.lend(req.object, req.share, req.from, req.to);
+    const held = this.lending.held(req.object, req.share, req.from, req.to).map((h) => ({ ...h, bytes: Promise.resolve(h.bytes) }));
     const bytes = req.to - req.from;
     const started = performance.now();
     const direct = new AbortController();
@@ -464,10 +514,14 @@ export class ChunkFetcher {
         else decoding.abort();
         resolve(result);
       };
-      // Judged again as the links get measured (the first requests start before anything is known of them).
+      // Judged again as the links get measured (the first requests start before anything is known of them). A
+      // member measured far slower than decoding since this request started is hedged at once, while what it is
+      // still expected to take is worth it (its first requests on a thin link were a restore's tail).
       const check = (): void => {
-        const hedge = packs.decodeHedge(req.share, bytes, DECODE_HEDGE_SLACK, DECODE_HEDGE_FLOOR_MS, route === 'probe');
-        const late = hedge === null ? null : hedge.ms - (performance.now() - started);
+        const elapsed = performance.now() - started;
+        const turnedSlow = route === 'direct' && packs.slowerThanDecoding(req.share, this.backlog(req), DECODE_WHEN_SLOWER, DECODE_MIN_GAIN_MS + elapsed);
+        const hedge = packs.decodeHedge(req.share, bytes, DECODE_HEDGE_SLACK, DECODE_HEDGE_FLOOR_MS, route === 'probe' || turnedSlow);
+        const late = hedge === null ? null : turnedSlow ? 0 : hedge.ms - elapsed;
         if (late === null || late > 0) {
           timer = setTimeout(check, Math.min(DECODE_HEDGE_CHECK_MS, late ?? DECODE_HEDGE_CHECK_MS));
           return;
@@ -475,13 +529,14 @@ export class ChunkFetcher {
         pending += 1;
         hedge!.hedged();
         this.stats.decodeHedges += 1;
-        packs.decodePiece(req.object, req.table, pc, decoding.signal, loans).then(
+        this.lending.degrade();
+        packs.decodePiece(req.object, req.table, pc, decoding.signal, loans, keep).then(
           (decoded) => settle(decoded && { bytes: decoded, decoded: true }),
           () => settle(null),
         );
       };
       let timer = setTimeout(check, DECODE_HEDGE_CHECK_MS);
-      packs.readSharePiece(req.object, req.table, pc, direct.signal).then(
+      packs.readSharePiece(req.object, req.table, pc, direct.signal, held).then(
         (read) => {
           this.lending.repay(req.object, lent, read);
           settle(read && { bytes: read, decoded: false });
@@ -492,6 +547,11 @@ export class ChunkFetcher {
         },
       );
     });
+  }
+
+  /** Keeps the other shares' bytes a decode of req's positions [from, to) gathered (ShareLending.keep). */
+  private keeper(req: Request, from = req.from, to = req.to): (share: number, bytes: Uint8Array) => void {
+    return (share, bytes) => this.lending.keep(req.object, share, from, to, bytes);
   }
 
   /**
@@ -527,13 +587,22 @@ export class ChunkFetcher {
   }
 
   /**
+   * The bytes a running request's member is carrying for this fetcher, its own included: the request shares the
+   * member's link with them, so it takes about as long as they all do (a thin link's first requests, three at a
+   * time, each took three times what its own bytes alone would).
+   */
+  private backlog(req: Request): number {
+    return Math.max(req.to - req.from, this.runningBytes[req.share] ?? 0);
+  }
+
+  /**
    * Whether to decode the request's bytes from k other members rather than ask its share's member (`around`):
-   * when that member is expected to take far longer than the k-th fastest of the others (DECODE_WHEN_SLOWER).
-   * Every PROBE_EVERY-th such request still goes to it (`probe`), so a member whose link recovers is measured
+   * when that member is expected to take far longer than the k-th fastest of the others (DECODE_WHEN_SLOWER),
+   * judged on the bytes its link is carrying with this request (backlog). Every PROBE_EVERY-th such request still goes to it (`probe`), so a member whose link recovers is measured
    * again; `direct` otherwise.
    */
   private route(req: Request): 'around' | 'probe' | 'direct' {
-    if (!this.reader.packs.slowerThanDecoding(req.share, req.to - req.from, DECODE_WHEN_SLOWER, DECODE_MIN_GAIN_MS)) return 'direct';
+    if (!this.reader.packs.slowerThanDecoding(req.share, this.backlog(req), DECODE_WHEN_SLOWER, DECODE_MIN_GAIN_MS)) return 'direct';
     this.routed[req.share] = (this.routed[req.share] ?? 0) + 1;
     if (this.routed[req.share]! % PROBE_EVERY === 0) return 'probe';
     this.stats.routedAround += 1;
@@ -565,7 +634,8 @@ export class ChunkFetcher {
     if (open.length === 0) return failed;
     const from = Math.min(...open.map((p) => p.piece.from));
     const to = Math.max(...open.map((p) => p.piece.to));
-    const decoded = await this.reader.packs.decodePiece(req.object, req.table, { share: req.share, from, to }, undefined, this.lending.loansFor(req.object));
+    this.lending.degrade();
+    const decoded = await this.reader.packs.decodePiece(req.object, req.table, { share: req.share, from, to }, undefined, this.lending.loansFor(req.object), this.keeper(req, from, to));
     if (!decoded || this.error) return failed;
     this.stats.decoded += 1;
     const ready: { part: Part; sealed: Uint8Array }[] = [];

@@ -67,6 +67,8 @@ const TABLE_PREFIX_BYTES = 16 * 1024;
 export class PackReader {
   readonly problems: ReadProblem[] = [];
   private readonly tables = new Map<string, Promise<CodedTable>>();
+  /** "member object" of each object a member answered it does not have (see lacks). */
+  private readonly missing = new Set<string>();
 
   constructor(
     private readonly members: Members,
@@ -125,6 +127,14 @@ export class PackReader {
     return { table, tableBytes: agreed, dataStart: OBJECT_HEADER_BYTES + agreed.length };
   }
 
+  /**
+   * Whether member `member` already answered that it does not hold `object` (a write it missed, left for
+   * repair): the fetcher decodes that share's bytes at once instead of asking again, a round trip per request.
+   */
+  lacks(member: number, object: string): boolean {
+    return this.missing.has(`${member} ${object}`);
+  }
+
   private tried(object: string, i: number): boolean {
     return this.problems.some((p) => p.object === object && p.member === i);
   }
@@ -156,10 +166,11 @@ export class PackReader {
    * Share bytes [pc.from, pc.to) as the member holding share pc.share serves them (one ranged GET, not
    * verified), or null — the problem recorded — when that member is down, fails or answers short.
    */
-  async readSharePiece(object: string, t: CodedTable, pc: SharePiece, signal?: AbortSignal): Promise<Buffer | null> {
+  async readSharePiece(object: string, t: CodedTable, pc: SharePiece, signal?: AbortSignal, held: ReturnType<ShareLoans> = []): Promise<Buffer | null> {
     if (!this.members.isUp(pc.share)) return null;
     try {
-      const bytes = await this.members.call(pc.share, (p) => p.get(object, { offset: t.dataStart + pc.from, length: pc.to - pc.from }, signal ? { signal } : {}));
+      const get = (from: number, to: number): Promise<Buffer> => this.members.call(pc.share, (p) => p.get(object, { offset: t.dataStart + from, length: to - from }, signal ? { signal } : {}));
+      const bytes = held.length > 0 ? await assemble(pc.from, pc.to, held, get) : await get(pc.from, pc.to);
       if (bytes.length === pc.to - pc.from) return bytes;
       this.problems.push({ member: pc.share, object, problem: 'corrupt', detail: `short read (${bytes.length} of ${pc.to - pc.from} bytes)` });
     } catch (err) {
@@ -195,7 +206,8 @@ export class PackReader {
    * than k others are measured, or with a fixed hedge delay (tests). So it covers a thin link's first requests,
    * sent before anything was known of it, and a time-based judgement — which a busy main thread can fool —
    * applies to a few requests per member at most. A `probe` (a request sent to a member known to be slow, to
-   * measure it again) is hedged all the same: a restore's last probes on a thin link were its tail. Not held to
+   * measure it again) is hedged all the same: a restore's last probes on a thin link were its tail; so is a
+   * request sent before its member was found that slow (the fetcher passes `probe` for both). Not held to
    * the hedge budget, which would have kept those first requests on the thin link; `hedged` counts its k × the
    * bytes all the same.
    */
@@ -243,8 +255,9 @@ export class PackReader {
    * member is down or failed, not one that lied. The chunks' AEAD tags judge the result, and a chunk that fails
    * goes to rebuildPiece, which checks every region against the table. A degraded read so fetches exactly the
    * bytes it decodes and hashes nothing (a 256 MiB get with two of six members gone: ~5.5 s → ~2.8 s).
+   * `keep` is given the other shares' bytes it gathered (ShareLending keeps them for those shares' own reads).
    */
-  async decodePiece(object: string, t: CodedTable, pc: SharePiece, stop?: AbortSignal, loans?: ShareLoans): Promise<Buffer | null> {
+  async decodePiece(object: string, t: CodedTable, pc: SharePiece, stop?: AbortSignal, loans?: ShareLoans, keep?: (share: number, bytes: Uint8Array) => void): Promise<Buffer | null> {
     const length = pc.to - pc.from;
     const spans: (Uint8Array | null)[] = new Array<Uint8Array | null>(this.n).fill(null);
     const others = [...Array(this.n).keys()].filter((i) => i !== pc.share && this.members.isUp(i));
@@ -262,11 +275,14 @@ export class PackReader {
       }
       return null;
     };
-    // Members whose bytes are mostly on their way already go first (a stable sort keeps the ranking among the rest).
+    // Members whose bytes are mostly on their way already go first (a stable sort keeps the ranking among the rest);
+    // then, when the caller keeps what is gathered, data shares before parity: their own reads take them kept.
     const covered = (i: number): number => lent.get(i)!.reduce((sum, l) => sum + l.to - l.from, 0);
-    const order = this.members.rank(others, length).sort((a, b) => covered(b) - covered(a));
+    const parity = (i: number): number => (keep && i >= this.k ? 1 : 0);
+    const order = this.members.rank(others, length).sort((a, b) => covered(b) - covered(a) || parity(a) - parity(b));
     const got = await hedgedFetch(order, this.k, fetchOne, this.members.hedgePolicy(length));
     if (got.size < this.k || stop?.aborted) return null;
+    if (keep) for (let i = 0; i < this.n; i++) if (spans[i]) keep(i, spans[i]!);
     let kept = 0;
     for (let i = 0; i < this.n; i++) if (spans[i] && (kept += 1) > this.k) spans[i] = null;
     return decodeShare(await loadErasureCodec(this.k, this.n), spans, length, pc.share);
@@ -328,6 +344,7 @@ export class PackReader {
   private note(member: number, object: string, err: unknown): void {
     const problem = isRaicError(err, 'NotFound') ? 'missing' : isRaicError(err, 'Integrity') ? 'corrupt' : 'unreachable';
     if (problem === 'corrupt') this.members.distrust(member, object);
+    if (problem === 'missing') this.missing.add(`${member} ${object}`);
     this.problems.push({ member, object, problem, detail: messageOf(err) });
   }
 

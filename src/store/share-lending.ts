@@ -5,9 +5,21 @@
  * their own chunks, so the decode borrows them and asks a parity member for its range alone: about 1× the
  * bytes instead of k×, on links already carrying their own shares.
  *
+ * A read is lent from the moment it is queued, not only once it runs: a decode around a slow or missing member
+ * runs ahead of the other members' queues (its own requests fail or are routed at once), so the reads it needs
+ * are mostly still waiting. Borrowing a waiting read calls its `onBorrow` (the fetcher starts it next, outside
+ * its byte budget, so a decode never waits on a read that waits on the decode's budget).
+ *
  * A borrower gets a copy of its part, made when the read's bytes come and before the reader hands them on (a
- * worker may be given them to open, which moves them away); a read that failed repays null, and the borrower
- * asks the member itself.
+ * worker may be given them to open, which moves them away); a read that failed, or that will itself be decoded,
+ * repays null, and the borrower asks the member itself.
+ *
+ * Once some share is being decoded (`degrade`), reads and decodes also keep what they brought, up to `keepBytes`
+ * (oldest dropped first): a decode's other shares' bytes serve those shares' own reads later, and a read's bytes
+ * serve a decode that comes after it (its request queued in a later window). So a restore with a data member
+ * down, missing packs or routed around downloads each position of k shares about once, as a healthy restore
+ * does, with the parity members carrying the missing member's part. (Kept from the first decode on, for every
+ * pack: a member that lacks one pack or is slow usually lacks or slows the next too.)
  */
 import type { ShareLoans } from './pack-reader.js';
 
@@ -17,21 +29,95 @@ interface Borrower {
   resolve: (bytes: Uint8Array | null) => void;
 }
 
-/** One read under way: bytes [from, to) of share `share`. */
+/** One read queued or under way: bytes [from, to) of share `share`. */
 export interface Lending {
   share: number;
   from: number;
   to: number;
   borrowers: Borrower[];
+  /** Called when the first borrower comes. */
+  onBorrow: (() => void) | undefined;
+}
+
+/** Bytes [from, to) of share `share` kept from a read or a decode of a degraded pack. */
+interface Kept {
+  object: string;
+  share: number;
+  from: number;
+  to: number;
+  bytes: Uint8Array;
+}
+
+/** A part of a share's range taken from bytes at hand: [from, to) of the share. */
+export interface HeldPart {
+  from: number;
+  to: number;
+  bytes: Uint8Array;
 }
 
 export class ShareLending {
-  /** Reads under way, by object. */
+  /** Reads queued or under way, by object. */
   private readonly open = new Map<string, Lending[]>();
+  /** Some share is being decoded: reads and decodes keep their bytes. */
+  private degraded = false;
+  /** Kept bytes, by object, oldest first in `keptOrder`. */
+  private readonly kept = new Map<string, Kept[]>();
+  private keptOrder: Kept[] = [];
+  private keptBytes = 0;
+
+  constructor(private readonly keepBytes = 0) {}
+
+  /** A share is being decoded: from now on reads and decodes keep what they bring. */
+  degrade(): void {
+    this.degraded = this.keepBytes > 0;
+  }
+
+  /**
+   * Keeps bytes [from, to) of share `share` of `object` (a read's, or a decode's other shares') once degraded,
+   * unless kept bytes already cover them. The caller must not change them after.
+   */
+  keep(object: string, share: number, from: number, to: number, bytes: Uint8Array): void {
+    if (!this.degraded || to - from > this.keepBytes || this.held(object, share, from, to).reduce((sum, h) => sum + h.to - h.from, 0) === to - from) return;
+    const k: Kept = { object, share, from, to, bytes };
+    const list = this.kept.get(object) ?? [];
+    list.push(k);
+    this.kept.set(object, list);
+    this.keptOrder.push(k);
+    this.keptBytes += to - from;
+    let drop = 0;
+    while (this.keptBytes > this.keepBytes) {
+      const old = this.keptOrder[drop++]!;
+      this.keptBytes -= old.to - old.from;
+      const same = this.kept.get(old.object)!;
+      same.splice(same.indexOf(old), 1);
+      if (same.length === 0) this.kept.delete(old.object);
+    }
+    if (drop > 0) this.keptOrder = this.keptOrder.slice(drop);
+  }
+
+  /** Kept parts of bytes [from, to) of share `share` of `object`, in order, not overlapping. */
+  held(object: string, share: number, from: number, to: number): HeldPart[] {
+    const parts: HeldPart[] = [];
+    for (const k of this.kept.get(object) ?? []) {
+      const a = Math.max(from, k.from);
+      const b = Math.min(to, k.to);
+      if (k.share === share && a < b) parts.push({ from: a, to: b, bytes: k.bytes.subarray(a - k.from, b - k.from) });
+    }
+    parts.sort((x, y) => x.from - y.from);
+    const out: HeldPart[] = [];
+    let at = from;
+    for (const p of parts) {
+      if (p.to <= at) continue;
+      const a = Math.max(at, p.from);
+      out.push({ from: a, to: p.to, bytes: p.bytes.subarray(a - p.from) });
+      at = p.to;
+    }
+    return out;
+  }
 
   /** Registers a read of bytes [from, to) of share `share` of `object`; repay it when its bytes come. */
-  lend(object: string, share: number, from: number, to: number): Lending {
-    const lending: Lending = { share, from, to, borrowers: [] };
+  lend(object: string, share: number, from: number, to: number, onBorrow?: () => void): Lending {
+    const lending: Lending = { share, from, to, borrowers: [], onBorrow };
     const list = this.open.get(object) ?? [];
     list.push(lending);
     this.open.set(object, list);
@@ -47,23 +133,27 @@ export class ShareLending {
     if (list!.length === 0) this.open.delete(object);
     for (const b of lending.borrowers) b.resolve(bytes && Buffer.from(bytes.subarray(b.from - lending.from, b.to - lending.from)));
     lending.borrowers.length = 0;
+    if (bytes && this.degraded) this.keep(object, lending.share, lending.from, lending.to, Buffer.from(bytes));
   }
 
-  /** Loans over `object`'s reads under way (for PackReader.decodePiece). */
+  /** Loans over `object`'s reads queued or under way (for PackReader.decodePiece). */
   loansFor(object: string): ShareLoans {
     return (share, from, to) => {
-      const loans: ReturnType<ShareLoans> = [];
+      const loans: ReturnType<ShareLoans> = this.held(object, share, from, to).map((h) => ({ from: h.from, to: h.to, bytes: Promise.resolve(h.bytes) }));
       for (const lending of this.open.get(object) ?? []) {
         const a = Math.max(from, lending.from);
         const b = Math.min(to, lending.to);
         if (lending.share !== share || a >= b) continue;
         loans.push({ from: a, to: b, bytes: new Promise((resolve) => lending.borrowers.push({ from: a, to: b, resolve })) });
+        const onBorrow = lending.onBorrow;
+        lending.onBorrow = undefined;
+        onBorrow?.();
       }
       return loans;
     };
   }
 
-  /** Reads under way (for tests: none are left once a fetcher is done). */
+  /** Reads queued or under way (for tests: none are left once a fetcher is done). */
   get size(): number {
     let count = 0;
     for (const list of this.open.values()) count += list.length;

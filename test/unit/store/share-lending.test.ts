@@ -91,4 +91,30 @@ describe('share lending', () => {
     assert.equal(lending.size, 0);
     assert.deepEqual(loans(2, 100, 1100), []);
   });
+
+  it('ShareLending: a waiting read is started when first borrowed; once degraded, bytes are kept and lent, oldest dropped first', async () => {
+    const lending = new ShareLending(1500);
+    let started = 0;
+    const early = lending.lend('obj', 1, 0, 1000, () => (started += 1));
+    const bytes = randomBytes(1000);
+    lending.repay('obj', early, bytes);
+    assert.deepEqual(lending.held('obj', 1, 0, 1000), [], 'not kept before a share is decoded');
+    const queued = lending.lend('obj', 1, 1000, 2000, () => (started += 1));
+    lending.loansFor('obj')(1, 1500, 1600);
+    lending.loansFor('obj')(1, 1600, 1700);
+    assert.equal(started, 1, 'started once, by its first borrower');
+    lending.degrade();
+    const more = randomBytes(1000);
+    const want = Buffer.from(more.subarray(900, 1000));
+    lending.repay('obj', queued, more);
+    more.fill(0); // handed on: what is kept is a copy
+    const [held] = lending.held('obj', 1, 1200, 3000);
+    assert.deepEqual([held!.from, held!.to], [1200, 2000]);
+    const [loan] = lending.loansFor('obj')(1, 1900, 2500);
+    assert.deepEqual([loan!.from, loan!.to], [1900, 2000]);
+    assert.ok(Buffer.from((await loan!.bytes)!).equals(want));
+    lending.keep('obj', 2, 0, 800, randomBytes(800)); // 1800 kept > 1500: the oldest goes
+    assert.deepEqual(lending.held('obj', 1, 1000, 2000), []);
+    assert.equal(lending.held('obj', 2, 0, 800).length, 1);
+  });
 });

@@ -1,0 +1,84 @@
+/**
+ * Reads with a data member that lacks the packs (it missed them: left for repair) or is down: the fetcher
+ * decodes its share from the others' bytes at the same positions, and those are the bytes the other data
+ * shares' own reads need too — so each position of k shares is downloaded about once (ShareLending keeps them),
+ * not once for the decode and again for the read. Counted at the members; no timing decides who is asked
+ * (a fixed hedge delay), and the windows are small so a decode comes before the other shares' reads are planned.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { ChunkFetcher, ChunkReader, ChunkSink, Members, RaicArray, newMasterKey, pageLoader, repoKeys, walkStream, type StreamRef } from '../../../src/store/index.js';
+import { withRetry } from '../../../src/providers/index.js';
+import { CountingProvider } from '../../support/counting-provider.js';
+import { FaultyProvider } from '../../support/faulty-provider.js';
+import { createMemoryProvider } from '../../support/memory-provider.js';
+
+const K = 4;
+const N = 6;
+const CHUNK = 64 * 1024;
+
+describe('degraded reads download each position once (k=4, n=6)', () => {
+  const faulty = Array.from({ length: N }, () => new FaultyProvider(createMemoryProvider()));
+  const counting = faulty.map((f) => new CountingProvider(f));
+  const array = RaicArray.fromMembers({ arrayId: randomBytes(16).toString('hex'), k: K, n: N }, Members.fromProviders(counting.map((c) => withRetry(c, { attempts: 1 }))), { chunkBytes: CHUNK });
+  const keys = repoKeys(newMasterKey());
+  const data = randomBytes(6 * 1024 * 1024 + 333);
+  let ref: StreamRef;
+
+  before(async () => {
+    const sink = await ChunkSink.open(array, keys, CHUNK);
+    const w = sink.openStream();
+    for (let at = 0; at < data.length; at += CHUNK) await w.write(data.subarray(at, at + CHUNK), false);
+    ref = await w.end();
+    await sink.finish();
+  });
+  after(async () => array.close());
+
+  /** Reads the stream through a fetcher with small windows; returns pack bytes and requests asked of each member. */
+  const read = async (): Promise<{ bytes: number[]; asked0: number; stats: ChunkFetcher['stats'] }> => {
+    const reader = new ChunkReader(array.members, array.pool, K, CHUNK);
+    const entries = [];
+    for await (const entry of walkStream(ref, pageLoader(reader))) entries.push(entry);
+    for (const c of counting) c.clear();
+    const before0 = faulty[0]!.count('get');
+    const fetcher = new ChunkFetcher(reader, { windowChunks: 8, inFlightBytes: 512 * 1024, eagerBytes: 128 * 1024 });
+    const parts: Buffer[] = [];
+    entries.forEach((entry, at) => fetcher.add(entry, (plaintext) => void (parts[at] = Buffer.from(plaintext))));
+    await fetcher.drain();
+    assert.ok(Buffer.concat(parts).equals(data), 'read back bit-exact');
+    const packs = counting.map((c) => c.counted((g) => g.key.startsWith('packs/')).bytes);
+    return { bytes: packs, asked0: faulty[0]!.count('get') - before0, stats: fetcher.stats };
+  };
+  const reset = (): void => {
+    for (const f of faulty) f.reset();
+    for (const s of array.members.slots) s.downReason = null;
+    array.members.resetLatency();
+    array.members.fixedHedgeDelayMs = 60_000;
+  };
+  const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
+
+  it('a data member that lacks every pack: about the healthy bytes, and it is asked once per pack, not per request', async () => {
+    reset();
+    const healthy = await read();
+    reset();
+    faulty[0]!.lose(/^packs\//);
+    const degraded = await read();
+    assert.ok(degraded.stats.decoded > 0, JSON.stringify(degraded.stats));
+    // Healthy: the data shares once. Degraded: the same, a parity member's positions standing in for member 0's.
+    assert.ok(sum(degraded.bytes) <= 1.05 * sum(healthy.bytes), `degraded ${sum(degraded.bytes)} vs healthy ${sum(healthy.bytes)} bytes (${degraded.bytes.join(', ')})`);
+    const packCount = new Set(counting[1]!.gets.filter((g) => g.key.startsWith('packs/')).map((g) => g.key)).size;
+    assert.ok(packCount > 0);
+    // Its first answers come back "missing"; what was already on its way to it is all it is asked.
+    assert.ok(degraded.asked0 <= packCount * 4, `member 0 asked ${degraded.asked0} times for ${packCount} packs (${healthy.asked0} when healthy)`);
+  });
+
+  it('a data member down: the same', async () => {
+    reset();
+    const healthy = await read();
+    reset();
+    faulty[0]!.down();
+    const degraded = await read();
+    assert.ok(sum(degraded.bytes) <= 1.05 * sum(healthy.bytes), `degraded ${sum(degraded.bytes)} vs healthy ${sum(healthy.bytes)} bytes (${degraded.bytes.join(', ')})`);
+  });
+});
