@@ -509,7 +509,7 @@ export class ChunkFetcher {
         if (result === null && --pending > 0) return;
         settled = true;
         clearTimeout(timer);
-        if (result) this.lending.repay(req.object, lent, result.bytes);
+        if (result) this.lending.repay(req.object, lent, result.bytes, !result.decoded);
         if (result?.decoded) direct.abort();
         else decoding.abort();
         resolve(result);
@@ -549,9 +549,9 @@ export class ChunkFetcher {
     });
   }
 
-  /** Keeps the other shares' bytes a decode of req's positions [from, to) gathered (ShareLending.keep). */
-  private keeper(req: Request, from = req.from, to = req.to): (share: number, bytes: Uint8Array) => void {
-    return (share, bytes) => this.lending.keep(req.object, share, from, to, bytes);
+  /** Keeps the other shares' bytes a decode of req's positions fetched (ShareLending.keep). */
+  private keeper(req: Request): (share: number, from: number, to: number, bytes: Uint8Array) => void {
+    return (share, from, to, bytes) => this.lending.keep(req.object, share, from, to, bytes);
   }
 
   /**
@@ -635,7 +635,7 @@ export class ChunkFetcher {
     const from = Math.min(...open.map((p) => p.piece.from));
     const to = Math.max(...open.map((p) => p.piece.to));
     this.lending.degrade();
-    const decoded = await this.reader.packs.decodePiece(req.object, req.table, { share: req.share, from, to }, undefined, this.lending.loansFor(req.object), this.keeper(req, from, to));
+    const decoded = await this.reader.packs.decodePiece(req.object, req.table, { share: req.share, from, to }, undefined, this.lending.loansFor(req.object), this.keeper(req));
     if (!decoded || this.error) return failed;
     this.stats.decoded += 1;
     const ready: { part: Part; sealed: Uint8Array }[] = [];

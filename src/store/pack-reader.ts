@@ -255,16 +255,21 @@ export class PackReader {
    * member is down or failed, not one that lied. The chunks' AEAD tags judge the result, and a chunk that fails
    * goes to rebuildPiece, which checks every region against the table. A degraded read so fetches exactly the
    * bytes it decodes and hashes nothing (a 256 MiB get with two of six members gone: ~5.5 s → ~2.8 s).
-   * `keep` is given the other shares' bytes it gathered (ShareLending keeps them for those shares' own reads).
+   * `keep` is given each part of the other shares it fetched, as their members served it (ShareLending keeps
+   * them for those shares' own reads; loans are not passed on, since a loan may have been decoded).
    */
-  async decodePiece(object: string, t: CodedTable, pc: SharePiece, stop?: AbortSignal, loans?: ShareLoans, keep?: (share: number, bytes: Uint8Array) => void): Promise<Buffer | null> {
+  async decodePiece(object: string, t: CodedTable, pc: SharePiece, stop?: AbortSignal, loans?: ShareLoans, keep?: (share: number, from: number, to: number, bytes: Uint8Array) => void): Promise<Buffer | null> {
     const length = pc.to - pc.from;
     const spans: (Uint8Array | null)[] = new Array<Uint8Array | null>(this.n).fill(null);
     const others = [...Array(this.n).keys()].filter((i) => i !== pc.share && this.members.isUp(i));
     const lent = new Map(others.map((i) => [i, loans?.(i, pc.from, pc.to) ?? []]));
     const fetchOne = async (i: number, own: AbortSignal): Promise<Uint8Array | null> => {
       const signal = stop ? AbortSignal.any([own, stop]) : own;
-      const get = (from: number, to: number): Promise<Buffer> => this.members.call(i, (p) => p.get(object, { offset: t.dataStart + from, length: to - from }, { signal }));
+      const get = async (from: number, to: number): Promise<Buffer> => {
+        const bytes = await this.members.call(i, (p) => p.get(object, { offset: t.dataStart + from, length: to - from }, { signal }));
+        if (bytes.length === to - from) keep?.(i, from, to, bytes);
+        return bytes;
+      };
       try {
         const parts = lent.get(i)!;
         const bytes = parts.length > 0 ? await assemble(pc.from, pc.to, parts, get) : await get(pc.from, pc.to);
@@ -282,7 +287,6 @@ export class PackReader {
     const order = this.members.rank(others, length).sort((a, b) => covered(b) - covered(a) || parity(a) - parity(b));
     const got = await hedgedFetch(order, this.k, fetchOne, this.members.hedgePolicy(length));
     if (got.size < this.k || stop?.aborted) return null;
-    if (keep) for (let i = 0; i < this.n; i++) if (spans[i]) keep(i, spans[i]!);
     let kept = 0;
     for (let i = 0; i < this.n; i++) if (spans[i] && (kept += 1) > this.k) spans[i] = null;
     return decodeShare(await loadErasureCodec(this.k, this.n), spans, length, pc.share);

@@ -124,8 +124,12 @@ export class ShareLending {
     return lending;
   }
 
-  /** The read's bytes came (null: it failed): each borrower gets a copy of its part; the read is lent no more. */
-  repay(object: string, lending: Lending, bytes: Uint8Array | null): void {
+  /**
+   * The read's bytes came (null: it failed): each borrower gets a copy of its part; the read is lent no more.
+   * `served`: its member served them (not a decode's): only such bytes are kept, so a share's kept bytes are
+   * always its own member's word, as a read of it would be, and a chunk that fails blames the right member.
+   */
+  repay(object: string, lending: Lending, bytes: Uint8Array | null, served = true): void {
     const list = this.open.get(object);
     const at = list?.indexOf(lending) ?? -1;
     if (at < 0) return;
@@ -133,7 +137,7 @@ export class ShareLending {
     if (list!.length === 0) this.open.delete(object);
     for (const b of lending.borrowers) b.resolve(bytes && Buffer.from(bytes.subarray(b.from - lending.from, b.to - lending.from)));
     lending.borrowers.length = 0;
-    if (bytes && this.degraded) this.keep(object, lending.share, lending.from, lending.to, Buffer.from(bytes));
+    if (bytes && served && this.degraded) this.keep(object, lending.share, lending.from, lending.to, Buffer.from(bytes));
   }
 
   /** Loans over `object`'s reads queued or under way (for PackReader.decodePiece). */

@@ -113,6 +113,9 @@ describe('share lending', () => {
     const [loan] = lending.loansFor('obj')(1, 1900, 2500);
     assert.deepEqual([loan!.from, loan!.to], [1900, 2000]);
     assert.ok(Buffer.from((await loan!.bytes)!).equals(want));
+    const decoded = lending.lend('obj', 3, 0, 100);
+    lending.repay('obj', decoded, randomBytes(100), false);
+    assert.deepEqual(lending.held('obj', 3, 0, 100), [], 'bytes its member did not serve (decoded) are not kept');
     lending.keep('obj', 2, 0, 800, randomBytes(800)); // 1800 kept > 1500: the oldest goes
     assert.deepEqual(lending.held('obj', 1, 1000, 2000), []);
     assert.equal(lending.held('obj', 2, 0, 800).length, 1);
