@@ -529,7 +529,9 @@ export class ChunkFetcher {
         pending += 1;
         hedge!.hedged();
         this.stats.decodeHedges += 1;
-        this.lending.degrade();
+        // Not degraded by a hedge alone: on healthy members one fires now and then (a busy main thread), and
+        // keeping would then copy every read for the rest of the run.
+
         packs.decodePiece(req.object, req.table, pc, decoding.signal, loans, keep).then(
           (decoded) => settle(decoded && { bytes: decoded, decoded: true }),
           () => settle(null),
@@ -589,7 +591,8 @@ export class ChunkFetcher {
   /**
    * The bytes a running request's member is carrying for this fetcher, its own included: the request shares the
    * member's link with them, so it takes about as long as they all do (a thin link's first requests, three at a
-   * time, each took three times what its own bytes alone would).
+   * time, each took three times what its own bytes alone would). Judged less the time it has run (fetchBytes),
+   * so a healthy member's requests, done in a few ms, never qualify.
    */
   private backlog(req: Request): number {
     return Math.max(req.to - req.from, this.runningBytes[req.share] ?? 0);
@@ -597,12 +600,13 @@ export class ChunkFetcher {
 
   /**
    * Whether to decode the request's bytes from k other members rather than ask its share's member (`around`):
-   * when that member is expected to take far longer than the k-th fastest of the others (DECODE_WHEN_SLOWER),
-   * judged on the bytes its link is carrying with this request (backlog). Every PROBE_EVERY-th such request still goes to it (`probe`), so a member whose link recovers is measured
+   * when that member is expected to take far longer than the k-th fastest of the others (DECODE_WHEN_SLOWER).
+   * On the request's own bytes: judged on the member's backlog, healthy local disks (a few ms a request, three
+   * at a time) were routed around, at k × the bytes. Every PROBE_EVERY-th such request still goes to it (`probe`), so a member whose link recovers is measured
    * again; `direct` otherwise.
    */
   private route(req: Request): 'around' | 'probe' | 'direct' {
-    if (!this.reader.packs.slowerThanDecoding(req.share, this.backlog(req), DECODE_WHEN_SLOWER, DECODE_MIN_GAIN_MS)) return 'direct';
+    if (!this.reader.packs.slowerThanDecoding(req.share, req.to - req.from, DECODE_WHEN_SLOWER, DECODE_MIN_GAIN_MS)) return 'direct';
     this.routed[req.share] = (this.routed[req.share] ?? 0) + 1;
     if (this.routed[req.share]! % PROBE_EVERY === 0) return 'probe';
     this.stats.routedAround += 1;

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { ChunkFetcher, ChunkReader, ChunkSink, Members, RaicArray, newMasterKey, pageLoader, repoKeys, walkStream, type StreamRef } from '../../../src/store/index.js';
+import { packKey } from '../../../src/store/layout.js';
 import { withRetry } from '../../../src/providers/index.js';
 import { CountingProvider } from '../../support/counting-provider.js';
 import { FaultyProvider } from '../../support/faulty-provider.js';
@@ -71,6 +72,33 @@ describe('degraded reads download each position once (k=4, n=6)', () => {
     assert.ok(packCount > 0);
     // Its first answers come back "missing"; what was already on its way to it is all it is asked.
     assert.ok(degraded.asked0 <= packCount * 4, `member 0 asked ${degraded.asked0} times for ${packCount} packs (${healthy.asked0} when healthy)`);
+  });
+
+  it('small chunks read one by one (trees, without the cache) with a data member down: k × their bytes, not k region spans', async () => {
+    const sink = await ChunkSink.open(array, keys, CHUNK);
+    const w = sink.openStream();
+    const small = randomBytes(200 * 3000);
+    for (let at = 0; at < small.length; at += 3000) await w.write(small.subarray(at, at + 3000), true);
+    const smallRef = await w.end();
+    await sink.finish();
+    const readOneByOne = async (): Promise<number> => {
+      const reader = new ChunkReader(array.members, array.pool, K, CHUNK);
+      const entries = [];
+      for await (const entry of walkStream(smallRef, pageLoader(reader))) entries.push(entry);
+      for (const entry of entries) await reader.packs.table(packKey(entry.pack.toString('hex')), entry.pack); // tables apart
+      for (const c of counting) c.clear();
+      const parts: Buffer[] = [];
+      for (const entry of entries) parts.push(Buffer.from(await reader.read(entry)));
+      assert.ok(Buffer.concat(parts).equals(small), 'read back bit-exact');
+      return sum(counting.map((c) => c.counted((g) => g.key.startsWith('packs/')).bytes));
+    };
+    reset();
+    const healthy = await readOneByOne();
+    reset();
+    faulty[0]!.down();
+    const degraded = await readOneByOne();
+    // Member 0's chunks (about a quarter) from k members each: at most ~(1 + (k - 1) / 4) × the healthy bytes.
+    assert.ok(degraded <= 2 * healthy, `degraded ${degraded} vs healthy ${healthy} bytes`);
   });
 
   it('a data member down: the same', async () => {
