@@ -14,12 +14,12 @@
  * worker may be given them to open, which moves them away); a read that failed, or that will itself be decoded,
  * repays null, and the borrower asks the member itself.
  *
- * Once some share is being decoded (`degrade`), reads and decodes also keep what they brought, up to `keepBytes`
- * (oldest dropped first): a decode's other shares' bytes serve those shares' own reads later, and a read's bytes
- * serve a decode that comes after it (its request queued in a later window). So a restore with a data member
- * down, missing packs or routed around downloads each position of k shares about once, as a healthy restore
- * does, with the parity members carrying the missing member's part. (Kept from the first decode on, for every
- * pack: a member that lacks one pack or is slow usually lacks or slows the next too.)
+ * Once a member is found down or lacking a pack (`degrade`), reads and decodes also keep what they brought, up
+ * to `keepBytes` (oldest dropped first): a decode's other shares' bytes serve those shares' own reads later, and
+ * a read's bytes serve a decode that comes after it (its request queued in a later window). So a restore with a
+ * data member down or missing packs downloads each position of k shares about once, as a healthy restore does,
+ * with the parity members carrying the missing member's part. (Kept from then on, for every pack: a member that
+ * lacks one pack usually lacks the next too. Not for a member routed around as slow: see ChunkFetcher.)
  */
 import type { ShareLoans } from './pack-reader.js';
 
@@ -58,7 +58,7 @@ export interface HeldPart {
 export class ShareLending {
   /** Reads queued or under way, by object. */
   private readonly open = new Map<string, Lending[]>();
-  /** Some share is being decoded: reads and decodes keep their bytes. */
+  /** A member is down or lacks packs: reads and decodes keep their bytes. */
   private degraded = false;
   /** Kept bytes, by object, oldest first in `keptOrder`. */
   private readonly kept = new Map<string, Kept[]>();
@@ -67,7 +67,7 @@ export class ShareLending {
 
   constructor(private readonly keepBytes = 0) {}
 
-  /** A share is being decoded: from now on reads and decodes keep what they bring. */
+  /** A member is down or lacks packs: from now on reads and decodes keep what they bring. */
   degrade(): void {
     this.degraded = this.keepBytes > 0;
   }
@@ -132,6 +132,7 @@ export class ShareLending {
   repay(object: string, lending: Lending, bytes: Uint8Array | null, served = true): void {
     const list = this.open.get(object);
     const at = list?.indexOf(lending) ?? -1;
+    lending.onBorrow = undefined; // repaid: nothing to start, and nothing kept alive by it
     if (at < 0) return;
     list!.splice(at, 1);
     if (list!.length === 0) this.open.delete(object);
