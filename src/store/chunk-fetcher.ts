@@ -506,7 +506,7 @@ export class ChunkFetcher {
       const decoded = await packs.decodePiece(req.object, req.table, pc, undefined, loans, keep);
       if (decoded) return { bytes: decoded, decoded: true };
     }
-    const held = this.lending.held(req.object, req.share, req.from, req.to).map((h) => ({ ...h, bytes: Promise.resolve(h.bytes) }));
+    const held = this.lending.keptLoans(req.object, req.share, req.from, req.to);
     const bytes = req.to - req.from;
     const started = performance.now();
     const direct = new AbortController();
@@ -541,7 +541,6 @@ export class ChunkFetcher {
         this.stats.decodeHedges += 1;
         // Not degraded by a hedge alone: on healthy members one fires now and then (a busy main thread), and
         // keeping would then copy every read for the rest of the run.
-
         packs.decodePiece(req.object, req.table, pc, decoding.signal, loans, keep).then(
           (decoded) => settle(decoded && { bytes: decoded, decoded: true }),
           () => settle(null),
@@ -612,8 +611,8 @@ export class ChunkFetcher {
    * Whether to decode the request's bytes from k other members rather than ask its share's member (`around`):
    * when that member is expected to take far longer than the k-th fastest of the others (DECODE_WHEN_SLOWER).
    * On the request's own bytes: judged on the member's backlog, healthy local disks (a few ms a request, three
-   * at a time) were routed around, at k × the bytes. Every PROBE_EVERY-th such request still goes to it (`probe`), so a member whose link recovers is measured
-   * again; `direct` otherwise.
+   * at a time) were routed around, at k × the bytes. Every PROBE_EVERY-th such request still goes to it
+   * (`probe`), so a member whose link recovers is measured again; `direct` otherwise.
    */
   private route(req: Request): 'around' | 'probe' | 'direct' {
     if (!this.reader.packs.slowerThanDecoding(req.share, req.to - req.from, DECODE_WHEN_SLOWER, DECODE_MIN_GAIN_MS)) return 'direct';

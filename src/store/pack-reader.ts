@@ -169,6 +169,11 @@ export class PackReader {
     return (await this.readSharePiece(object, t, pc)) ?? (await this.decodePiece(object, t, pc)) ?? this.rebuildPiece(object, t, pc);
   }
 
+  /** Bytes [from, to) of member i's share of `object`, as it serves them: one ranged GET, not verified. */
+  private getShare(i: number, object: string, t: CodedTable, from: number, to: number, signal?: AbortSignal): Promise<Buffer> {
+    return this.members.call(i, (p) => p.get(object, { offset: t.dataStart + from, length: to - from }, signal ? { signal } : {}));
+  }
+
   /**
    * Share bytes [pc.from, pc.to) as the member holding share pc.share serves them (one ranged GET, not
    * verified), or null — the problem recorded — when that member is down, fails or answers short.
@@ -176,7 +181,7 @@ export class PackReader {
   async readSharePiece(object: string, t: CodedTable, pc: SharePiece, signal?: AbortSignal, held: ReturnType<ShareLoans> = []): Promise<Buffer | null> {
     if (!this.members.isUp(pc.share)) return null;
     try {
-      const get = (from: number, to: number): Promise<Buffer> => this.members.call(pc.share, (p) => p.get(object, { offset: t.dataStart + from, length: to - from }, signal ? { signal } : {}));
+      const get = (from: number, to: number): Promise<Buffer> => this.getShare(pc.share, object, t, from, to, signal);
       const bytes = held.length > 0 ? await assemble(pc.from, pc.to, held, get) : await get(pc.from, pc.to);
       if (bytes.length === pc.to - pc.from) return bytes;
       this.problems.push({ member: pc.share, object, problem: 'corrupt', detail: `short read (${bytes.length} of ${pc.to - pc.from} bytes)` });
@@ -273,7 +278,7 @@ export class PackReader {
     const fetchOne = async (i: number, own: AbortSignal): Promise<Uint8Array | null> => {
       const signal = stop ? AbortSignal.any([own, stop]) : own;
       const get = async (from: number, to: number): Promise<Buffer> => {
-        const bytes = await this.members.call(i, (p) => p.get(object, { offset: t.dataStart + from, length: to - from }, { signal }));
+        const bytes = await this.getShare(i, object, t, from, to, signal);
         if (bytes.length === to - from) keep?.(i, from, to, bytes);
         return bytes;
       };
@@ -315,7 +320,7 @@ export class PackReader {
     const spans: (Uint8Array | null)[] = new Array<Uint8Array | null>(this.n).fill(null);
     const fetchOne = async (i: number, signal?: AbortSignal): Promise<Uint8Array | null> => {
       try {
-        const bytes = await this.members.call(i, (p) => p.get(object, { offset: t.dataStart + from, length: to - from }, { signal }));
+        const bytes = await this.getShare(i, object, t, from, to, signal);
         if (bytes.length === to - from && regionsMatch(t.table, i, from, bytes)) {
           spans[i] = bytes;
           return bytes;

@@ -95,6 +95,11 @@ export class ShareLending {
     if (drop > 0) this.keptOrder = this.keptOrder.slice(drop);
   }
 
+  /** The kept parts (held) as loans, as PackReader takes them. */
+  keptLoans(object: string, share: number, from: number, to: number): ReturnType<ShareLoans> {
+    return this.held(object, share, from, to).map((h) => ({ from: h.from, to: h.to, bytes: Promise.resolve(h.bytes) }));
+  }
+
   /** Kept parts of bytes [from, to) of share `share` of `object`, in order, not overlapping. */
   held(object: string, share: number, from: number, to: number): HeldPart[] {
     const parts: HeldPart[] = [];
@@ -144,7 +149,7 @@ export class ShareLending {
   /** Loans over `object`'s reads queued or under way (for PackReader.decodePiece). */
   loansFor(object: string): ShareLoans {
     return (share, from, to) => {
-      const loans: ReturnType<ShareLoans> = this.held(object, share, from, to).map((h) => ({ from: h.from, to: h.to, bytes: Promise.resolve(h.bytes) }));
+      const loans = this.keptLoans(object, share, from, to);
       for (const lending of this.open.get(object) ?? []) {
         const a = Math.max(from, lending.from);
         const b = Math.min(to, lending.to);
