@@ -99,6 +99,13 @@ const DECODE_HEDGE_CHECK_MS = 100;
 const DECODE_HEDGE_FLOOR_MS = 250;
 /** Of the requests routed around a slow member, every this many-th still goes to it: its link is measured again. */
 const PROBE_EVERY = 8;
+/**
+ * A member found slow for at least this many requests (routed around, or overtaken by a decode hedge), and for at
+ * least half of those judged, is slow, not unlucky: the keeping starts (ShareLending.degrade). Healthy local disks
+ * have 1-11 of a /usr/share restore's thousands of requests routed around (a request's few ms vary widely) and a
+ * hedge now and then; a thin link has nearly all of its.
+ */
+const KEEP_AFTER_SLOW = 4;
 
 /** A chunk asked for (once, however many callers want it) and where its sealed bytes are being gathered. */
 interface Need {
@@ -149,13 +156,18 @@ export interface FetchStats {
   routedAround: number;
   /** Requests whose member was late, backed up by decoding from k others (see fetchBytes). */
   decodeHedges: number;
+  /** Share bytes are being kept (ShareLending.degrade): a member was found down, lacking packs, or slow. */
+  keeping: boolean;
 }
 
 export class ChunkFetcher {
   readonly limits: FetchLimits;
-  readonly stats: FetchStats = { requests: 0, requestedBytes: 0, fallbacks: 0, decoded: 0, routedAround: 0, decodeHedges: 0 };
+  readonly stats: FetchStats = { requests: 0, requestedBytes: 0, fallbacks: 0, decoded: 0, routedAround: 0, decodeHedges: 0, keeping: false };
   /** Requests to each share that route() judged slow, counted for its probes. */
   private readonly routed: number[] = [];
+  /** Requests to each share that route() judged at all, and those it was found slow for (KEEP_AFTER_SLOW). */
+  private readonly judged: number[] = [];
+  private readonly foundSlow: number[] = [];
   /** Share reads under way, lent to decodes of the same positions (a slow data member's requests). */
   private readonly lending: ShareLending;
   /** Chunks asked for and not yet delivered, by id: a second ask joins the first. */
@@ -491,7 +503,7 @@ export class ChunkFetcher {
     // Lent until the member answers (or the decode below wins); a read that will be decoded instead repays null
     // first: a decode never waits on a decode, which may borrow in turn.
     if (packs.lacks(req.share, req.object)) {
-      this.lending.degrade();
+      this.startKeeping();
       this.lending.repay(req.object, lent, null);
       return null;
     }
@@ -499,9 +511,8 @@ export class ChunkFetcher {
     const loans = this.lending.loansFor(req.object);
     const keep = this.keeper(req);
     if (route === 'around') {
-      // Routing around a slow member does not start the keeping (ShareLending.degrade): on healthy local disks
-      // a few requests, sometimes a dozen, are routed around (a request's few ms vary widely), and keeping for
-      // the rest of the run cost ~45 MB of peak RSS restoring /usr/share. Its decodes borrow what is queued.
+      // One request routed around does not start the keeping, a member found slow for most of its does
+      // (KEEP_AFTER_SLOW): keeping on healthy local disks cost ~45 MB of peak RSS restoring /usr/share.
       this.lending.repay(req.object, lent, null);
       const decoded = await packs.decodePiece(req.object, req.table, pc, undefined, loans, keep);
       if (decoded) return { bytes: decoded, decoded: true };
@@ -520,7 +531,10 @@ export class ChunkFetcher {
         settled = true;
         clearTimeout(timer);
         if (result) this.lending.repay(req.object, lent, result.bytes, !result.decoded);
-        if (result?.decoded) direct.abort();
+        if (result?.decoded) {
+          direct.abort();
+          this.noteSlow(req.share);
+        }
         else decoding.abort();
         resolve(result);
       };
@@ -558,6 +572,20 @@ export class ChunkFetcher {
         },
       );
     });
+  }
+
+  /**
+   * A request of `share` went to decoding instead (routed around, or its decode hedge won). The other data
+   * shares' reads of the positions decoded come later (a later window): kept, they are not fetched twice.
+   */
+  private noteSlow(share: number): void {
+    const slow = (this.foundSlow[share] = (this.foundSlow[share] ?? 0) + 1);
+    if (slow >= KEEP_AFTER_SLOW && 2 * slow >= (this.judged[share] ?? 0)) this.startKeeping();
+  }
+
+  private startKeeping(): void {
+    this.lending.degrade();
+    this.stats.keeping = true;
   }
 
   /** Keeps the other shares' bytes a decode of req's positions fetched (ShareLending.keep). */
@@ -615,9 +643,11 @@ export class ChunkFetcher {
    * (`probe`), so a member whose link recovers is measured again; `direct` otherwise.
    */
   private route(req: Request): 'around' | 'probe' | 'direct' {
+    this.judged[req.share] = (this.judged[req.share] ?? 0) + 1;
     if (!this.reader.packs.slowerThanDecoding(req.share, req.to - req.from, DECODE_WHEN_SLOWER, DECODE_MIN_GAIN_MS)) return 'direct';
-    this.routed[req.share] = (this.routed[req.share] ?? 0) + 1;
-    if (this.routed[req.share]! % PROBE_EVERY === 0) return 'probe';
+    const routed = (this.routed[req.share] = (this.routed[req.share] ?? 0) + 1);
+    if (routed % PROBE_EVERY === 0) return 'probe';
+    this.noteSlow(req.share);
     this.stats.routedAround += 1;
     return 'around';
   }
@@ -647,7 +677,7 @@ export class ChunkFetcher {
     if (open.length === 0) return failed;
     const from = Math.min(...open.map((p) => p.piece.from));
     const to = Math.max(...open.map((p) => p.piece.to));
-    this.lending.degrade();
+    this.startKeeping();
     const decoded = await this.reader.packs.decodePiece(req.object, req.table, { share: req.share, from, to }, undefined, this.lending.loansFor(req.object), this.keeper(req));
     if (!decoded || this.error) return failed;
     this.stats.decoded += 1;

@@ -58,7 +58,7 @@ export interface HeldPart {
 export class ShareLending {
   /** Reads queued or under way, by object. */
   private readonly open = new Map<string, Lending[]>();
-  /** A member is down or lacks packs: reads and decodes keep their bytes. */
+  /** A member is down, lacks packs or is slow: reads and decodes keep their bytes. */
   private degraded = false;
   /** Kept bytes, by object, oldest first in `keptOrder`. */
   private readonly kept = new Map<string, Kept[]>();
@@ -67,7 +67,7 @@ export class ShareLending {
 
   constructor(private readonly keepBytes = 0) {}
 
-  /** A member is down or lacks packs: from now on reads and decodes keep what they bring. */
+  /** A member is down, lacks packs or is routed around as slow: from now on reads and decodes keep what they bring. */
   degrade(): void {
     this.degraded = this.keepBytes > 0;
   }
