@@ -27,7 +27,7 @@ import type { ChunkEntry } from './chunk-ref.js';
 import type { ChunkReader } from './chunk-reader.js';
 import { packKey } from './layout.js';
 import { locateRange, type SharePiece } from './pack-codec.js';
-import type { CodedTable } from './pack-reader.js';
+import type { CodedTable, ShareFetching } from './pack-reader.js';
 import { DEFAULT_COALESCE, coalesce, type CoalesceLimits } from './read-plan.js';
 import { ShareLending, type Lending } from './share-lending.js';
 
@@ -509,15 +509,15 @@ export class ChunkFetcher {
     }
     const route = this.route(req);
     const loans = this.lending.loansFor(req.object);
-    const keep = this.keeper(req);
+    const fetching = this.fetchLender(req);
     if (route === 'around') {
       // One request routed around does not start the keeping, a member found slow for most of its does
       // (KEEP_AFTER_SLOW): keeping on healthy local disks cost ~45 MB of peak RSS restoring /usr/share.
       this.lending.repay(req.object, lent, null);
-      const decoded = await packs.decodePiece(req.object, req.table, pc, undefined, loans, keep);
+      const decoded = await packs.decodePiece(req.object, req.table, pc, undefined, loans, fetching);
       if (decoded) return { bytes: decoded, decoded: true };
     }
-    const held = this.lending.keptLoans(req.object, req.share, req.from, req.to);
+    const held = this.lending.readLoans(req.object, req.share, req.from, req.to);
     const bytes = req.to - req.from;
     const started = performance.now();
     const direct = new AbortController();
@@ -555,7 +555,7 @@ export class ChunkFetcher {
         this.stats.decodeHedges += 1;
         // Not degraded by a hedge alone: on healthy members one fires now and then (a busy main thread), and
         // keeping would then copy every read for the rest of the run.
-        packs.decodePiece(req.object, req.table, pc, decoding.signal, loans, keep).then(
+        packs.decodePiece(req.object, req.table, pc, decoding.signal, loans, fetching).then(
           (decoded) => settle(decoded && { bytes: decoded, decoded: true }),
           () => settle(null),
         );
@@ -588,9 +588,9 @@ export class ChunkFetcher {
     this.stats.keeping = true;
   }
 
-  /** Keeps the other shares' bytes a decode of req's positions fetched (ShareLending.keep). */
-  private keeper(req: Request): (share: number, from: number, to: number, bytes: Uint8Array) => void {
-    return (share, from, to, bytes) => this.lending.keep(req.object, share, from, to, bytes);
+  /** Lends a decode's GETs of req's pack to reads planned meanwhile, and keeps what they bring (ShareLending.lendFetch). */
+  private fetchLender(req: Request): ShareFetching {
+    return (share, from, to) => this.lending.lendFetch(req.object, share, from, to);
   }
 
   /**
@@ -678,7 +678,7 @@ export class ChunkFetcher {
     const from = Math.min(...open.map((p) => p.piece.from));
     const to = Math.max(...open.map((p) => p.piece.to));
     this.startKeeping();
-    const decoded = await this.reader.packs.decodePiece(req.object, req.table, { share: req.share, from, to }, undefined, this.lending.loansFor(req.object), this.keeper(req));
+    const decoded = await this.reader.packs.decodePiece(req.object, req.table, { share: req.share, from, to }, undefined, this.lending.loansFor(req.object), this.fetchLender(req));
     if (!decoded || this.error) return failed;
     this.stats.decoded += 1;
     const ready: { part: Part; sealed: Uint8Array }[] = [];

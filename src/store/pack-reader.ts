@@ -50,6 +50,9 @@ export interface ReadProblem {
  */
 export type ShareLoans = (share: number, from: number, to: number) => { from: number; to: number; bytes: Promise<Uint8Array | null> }[];
 
+/** A GET of bytes [from, to) of share `share` starts; call the result with what its member served (null: none). */
+export type ShareFetching = (share: number, from: number, to: number) => (bytes: Uint8Array | null) => void;
+
 export interface CodedTable {
   table: PackTable;
   tableBytes: Buffer;
@@ -267,10 +270,11 @@ export class PackReader {
    * member is down or failed, not one that lied. The chunks' AEAD tags judge the result, and a chunk that fails
    * goes to rebuildPiece, which checks every region against the table. A degraded read so fetches exactly the
    * bytes it decodes and hashes nothing (a 256 MiB get with two of six members gone: ~5.5 s → ~2.8 s).
-   * `keep` is given each part of the other shares it fetched, as their members served it (ShareLending keeps
-   * them for those shares' own reads; loans are not passed on, since a loan may have been decoded).
+   * `fetching` is told of each GET of the other shares' bytes as it starts, and settled with what the member
+   * served (null: failed or short): ShareLending lends it to those shares' own reads and keeps it for later
+   * ones. Loans are not passed on, since a loan may have been decoded.
    */
-  async decodePiece(object: string, t: CodedTable, pc: SharePiece, stop?: AbortSignal, loans?: ShareLoans, keep?: (share: number, from: number, to: number, bytes: Uint8Array) => void): Promise<Buffer | null> {
+  async decodePiece(object: string, t: CodedTable, pc: SharePiece, stop?: AbortSignal, loans?: ShareLoans, fetching?: ShareFetching): Promise<Buffer | null> {
     const length = pc.to - pc.from;
     const spans: (Uint8Array | null)[] = new Array<Uint8Array | null>(this.n).fill(null);
     const others = [...Array(this.n).keys()].filter((i) => i !== pc.share && this.members.isUp(i));
@@ -278,9 +282,14 @@ export class PackReader {
     const fetchOne = async (i: number, own: AbortSignal): Promise<Uint8Array | null> => {
       const signal = stop ? AbortSignal.any([own, stop]) : own;
       const get = async (from: number, to: number): Promise<Buffer> => {
-        const bytes = await this.getShare(i, object, t, from, to, signal);
-        if (bytes.length === to - from) keep?.(i, from, to, bytes);
-        return bytes;
+        const settle = fetching?.(i, from, to);
+        let bytes: Buffer | null = null;
+        try {
+          bytes = await this.getShare(i, object, t, from, to, signal);
+          return bytes;
+        } finally {
+          settle?.(bytes?.length === to - from ? bytes : null);
+        }
       };
       try {
         const parts = lent.get(i)!;
@@ -295,7 +304,7 @@ export class PackReader {
     // Members whose bytes are mostly on their way already go first (a stable sort keeps the ranking among the rest);
     // then, when the caller keeps what is gathered, data shares before parity: their own reads take them kept.
     const covered = (i: number): number => lent.get(i)!.reduce((sum, l) => sum + l.to - l.from, 0);
-    const parity = (i: number): number => (keep && i >= this.k ? 1 : 0);
+    const parity = (i: number): number => (fetching && i >= this.k ? 1 : 0);
     const order = this.members.rank(others, length).sort((a, b) => covered(b) - covered(a) || parity(a) - parity(b));
     const got = await hedgedFetch(order, this.k, fetchOne, this.members.hedgePolicy(length));
     if (got.size < this.k || stop?.aborted) return null;

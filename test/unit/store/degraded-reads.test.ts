@@ -74,6 +74,23 @@ describe('degraded reads download each position once (k=4, n=6)', () => {
     assert.ok(degraded.asked0 <= packCount * 4, `member 0 asked ${degraded.asked0} times for ${packCount} packs (${healthy.asked0} when healthy)`);
   });
 
+  it('the same with the members 20 ms away: reads planned while a decode fetches their bytes borrow them', async () => {
+    reset();
+    const healthy = await read();
+    reset();
+    faulty[0]!.lose(/^packs\//);
+    // A decode's GETs of shares 1-3 are in flight for 20 ms, when those shares' own reads of the same bytes are
+    // planned: without lending them, each such read fetched the bytes again.
+    for (const f of faulty.slice(1)) f.addLatency(20, { ops: ['get'], key: /^packs\// });
+    const degraded = await read();
+    assert.ok(degraded.stats.decoded > 0, JSON.stringify(degraded.stats));
+    assert.ok(sum(degraded.bytes) <= 1.05 * sum(healthy.bytes), `degraded ${sum(degraded.bytes)} vs healthy ${sum(healthy.bytes)} bytes (${degraded.bytes.join(', ')})`);
+    // Each data member its own share's bytes once (1.00x here; 1.08x when those reads fetched them again).
+    for (const i of [1, 2, 3]) {
+      assert.ok(degraded.bytes[i]! <= 1.03 * healthy.bytes[i]!, `member ${i}: ${degraded.bytes[i]} bytes vs ${healthy.bytes[i]} healthy (${degraded.bytes.join(', ')})`);
+    }
+  });
+
   it('small chunks read one by one (trees, without the cache) with a data member down: k × their bytes, not k region spans', async () => {
     const sink = await ChunkSink.open(array, keys, CHUNK);
     const w = sink.openStream();
