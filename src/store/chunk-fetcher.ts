@@ -51,9 +51,9 @@ export interface FetchLimits extends CoalesceLimits {
    */
   ordered: boolean;
   /**
-   * Once a member is found down or lacking a pack, share bytes kept for later reads and decodes of the same positions
-   * (ShareLending): about a pack's n shares, since a decode of one data share's positions comes about a quarter
-   * of a pack before the other data shares' reads of them.
+   * Once a member is found down, lacking a pack or slow, share bytes kept for later reads and decodes of the
+   * same positions (ShareLending): about a pack's n shares, since a decode of one data share's positions comes
+   * about a quarter of a pack before the other data shares' reads of them.
    */
   keepBytes: number;
 }
@@ -585,7 +585,7 @@ export class ChunkFetcher {
 
   private startKeeping(): void {
     this.lending.degrade();
-    this.stats.keeping = true;
+    this.stats.keeping = this.lending.keeping;
   }
 
   /** Lends a decode's GETs of req's pack to reads planned meanwhile, and keeps what they bring (ShareLending.lendFetch). */
@@ -637,9 +637,9 @@ export class ChunkFetcher {
 
   /**
    * Whether to decode the request's bytes from k other members rather than ask its share's member (`around`):
-   * when that member is expected to take far longer than the k-th fastest of the others (DECODE_WHEN_SLOWER).
-   * On the request's own bytes: judged on the member's backlog, healthy local disks (a few ms a request, three
-   * at a time) were routed around, at k × the bytes. Every PROBE_EVERY-th such request still goes to it
+   * when that member is expected to take far longer than the k-th fastest of the others (DECODE_WHEN_SLOWER),
+   * judged on the request's own bytes (judged on the member's backlog, healthy local disks, a few ms a request
+   * and three at a time, were routed around at k × the bytes). Every PROBE_EVERY-th such request still goes to it
    * (`probe`), so a member whose link recovers is measured again; `direct` otherwise.
    */
   private route(req: Request): 'around' | 'probe' | 'direct' {

@@ -302,7 +302,7 @@ export class PackReader {
       return null;
     };
     // Members whose bytes are mostly on their way already go first (a stable sort keeps the ranking among the rest);
-    // then, when the caller keeps what is gathered, data shares before parity: their own reads take them kept.
+    // then, when the caller lends what is fetched, data shares before parity: their own reads borrow or keep them.
     const covered = (i: number): number => lent.get(i)!.reduce((sum, l) => sum + l.to - l.from, 0);
     const parity = (i: number): number => (fetching && i >= this.k ? 1 : 0);
     const order = this.members.rank(others, length).sort((a, b) => covered(b) - covered(a) || parity(a) - parity(b));

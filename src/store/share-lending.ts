@@ -14,12 +14,13 @@
  * worker may be given them to open, which moves them away); a read that failed, or that will itself be decoded,
  * repays null, and the borrower asks the member itself.
  *
- * Once a member is found down or lacking a pack (`degrade`), reads and decodes also keep what they brought, up
- * to `keepBytes` (oldest dropped first): a decode's other shares' bytes serve those shares' own reads later, and
- * a read's bytes serve a decode that comes after it (its request queued in a later window). So a restore with a
- * data member down or missing packs downloads each position of k shares about once, as a healthy restore does,
- * with the parity members carrying the missing member's part. (Kept from then on, for every pack: a member that
- * lacks one pack usually lacks the next too. Not for one request routed around as slow: see ChunkFetcher.)
+ * Once a member is found down, lacking a pack or slow for most of its requests (`degrade`), reads and decodes
+ * also keep what they brought, up to `keepBytes` (oldest dropped first): a decode's other shares' bytes serve
+ * those shares' own reads later, and a read's bytes serve a decode that comes after it (its request queued in a
+ * later window). So a restore with a data member down or missing packs downloads each position of k shares
+ * about once, as a healthy restore does, with the parity members carrying the missing member's part. (Kept from
+ * then on, for every pack: a member that lacks one pack usually lacks the next too. Not for one request routed
+ * around as slow: see ChunkFetcher's KEEP_AFTER_SLOW.)
  * A decode's own GETs of the other shares are lent too, to reads of those bytes planned while they run
  * (`lendFetch`, `readLoans`): reads borrow only such GETs and kept bytes, never each other.
  */
@@ -76,6 +77,11 @@ export class ShareLending {
     this.degraded = this.keepBytes > 0;
   }
 
+  /** Whether reads and decodes keep what they bring (degraded, with a keep budget). */
+  get keeping(): boolean {
+    return this.degraded;
+  }
+
   /**
    * Keeps bytes [from, to) of share `share` of `object` (a read's, or a decode's other shares') once degraded,
    * unless kept bytes already cover them. The caller must not change them after.
@@ -100,7 +106,7 @@ export class ShareLending {
   }
 
   /** The kept parts (held) as loans, as PackReader takes them. */
-  keptLoans(object: string, share: number, from: number, to: number): ReturnType<ShareLoans> {
+  private keptLoans(object: string, share: number, from: number, to: number): ReturnType<ShareLoans> {
     return this.held(object, share, from, to).map((h) => ({ from: h.from, to: h.to, bytes: Promise.resolve(h.bytes) }));
   }
 
