@@ -196,6 +196,32 @@ describe('repository locks', () => {
     }
   });
 
+  it('a shared lock is written once and keeps its tentative mark while held; an exclusive one is established', async () => {
+    for (const confirmInBackground of [false, true]) {
+      const { providers, members } = memoryArray();
+      const puts = providers.map(() => 0);
+      providers.forEach((p, i) => {
+        const put = p.put.bind(p);
+        p.put = (k, body, o) => ((puts[i]! += k.startsWith('locks/') ? 1 : 0), put(k, body, o));
+      });
+      const shared = await acquireLock(members, key, opts({ exclusive: false, confirmInBackground }));
+      await shared.confirmed;
+      assert.deepEqual(puts, [1, 1, 1], `one lock write per member (confirmInBackground ${confirmInBackground})`);
+      const [held] = await listLocks(members, key);
+      assert.equal(held!.key, shared.key);
+      assert.equal(held!.tentative, true);
+      assert.doesNotMatch(describeLock(held!), /being taken/);
+      // Still a lock: an exclusive locker refuses (its first scan sees it) and leaves nothing behind.
+      await assertLocked(acquireLock(members, key, opts({ exclusive: true })), /shared lock of/);
+      for (const p of providers) assert.deepEqual(lockObjects(p), [shared.key]);
+      await shared.release();
+      const excl = await acquireLock(members, key, opts({ exclusive: true }));
+      const [established] = await listLocks(members, key);
+      assert.equal(established!.tentative, false);
+      await excl.release();
+    }
+  });
+
   it('a shared and an exclusive acquisition started together never both hold', async () => {
     const { providers } = memoryArray();
     for (let round = 0; round < 8; round++) {
