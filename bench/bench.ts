@@ -12,7 +12,7 @@
  * The cloud profile of cloud.ts (members on the real S3 server behind link relays that add latency and cap
  * throughput, beside restic on one such link; bytes up and down counted at the links) runs when
  * RAIC_BENCH_CLOUD=per-link|shared is set, after the parts above; RAIC_BENCH_ONLY=cloud runs it alone. See
- * cloud.ts for its variables.
+ * cloud.ts for its variables; RAIC_BENCH_ROUNDS applies to its main part too.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
@@ -153,7 +153,7 @@ async function main(): Promise<void> {
   const cloud = cloudSettings(process.env, only === 'cloud');
   if (only === '') await syntheticBench(base);
   if (only !== 'cloud') await realTreesBench({ profiles, raicBin, base, nodeModules: join(root, 'node_modules'), rounds });
-  if (cloud) await cloudBench(cloud, raicBin, base);
+  if (cloud) await cloudBench(cloud, raicBin, base, rounds);
 }
 
 await main();

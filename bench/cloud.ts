@@ -6,7 +6,9 @@
  * link. Every byte is counted at the links. Steps, for both tools: init, first backup of a real tree, unchanged
  * re-backup (warm cache, then with the local cache deleted), restore (checked identical), put of a random file,
  * get of that file (checked identical); printed with seconds, MB up and MB down for each tool and the ratios
- * raic ÷ restic.
+ * raic ÷ restic. With RAIC_BENCH_ROUNDS=N these steps run N times, each round on a fresh array and repository, the
+ * tools taking turns to go first: a step's seconds and bytes are then the medians of its rounds, its seconds
+ * shown with their range (one sample of a 2 s step on this machine moved by ±15% from run to run).
  *
  * Then the slow uplink: all six members behind one shared link of RAIC_BENCH_CLOUD_UPLINK_MBIT (default 5
  * Mbit/s, both ways) at RAIC_BENCH_CLOUD_UPLINK_RTT_MS (default 30 ms), `raic put` of the same file into a fresh
@@ -46,7 +48,7 @@ import { join, resolve } from 'node:path';
 import { hostPort, swiftServer, uniqueName, type SwiftServer } from '../test/support/servers.js';
 import { S3Admin } from '../test/support/s3-admin.js';
 import { RateCap, linkCaps, linkRelay, totalCounters, type LinkRelay } from './link-relay.js';
-import { MiB, measure, sha256File, writeRandomFile } from './measure.js';
+import { MiB, measure, medianOf, sha256File, writeRandomFile } from './measure.js';
 import { compareTree, describeDiff, recordTree, type TreeDiff, type TreeRecord } from './tree-compare.js';
 
 export type CloudLayout = 'per-link' | 'shared';
@@ -171,6 +173,25 @@ type Step = (typeof STEPS)[number];
 interface ToolRun {
   steps: Map<Step, StepResult>;
   verify?: TreeDiff;
+  /** Over several rounds: each step's fastest and slowest seconds (steps holds the medians). */
+  range?: Map<Step, [number, number]>;
+}
+
+/** One ToolRun from a tool's rounds: per step the median seconds, bytes up and bytes down, and the range of the
+ * seconds; a step that failed in some round keeps that round's result; the first restore check that differed. */
+function combineRounds(runs: ToolRun[]): ToolRun {
+  if (runs.length === 1) return runs[0]!;
+  const steps = new Map<Step, StepResult>();
+  const range = new Map<Step, [number, number]>();
+  for (const step of STEPS) {
+    const results = runs.map((r) => r.steps.get(step)).filter((r): r is StepResult => r !== undefined);
+    if (results.length === 0) continue;
+    const seconds = results.map((r) => r.seconds);
+    const failed = results.find((r) => r.error !== undefined);
+    steps.set(step, failed ?? { ...results[0]!, seconds: medianOf(seconds), up: medianOf(results.map((r) => r.up)), down: medianOf(results.map((r) => r.down)) });
+    range.set(step, [Math.min(...seconds), Math.max(...seconds)]);
+  }
+  return { steps, verify: runs.find((r) => r.verify && !r.verify.identical)?.verify ?? runs[0]!.verify, range };
 }
 
 /** raic's exit code for "committed, but some member missed objects: run raic repair". */
@@ -311,14 +332,14 @@ async function runSlowMember(ctx: Context, s: CloudSettings, inputs: Inputs, fas
   return out;
 }
 
-async function runRestic(ctx: Context, s: CloudSettings, inputs: Inputs): Promise<ToolRun> {
+async function runRestic(ctx: Context, s: CloudSettings, inputs: Inputs, name = 'restic'): Promise<ToolRun> {
   const [relay] = await relaysFor(ctx.server.endpoint, s.rttMs, linkCaps('per-link', 1, s.upMbit * 1e6, s.downMbit * 1e6));
   ctx.relays.push(relay!);
-  const env = resticEnv(ctx, 'restic', relay!);
+  const env = resticEnv(ctx, name, relay!);
   const run: ToolRun = { steps: new Map() };
-  const step = async (name: Step, args: string[]): Promise<StepResult> => {
-    const result = await runStep(`restic ${name}`, [relay!], 'restic', args, env);
-    run.steps.set(name, result);
+  const step = async (label: Step, args: string[]): Promise<StepResult> => {
+    const result = await runStep(`${name} ${label}`, [relay!], 'restic', args, env);
+    run.steps.set(label, result);
     return result;
   };
   if ((await step('init', ['init', '--quiet'])).exitCode !== 0) return run;
@@ -375,7 +396,7 @@ async function runSlowUplink(ctx: Context, s: CloudSettings, inputs: Inputs): Pr
 const mb = (bytes: number): string => (bytes / 1e6).toFixed(bytes < 10e6 ? 2 : 1);
 const ratio = (a: number, b: number): string => (b > 0 ? `${(a / b).toFixed(2)}×` : a > 0 ? '∞' : '–');
 
-function printMain(s: CloudSettings, inputs: Inputs, raic: ToolRun, restic: ToolRun, resticVersion: string): void {
+function printMain(s: CloudSettings, inputs: Inputs, raic: ToolRun, restic: ToolRun, resticVersion: string, rounds: number): void {
   const { record } = inputs;
   const links = s.layout === 'shared' ? 'all six members behind one shared link' : 'each member on its own link';
   console.log(`\ncloud profile (${s.layout}) — raic k=${K} n=${N}, six S3 buckets on the Swift server's S3 API, ${links}; ${resticVersion} (Swift API) on one link`);
@@ -388,6 +409,11 @@ function printMain(s: CloudSettings, inputs: Inputs, raic: ToolRun, restic: Tool
   const cell = (r: StepResult | undefined, f: (r: StepResult) => string): string => (r ? f(r) : 'n/a');
   const seconds = (r: StepResult): string => `${r.seconds.toFixed(2)}${r.error ? '!' : ''}`;
   const notes: string[] = [];
+  const span = (run: ToolRun, step: Step): string => {
+    const r = run.range?.get(step);
+    return r ? `${r[0].toFixed(2)}–${r[1].toFixed(2)}` : 'n/a';
+  };
+  const rangeOf = (step: Step): string => (rounds > 1 ? `   [raic ${span(raic, step)}, restic ${span(restic, step)}]` : '');
   for (const step of STEPS) {
     const ours = raic.steps.get(step);
     const theirs = restic.steps.get(step);
@@ -407,10 +433,11 @@ function printMain(s: CloudSettings, inputs: Inputs, raic: ToolRun, restic: Tool
         both ? ratio(ours.seconds, theirs.seconds) : 'n/a',
         both ? ratio(ours.up, theirs.up) : 'n/a',
         both ? ratio(ours.down, theirs.down) : 'n/a',
-      ]),
+      ]) + rangeOf(step),
     );
   }
   console.log('ratios = raic ÷ restic (seconds: < 1 means raic is faster; bytes: < 1 means raic moves fewer); ! = the step failed');
+  if (rounds > 1) console.log(`over ${rounds} rounds (fresh array and repository each, the tools taking turns to go first): seconds and MB are medians, [ranges] fastest–slowest`);
   console.log(`restore check: raic ${raic.verify ? describeDiff(raic.verify) : 'not run'}; restic ${restic.verify ? describeDiff(restic.verify) : 'not run'}`);
   for (const note of notes) console.log(`note: ${note}`);
 }
@@ -473,7 +500,7 @@ function printSlowMember(s: CloudSettings, r: SlowMember): void {
 }
 
 /** Runs the cloud profile and prints its tables. */
-export async function cloudBench(s: CloudSettings, raicBin: string, base: string): Promise<void> {
+export async function cloudBench(s: CloudSettings, raicBin: string, base: string, rounds = 1): Promise<void> {
   const server = await swiftServer(); // fails, naming the command that starts it, when the server is not up
   if (spawnSync('restic', ['version']).status !== 0) throw new Error('the cloud profile needs restic (apt-get install restic)');
   const resticVersion = spawnSync('restic', ['version']).stdout.toString().split(' compiled')[0]!.trim();
@@ -487,11 +514,22 @@ export async function cloudBench(s: CloudSettings, raicBin: string, base: string
     const inputs: Inputs = { tree, record, file, fileSha: await writeRandomFile(file, s.fileBytes) };
     let raic: ToolRun | undefined;
     if (s.parts.has('main')) {
-      raic = await runRaic(ctx, s, inputs, profileCaps(s));
-      const restic = await runRestic(ctx, s, inputs);
-      printMain(s, inputs, raic, restic, resticVersion);
-      const failed = [...raic.steps.values(), ...restic.steps.values()].some((r) => r.error !== undefined);
-      if (failed || !raic.verify?.identical || !restic.verify?.identical) process.exitCode = 1;
+      const raicRuns: ToolRun[] = [];
+      const resticRuns: ToolRun[] = [];
+      for (let round = 1; round <= rounds; round++) {
+        if (rounds > 1) process.stderr.write(`cloud: round ${round} of ${rounds}\n`);
+        const tag = rounds > 1 ? `-r${round}` : '';
+        const ours = async (): Promise<void> => void raicRuns.push(await runRaic(ctx, s, inputs, profileCaps(s), `raic${tag}`));
+        const theirs = async (): Promise<void> => void resticRuns.push(await runRestic(ctx, s, inputs, `restic${tag}`));
+        // Odd rounds raic first, even rounds restic first: neither always runs on the other's leftovers.
+        if (round % 2 === 1) await ours().then(theirs);
+        else await theirs().then(ours);
+      }
+      raic = combineRounds(raicRuns);
+      const restic = combineRounds(resticRuns);
+      printMain(s, inputs, raic, restic, resticVersion, rounds);
+      const all = [...raicRuns, ...resticRuns];
+      if (all.some((run) => !run.verify?.identical || [...run.steps.values()].some((r) => r.error !== undefined))) process.exitCode = 1;
     }
     if (s.parts.has('uplink') && s.uplinkMbit > 0) printSlowUplink(s, await runSlowUplink(ctx, s, inputs));
     if (s.parts.has('slow') && s.slowMbit > 0) printSlowMember(s, await runSlowMember(ctx, s, inputs, raic));

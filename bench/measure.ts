@@ -11,6 +11,13 @@ import { join } from 'node:path';
 
 export const MiB = 1024 * 1024;
 
+/** The median of `xs` (the mean of the middle two for an even count); NaN for none. */
+export function medianOf(xs: readonly number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 export interface Measured {
   name: string;
   seconds: number;

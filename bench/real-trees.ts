@@ -23,7 +23,7 @@ import { cp, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { randomBytes, randomInt } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { measure, resticInstalled, storedBytes, type Measured } from './measure.js';
+import { measure, medianOf, resticInstalled, storedBytes, type Measured } from './measure.js';
 import { compareTree, describeDiff, recordTree, type TreeDiff, type TreeRecord } from './tree-compare.js';
 
 export interface RealTreesOptions {
@@ -74,9 +74,7 @@ function combineRounds(runs: ToolRun[]): ToolRun {
     const measured = runs.map((r) => r.steps.get(step)).filter((m): m is Measured => m !== undefined);
     if (measured.length === 0) continue;
     const times = measured.map((m) => m.seconds).sort((a, b) => a - b);
-    const mid = times.length >> 1;
-    const median = times.length % 2 ? times[mid]! : (times[mid - 1]! + times[mid]!) / 2;
-    steps.set(step, { ...measured[0]!, seconds: median, peakRssMB: Math.max(...measured.map((m) => m.peakRssMB)) });
+    steps.set(step, { ...measured[0]!, seconds: medianOf(times), peakRssMB: Math.max(...measured.map((m) => m.peakRssMB)) });
     range.set(step, [times[0]!, times[times.length - 1]!]);
   }
   const verify = runs.find((r) => !r.verify.identical)?.verify ?? runs[0]!.verify;
