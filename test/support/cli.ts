@@ -4,7 +4,7 @@
  * with the child kept. Both spawn through one `launch`.
  */
 import { spawn } from 'node:child_process';
-import { createReadStream, rmSync } from 'node:fs';
+import { createReadStream, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -13,6 +13,18 @@ import type { Readable } from 'node:stream';
 
 export const repoRoot = resolve(fileURLToPath(import.meta.url), '../../../..');
 export const raicBin = join(repoRoot, 'bin', 'run.js');
+/**
+ * The Node flags of bin/run.js's #! line (its young and old generation limits): spawned as `node bin/run.js`
+ * (the way a wrapper such as setpriv can run it) the line is only a comment, and raic would run with Node's
+ * defaults, not as users run it — a get's peak RSS then wandered from 226 to 303 MB between runs.
+ */
+export const raicNodeFlags: string[] = shebangFlags(readFileSync(raicBin, 'utf8').split('\n', 1)[0]!);
+
+function shebangFlags(line: string): string[] {
+  const flags = /^#!\/usr\/bin\/env -S node(?<flags>( --\S+)*)$/.exec(line)?.groups?.flags;
+  if (flags === undefined) throw new Error(`bin/run.js starts with ${JSON.stringify(line)}, not "#!/usr/bin/env -S node [--flag...]": the tests cannot run it as users do`);
+  return flags.trim().split(' ').filter(Boolean);
+}
 /** Where the binary's caches go in this test process (see launch). */
 export const testCacheHome = join(tmpdir(), `raic-test-cache-${process.pid}`);
 process.on('exit', () => rmSync(testCacheHome, { recursive: true, force: true }));
@@ -87,7 +99,7 @@ interface LaunchOptions extends Omit<RunOptions, 'stdin'> {
 /** Both entry points spawn here, so the binary, its environment and the capture of output are one. */
 function launch(args: string[], opts: LaunchOptions): StartedRaic & { done: Promise<Finished & { stdoutBytes: Buffer }> } {
   // Arrays made by tests use the trivial KDF (thousands of runs each unlock the key); users never get it.
-  const argv = [...(opts.wrapper ?? []), process.execPath, raicBin, ...args, ...(args[0] === 'init' && !opts.realKdf ? ['--insecure-kdf'] : [])];
+  const argv = [...(opts.wrapper ?? []), process.execPath, ...raicNodeFlags, raicBin, ...args, ...(args[0] === 'init' && !opts.realKdf ? ['--insecure-kdf'] : [])];
   const child = spawn(argv[0]!, argv.slice(1), {
     cwd: opts.cwd ?? repoRoot,
     // A cache root per test process unless the test names one: no test reads another's cache or the user's.

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { raicBin, repoRoot } from '../../support/cli.js';
+import { raicBin, raicNodeFlags, repoRoot } from '../../support/cli.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'raic-collation-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -32,7 +32,7 @@ String.prototype.localeCompare = function (...a) { calls += 1; return orig.apply
 process.on('exit', () => process.stderr.write('localeCompare calls: ' + calls + '\\n'));\n`,
   );
   // A command that gets as far as its own run(): it looks for its config and finds none.
-  const r = spawnSync(process.execPath, ['--import', preload, raicBin, 'snapshots'], {
+  const r = spawnSync(process.execPath, [...raicNodeFlags, '--import', preload, raicBin, 'snapshots'], {
     encoding: 'utf8',
     env: { ...process.env, RAIC_CONFIG: join(scratch, 'absent', 'config.json'), RAIC_PASSWORD: 'x' },
   });
