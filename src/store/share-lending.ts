@@ -72,7 +72,7 @@ export class ShareLending {
 
   constructor(private readonly keepBytes = 0) {}
 
-  /** A member is down, lacks packs or is routed around as slow: from now on reads and decodes keep what they bring. */
+  /** A member is down, lacks packs or was found slow for most of its requests: from now on reads and decodes keep what they bring. */
   degrade(): void {
     this.degraded = this.keepBytes > 0;
   }
@@ -115,11 +115,7 @@ export class ShareLending {
    * Never another read's: two reads could then wait on each other.
    */
   readLoans(object: string, share: number, from: number, to: number): ReturnType<ShareLoans> {
-    const loans = this.keptLoans(object, share, from, to);
-    for (const lending of this.open.get(object) ?? []) {
-      if (lending.fetch && lending.share === share) this.borrow(lending, from, to, loans);
-    }
-    return loans;
+    return this.loans(object, share, from, to, true);
   }
 
   /** Kept parts of bytes [from, to) of share `share` of `object`, in order, not overlapping. */
@@ -185,22 +181,25 @@ export class ShareLending {
 
   /** Loans over `object`'s reads queued or under way (for PackReader.decodePiece). */
   loansFor(object: string): ShareLoans {
-    return (share, from, to) => {
-      const loans = this.keptLoans(object, share, from, to);
-      for (const lending of this.open.get(object) ?? []) if (lending.share === share) this.borrow(lending, from, to, loans);
-      return loans;
-    };
+    return (share, from, to) => this.loans(object, share, from, to, false);
   }
 
-  /** Adds to `loans` the part of `lending` within [from, to), if any: the first borrower starts a queued read. */
-  private borrow(lending: Lending, from: number, to: number, loans: ReturnType<ShareLoans>): void {
-    const a = Math.max(from, lending.from);
-    const b = Math.min(to, lending.to);
-    if (a >= b) return;
-    loans.push({ from: a, to: b, bytes: new Promise((resolve) => lending.borrowers.push({ from: a, to: b, resolve })) });
-    const onBorrow = lending.onBorrow;
-    lending.onBorrow = undefined;
-    onBorrow?.();
+  /**
+   * Kept parts of bytes [from, to) of share `share`, then the parts of lendings of them under way (only decodes'
+   * GETs with `fetchesOnly`); the first borrower of a queued read starts it.
+   */
+  private loans(object: string, share: number, from: number, to: number, fetchesOnly: boolean): ReturnType<ShareLoans> {
+    const loans = this.keptLoans(object, share, from, to);
+    for (const lending of this.open.get(object) ?? []) {
+      const a = Math.max(from, lending.from);
+      const b = Math.min(to, lending.to);
+      if (lending.share !== share || (fetchesOnly && !lending.fetch) || a >= b) continue;
+      loans.push({ from: a, to: b, bytes: new Promise((resolve) => lending.borrowers.push({ from: a, to: b, resolve })) });
+      const onBorrow = lending.onBorrow;
+      lending.onBorrow = undefined;
+      onBorrow?.();
+    }
+    return loans;
   }
 
   /** Reads queued or under way (for tests: none are left once a fetcher is done). */
