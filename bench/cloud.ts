@@ -48,7 +48,7 @@ import { join, resolve } from 'node:path';
 import { hostPort, swiftServer, uniqueName, type SwiftServer } from '../test/support/servers.js';
 import { S3Admin } from '../test/support/s3-admin.js';
 import { RateCap, linkCaps, linkRelay, totalCounters, type LinkRelay } from './link-relay.js';
-import { MiB, measure, medianOf, sha256File, writeRandomFile } from './measure.js';
+import { MiB, combineSteps, measure, medianOf, sha256File, writeRandomFile } from './measure.js';
 import { compareTree, describeDiff, recordTree, type TreeDiff, type TreeRecord } from './tree-compare.js';
 
 export type CloudLayout = 'per-link' | 'shared';
@@ -181,16 +181,17 @@ interface ToolRun {
  * seconds; a step that failed in some round keeps that round's result; the first restore check that differed. */
 function combineRounds(runs: ToolRun[]): ToolRun {
   if (runs.length === 1) return runs[0]!;
-  const steps = new Map<Step, StepResult>();
-  const range = new Map<Step, [number, number]>();
-  for (const step of STEPS) {
-    const results = runs.map((r) => r.steps.get(step)).filter((r): r is StepResult => r !== undefined);
-    if (results.length === 0) continue;
-    const seconds = results.map((r) => r.seconds);
-    const failed = results.find((r) => r.error !== undefined);
-    steps.set(step, failed ?? { ...results[0]!, seconds: medianOf(seconds), up: medianOf(results.map((r) => r.up)), down: medianOf(results.map((r) => r.down)) });
-    range.set(step, [Math.min(...seconds), Math.max(...seconds)]);
-  }
+  const { steps, range } = combineSteps(
+    STEPS,
+    runs.map((r) => r.steps),
+    (results) =>
+      results.find((r) => r.error !== undefined) ?? {
+        ...results[0]!,
+        seconds: medianOf(results.map((r) => r.seconds)),
+        up: medianOf(results.map((r) => r.up)),
+        down: medianOf(results.map((r) => r.down)),
+      },
+  );
   return { steps, verify: runs.find((r) => r.verify && !r.verify.identical)?.verify ?? runs[0]!.verify, range };
 }
 

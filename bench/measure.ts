@@ -18,6 +18,23 @@ export function medianOf(xs: readonly number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
+/**
+ * A tool's rounds of steps as one: per step, what its rounds measured, made one by `combine` (a median, …), and
+ * the fastest and slowest of their seconds. Steps no round ran are left out.
+ */
+export function combineSteps<S, R extends { seconds: number }>(steps: readonly S[], rounds: readonly Map<S, R>[], combine: (measured: R[]) => R): { steps: Map<S, R>; range: Map<S, [number, number]> } {
+  const combined = new Map<S, R>();
+  const range = new Map<S, [number, number]>();
+  for (const step of steps) {
+    const measured = rounds.map((r) => r.get(step)).filter((m): m is R => m !== undefined);
+    if (measured.length === 0) continue;
+    const seconds = measured.map((m) => m.seconds);
+    combined.set(step, combine(measured));
+    range.set(step, [Math.min(...seconds), Math.max(...seconds)]);
+  }
+  return { steps: combined, range };
+}
+
 export interface Measured {
   name: string;
   seconds: number;

@@ -23,7 +23,7 @@ import { cp, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { randomBytes, randomInt } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { measure, medianOf, resticInstalled, storedBytes, type Measured } from './measure.js';
+import { combineSteps, measure, medianOf, resticInstalled, storedBytes, type Measured } from './measure.js';
 import { compareTree, describeDiff, recordTree, type TreeDiff, type TreeRecord } from './tree-compare.js';
 
 export interface RealTreesOptions {
@@ -68,15 +68,11 @@ interface ToolRun {
  * and notes of the first round; the first restore check that differed, if any. */
 function combineRounds(runs: ToolRun[]): ToolRun {
   if (runs.length === 1) return runs[0]!;
-  const steps = new Map<Step, Measured>();
-  const range = new Map<Step, [number, number]>();
-  for (const step of STEPS) {
-    const measured = runs.map((r) => r.steps.get(step)).filter((m): m is Measured => m !== undefined);
-    if (measured.length === 0) continue;
-    const times = measured.map((m) => m.seconds).sort((a, b) => a - b);
-    steps.set(step, { ...measured[0]!, seconds: medianOf(times), peakRssMB: Math.max(...measured.map((m) => m.peakRssMB)) });
-    range.set(step, [times[0]!, times[times.length - 1]!]);
-  }
+  const { steps, range } = combineSteps(
+    STEPS,
+    runs.map((r) => r.steps),
+    (measured) => ({ ...measured[0]!, seconds: medianOf(measured.map((m) => m.seconds)), peakRssMB: Math.max(...measured.map((m) => m.peakRssMB)) }),
+  );
   const verify = runs.find((r) => !r.verify.identical)?.verify ?? runs[0]!.verify;
   return { steps, stored: runs[0]!.stored, verify, notes: runs.flatMap((r) => r.notes), range };
 }
