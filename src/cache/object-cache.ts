@@ -23,6 +23,8 @@ const MAGIC = Buffer.from('RAICCH01');
 /** The "member" whose files are this host's notes (readNote), sealed and written like cached objects. */
 const LOCAL_NOTES = -1;
 const HEADER_BYTES = MAGIC.length + 32;
+/** Verified files whose descriptors stay open (ObjectCache.openFiles): a run reads a few metadata packs at a time. */
+const OPEN_FILES = 16;
 
 /** Reads go to the cache first (`use`), or to the members with the cache refreshed from their answers
  * (`refresh`: check and repair, whose job is to see what members hold now). */
@@ -47,6 +49,13 @@ export class ObjectCache {
   private readonly kept = new Set<string>();
   /** Files verified in this run (key → size of the object), served by ranged reads without hashing again. */
   private readonly verified = new Map<string, number>();
+  /**
+   * Descriptors of verified files kept open, least recently used first (at most OPEN_FILES): a walk reads a
+   * metadata pack one tree blob at a time, and opening and closing the file for each blob cost more than the
+   * read (restoring /usr/share: two walks of 3,381 blobs). A file renamed over or deleted meanwhile (another run
+   * of raic) still reads as the verified copy it was; evict, write and a damaged read close it here.
+   */
+  private readonly openFiles = new Map<string, number>();
 
   /**
    * @param dir      this array's directory (`<root>/<array id>`)
@@ -107,15 +116,19 @@ export class ObjectCache {
   private load(member: number, key: string, range?: { offset: number; length: number }): Buffer | null {
     const path = this.path(member, key);
     const id = `${member} ${key}`;
-    let fd: number;
-    try {
-      fd = openSync(path, 'r');
-    } catch {
-      this.verified.delete(id);
-      return null;
-    }
+    let fd = this.openFiles.get(id);
+    if (fd === undefined) {
+      try {
+        fd = openSync(path, 'r');
+      } catch {
+        this.verified.delete(id);
+        return null;
+      }
+    } else this.openFiles.delete(id); // put back last (most recently used) once read
+    let keep = false;
     try {
       let size = this.verified.get(id);
+      let out: Buffer;
       if (size === undefined) {
         const whole = Buffer.allocUnsafe(fstatSync(fd).size);
         if (readFully(fd, whole, 0) !== whole.length || whole.length < HEADER_BYTES || !whole.subarray(0, MAGIC.length).equals(MAGIC)) return this.damagedCopy(path);
@@ -123,20 +136,44 @@ export class ObjectCache {
         if (!this.seal(member, key, bytes).equals(whole.subarray(MAGIC.length, HEADER_BYTES))) return this.damagedCopy(path);
         size = bytes.length;
         this.verified.set(id, size);
-        if (!range) return bytes;
-        return bytes.subarray(Math.min(range.offset, size), Math.min(range.offset + range.length, size));
+        out = range ? bytes.subarray(Math.min(range.offset, size), Math.min(range.offset + range.length, size)) : bytes;
+      } else {
+        const from = Math.min(range?.offset ?? 0, size);
+        const to = Math.min(range ? range.offset + range.length : size, size);
+        out = Buffer.allocUnsafe(to - from);
+        if (readFully(fd, out, HEADER_BYTES + from) !== out.length) {
+          this.verified.delete(id);
+          return this.damagedCopy(path);
+        }
       }
-      const from = Math.min(range?.offset ?? 0, size);
-      const to = Math.min(range ? range.offset + range.length : size, size);
-      const out = Buffer.allocUnsafe(to - from);
-      if (readFully(fd, out, HEADER_BYTES + from) !== out.length) {
-        this.verified.delete(id);
-        return this.damagedCopy(path);
-      }
+      keep = true;
       return out;
     } finally {
-      closeSync(fd);
+      if (keep) this.keepOpen(id, fd);
+      else closeSync(fd);
     }
+  }
+
+  private keepOpen(id: string, fd: number): void {
+    this.openFiles.set(id, fd);
+    if (this.openFiles.size <= OPEN_FILES) return;
+    const [oldest, oldestFd] = this.openFiles.entries().next().value as [string, number];
+    this.openFiles.delete(oldest);
+    closeSync(oldestFd);
+  }
+
+  /** Closes the kept descriptor of `id`, if any. */
+  private forgetOpen(id: string): void {
+    const fd = this.openFiles.get(id);
+    if (fd === undefined) return;
+    this.openFiles.delete(id);
+    closeSync(fd);
+  }
+
+  /** Closes the descriptors kept open (the array is closing); later reads open the files again. */
+  close(): void {
+    for (const fd of this.openFiles.values()) closeSync(fd);
+    this.openFiles.clear();
   }
 
   private served(bytes: Buffer): Buffer {
@@ -155,6 +192,7 @@ export class ObjectCache {
   write(member: number, key: string, bytes: Uint8Array): void {
     const path = this.path(member, key);
     const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+    this.forgetOpen(`${member} ${key}`);
     try {
       mkdirSync(dirname(path), { recursive: true });
       writeFileSync(tmp, Buffer.concat([MAGIC, this.seal(member, key, bytes), bytes]));
@@ -169,6 +207,7 @@ export class ObjectCache {
   /** Drops member `member`'s copy of `key` (deleted on the member, or found bad by the layers above). */
   evict(member: number, key: string, found: 'deleted' | 'bad' = 'deleted'): void {
     this.verified.delete(`${member} ${key}`);
+    this.forgetOpen(`${member} ${key}`);
     if (existsSync(this.path(member, key)) && removeQuietly(this.path(member, key)) && found === 'bad') this.stats.evicted += 1;
   }
 

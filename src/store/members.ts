@@ -415,6 +415,7 @@ export class Members {
 
   async close(): Promise<void> {
     await Promise.allSettled(this.slots.map((s) => s.provider?.close()));
+    this.cache?.close();
   }
 }
 

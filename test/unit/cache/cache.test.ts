@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -227,5 +227,39 @@ describe('the local metadata cache', () => {
     assert.equal((await q.get('index/ab/ab01')).toString(), 'first');
     assert.equal((await q.get('index/ab/ab01')).toString(), 'first');
     assert.equal(broken.stats.writeErrors, 2, 'each failed write was counted, and the reads went on');
+  });
+  it('keeps a few verified files open between reads, never serves an evicted or rewritten copy from them, and closes them', () => {
+    const arrayId = randomBytes(16).toString('hex');
+    const cache = new ObjectCache(join(dir, 'open-files', arrayId), arrayId, CACHED_PREFIXES, 'use');
+    const openFds = (): number => readdirSync('/proc/self/fd').length;
+    const before = openFds();
+    const keys = Array.from({ length: 40 }, (_, i) => `packs/m${i.toString().padStart(2, '0')}`);
+    keys.forEach((key, i) => cache.write(0, key, Buffer.from(`object ${i} `.repeat(10))));
+    for (let round = 0; round < 3; round++) {
+      keys.forEach((key, i) => assert.equal(cache.read(0, key, { offset: 0, length: 8 + String(i).length })?.toString(), `object ${i} `));
+    }
+    const kept = openFds() - before;
+    assert.ok(kept > 0 && kept <= 16, `descriptors kept open: ${kept} (a few, bounded)`);
+    // A ranged read of a kept file gives the right bytes from anywhere in it.
+    assert.equal(cache.read(0, keys[39]!, { offset: 10, length: 6 })?.toString(), 'object');
+
+    cache.evict(0, keys[39]!);
+    assert.equal(cache.read(0, keys[39]!), null, 'an evicted copy is gone, not read through a descriptor kept open');
+    assert.equal(cache.read(0, keys[38]!, { offset: 0, length: 9 })?.toString(), 'object 38');
+    cache.write(0, keys[38]!, Buffer.from('rewritten'));
+    assert.equal(cache.read(0, keys[38]!)?.toString(), 'rewritten', 'a rewritten copy is read anew');
+    const flipped = join(dir, 'open-files', arrayId, 'm0', keys[37]!);
+    assert.equal(cache.read(0, keys[37]!, { offset: 0, length: 9 })?.toString(), 'object 37');
+    const other = new ObjectCache(join(dir, 'open-files', arrayId), arrayId, CACHED_PREFIXES, 'use');
+    const bytes = readFileSync(flipped);
+    bytes[bytes.length - 1]! ^= 1;
+    writeFileSync(flipped, bytes);
+    assert.equal(other.read(0, keys[37]!), null, 'another run verifies the file afresh and finds it damaged');
+    other.close();
+
+    cache.close();
+    assert.equal(openFds(), before, 'close() closes every kept descriptor');
+    assert.equal(cache.read(0, keys[0]!, { offset: 0, length: 8 })?.toString(), 'object 0', 'and a later read opens the file again');
+    cache.close();
   });
 });
