@@ -92,7 +92,10 @@ export class ObjectCache {
    * absent or damaged. Notes are hints — whoever reads one checks it against what the members say.
    */
   readNote(name: string): Buffer | null {
-    return this.load(LOCAL_NOTES, name); // not counted as an object served in place of a member's
+    const note = this.load(LOCAL_NOTES, name); // not counted as an object served in place of a member's
+    // Read once, and often through an ObjectCache no one closes (the early Argon2 start's): nothing kept open.
+    this.forgetOpen(`${LOCAL_NOTES} ${name}`);
+    return note;
   }
 
   writeNote(name: string, bytes: Uint8Array): void {

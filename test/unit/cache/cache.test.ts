@@ -257,8 +257,13 @@ describe('the local metadata cache', () => {
     assert.equal(other.read(0, keys[37]!), null, 'another run verifies the file afresh and finds it damaged');
     other.close();
 
+    cache.writeNote('note', Buffer.from('a note'));
+    assert.equal(cache.readNote('note')?.toString(), 'a note');
     cache.close();
     assert.equal(openFds(), before, 'close() closes every kept descriptor');
+    const notes = new ObjectCache(join(dir, 'open-files', arrayId), arrayId, CACHED_PREFIXES, 'use');
+    assert.equal(notes.readNote('note')?.toString(), 'a note');
+    assert.equal(openFds(), before, 'a note is read once and closed: the early Argon2 start reads it through a cache no one closes');
     assert.equal(cache.read(0, keys[0]!, { offset: 0, length: 8 })?.toString(), 'object 0', 'and a later read opens the file again');
     cache.close();
   });
