@@ -134,9 +134,9 @@ interface FileJob {
 /**
  * Sealed bytes asked for and not yet delivered, at most (the fetcher's default is 16 MiB, which get keeps). A
  * restore holds much else meanwhile (small files gathered for the workers, the walk): restoring /usr/share peaked
- * at 290-309 MB with 16 MiB (five runs; 16 runs spanned 277-313), 269-284 MB with 8 MiB, at the same speed
- * (5.94 against 6.03 s, alternating). Over links of 50 ms this is still several times what the data members'
- * links carry in a round trip.
+ * at 290-309 MB with 16 MiB (five runs; others that day 277-313, one 356), 269-284 MB with 8 MiB, at the same
+ * speed (5.94 against 6.03 s, alternating). Over links of 50 ms this is still several times what the data
+ * members' links carry in a round trip (restore 2.17x restic there, as before).
  */
 const RESTORE_IN_FLIGHT_BYTES = 8 * 1024 * 1024;
 
