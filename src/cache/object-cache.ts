@@ -92,10 +92,9 @@ export class ObjectCache {
    * absent or damaged. Notes are hints — whoever reads one checks it against what the members say.
    */
   readNote(name: string): Buffer | null {
-    const note = this.load(LOCAL_NOTES, name); // not counted as an object served in place of a member's
-    // Read once, and often through an ObjectCache no one closes (the early Argon2 start's): nothing kept open.
-    this.forgetOpen(`${LOCAL_NOTES} ${name}`);
-    return note;
+    // Not counted as an object served in place of a member's. Read once, and often through an ObjectCache no one
+    // closes (the early Argon2 start's): its descriptor is not kept.
+    return this.load(LOCAL_NOTES, name, undefined, false);
   }
 
   writeNote(name: string, bytes: Uint8Array): void {
@@ -116,13 +115,12 @@ export class ObjectCache {
   }
 
   /** read's work, without counting what it serves. */
-  private load(member: number, key: string, range?: { offset: number; length: number }): Buffer | null {
-    const path = this.path(member, key);
+  private load(member: number, key: string, range?: { offset: number; length: number }, keepOpen = true): Buffer | null {
     const id = `${member} ${key}`;
     let fd = this.openFiles.get(id);
     if (fd === undefined) {
       try {
-        fd = openSync(path, 'r');
+        fd = openSync(this.path(member, key), 'r');
       } catch {
         this.verified.delete(id);
         return null;
@@ -134,9 +132,9 @@ export class ObjectCache {
       let out: Buffer;
       if (size === undefined) {
         const whole = Buffer.allocUnsafe(fstatSync(fd).size);
-        if (readFully(fd, whole, 0) !== whole.length || whole.length < HEADER_BYTES || !whole.subarray(0, MAGIC.length).equals(MAGIC)) return this.damagedCopy(path);
+        if (readFully(fd, whole, 0) !== whole.length || whole.length < HEADER_BYTES || !whole.subarray(0, MAGIC.length).equals(MAGIC)) return this.damagedCopy(member, key);
         const bytes = whole.subarray(HEADER_BYTES);
-        if (!this.seal(member, key, bytes).equals(whole.subarray(MAGIC.length, HEADER_BYTES))) return this.damagedCopy(path);
+        if (!this.seal(member, key, bytes).equals(whole.subarray(MAGIC.length, HEADER_BYTES))) return this.damagedCopy(member, key);
         size = bytes.length;
         this.verified.set(id, size);
         out = range ? bytes.subarray(Math.min(range.offset, size), Math.min(range.offset + range.length, size)) : bytes;
@@ -146,10 +144,10 @@ export class ObjectCache {
         out = Buffer.allocUnsafe(to - from);
         if (readFully(fd, out, HEADER_BYTES + from) !== out.length) {
           this.verified.delete(id);
-          return this.damagedCopy(path);
+          return this.damagedCopy(member, key);
         }
       }
-      keep = true;
+      keep = keepOpen;
       return out;
     } finally {
       if (keep) this.keepOpen(id, fd);
@@ -185,9 +183,9 @@ export class ObjectCache {
     return bytes;
   }
 
-  private damagedCopy(path: string): null {
+  private damagedCopy(member: number, key: string): null {
     this.stats.damaged += 1;
-    removeQuietly(path);
+    removeQuietly(this.path(member, key));
     return null;
   }
 
