@@ -46,6 +46,7 @@ async function syntheticBench(base: string): Promise<void> {
     const members = Array.from({ length: 6 }, (_, i) => join(dir, `member-${i}`));
     for (const m of members) await mkdir(m);
     const env = { RAIC_CONFIG: join(dir, 'config.json'), RAIC_PASSWORD: 'bench' };
+    // Setup only (init); measured steps run bin/run.js itself, so its #! line's Node flags apply as they do for users.
     const raic = (args: string[]): string[] => [raicBin, ...args];
     const init = spawnSync(process.execPath, raic(['init', '--k', '4', ...members.map((m) => `file://${m}`)]), { env: { ...process.env, ...env } });
     if (init.status !== 0) throw new Error(`raic init failed: ${init.stderr.toString()}`);
@@ -53,16 +54,16 @@ async function syntheticBench(base: string): Promise<void> {
     // Written back first: the input's 1 GiB of dirty pages would otherwise be flushed during the first put (it
     // made auto look 18% slower than off, measured in the other order; alternated after a sync they tie).
     spawnSync('sync');
-    const put = await measure('raic put (k=4, n=6)', bytes, process.execPath, raic(['put', input, '--json']), env);
+    const put = await measure('raic put (k=4, n=6)', bytes, raicBin, ['put', input, '--json'], env);
     results.push(put);
     const cap = (JSON.parse(put.stdout) as { capability: string }).capability;
     const out1 = join(dir, 'out1.bin');
-    results.push(await measure('raic get', bytes, process.execPath, raic(['get', cap, out1, '--json']), env));
+    results.push(await measure('raic get', bytes, raicBin, ['get', cap, out1, '--json'], env));
     if ((await sha256File(out1)) !== want) throw new Error('raic get: output differs from input');
     await rm(out1);
     for (const i of [0, 2]) await rename(members[i]!, `${members[i]!}.gone`);
     const out2 = join(dir, 'out2.bin');
-    results.push(await measure('raic get, members 0+2 deleted', bytes, process.execPath, raic(['get', cap, out2, '--json']), env));
+    results.push(await measure('raic get, members 0+2 deleted', bytes, raicBin, ['get', cap, out2, '--json'], env));
     if ((await sha256File(out2)) !== want) throw new Error('raic degraded get: output differs from input');
     await rm(out2);
     for (const i of [0, 2]) await rename(`${members[i]!}.gone`, members[i]!);
@@ -74,7 +75,7 @@ async function syntheticBench(base: string): Promise<void> {
     const offInit = spawnSync(process.execPath, raic(['init', '--k', '4', ...offMembers.map((m) => `file://${m}`)]), { env: { ...process.env, ...offEnv } });
     if (offInit.status !== 0) throw new Error(`raic init failed: ${offInit.stderr.toString()}`);
     spawnSync('sync');
-    const putOff = await measure('raic put --compression off', bytes, process.execPath, raic(['put', input, '--compression', 'off', '--json']), offEnv);
+    const putOff = await measure('raic put --compression off', bytes, raicBin, ['put', input, '--compression', 'off', '--json'], offEnv);
     results.push(putOff);
     for (const m of offMembers) await rm(m, { recursive: true, force: true });
 
@@ -102,9 +103,9 @@ async function syntheticBench(base: string): Promise<void> {
       for (const m of tmembers) await mkdir(m);
       const tinit = spawnSync(process.execPath, raic(['init', '--k', '4', ...tmembers.map((m) => `file://${m}`)]), { env: { ...process.env, ...tenv } });
       if (tinit.status !== 0) throw new Error(`raic init failed: ${tinit.stderr.toString()}`);
-      results.push(await measure('raic backup tree (first)', built.bytes, process.execPath, raic(['backup', tree, '--json']), tenv));
-      results.push(await measure('raic backup tree (unchanged)', built.bytes, process.execPath, raic(['backup', tree, '--json']), tenv));
-      results.push(await measure('raic restore tree', built.bytes, process.execPath, raic(['restore', 'latest', '--target', join(dir, 'tree-restore'), '--json']), tenv));
+      results.push(await measure('raic backup tree (first)', built.bytes, raicBin, ['backup', tree, '--json'], tenv));
+      results.push(await measure('raic backup tree (unchanged)', built.bytes, raicBin, ['backup', tree, '--json'], tenv));
+      results.push(await measure('raic restore tree', built.bytes, raicBin, ['restore', 'latest', '--target', join(dir, 'tree-restore'), '--json'], tenv));
       await rm(join(dir, 'tree-restore'), { recursive: true, force: true });
       for (const m of tmembers) await rm(m, { recursive: true, force: true });
       if (resticInstalled()) {
