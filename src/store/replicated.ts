@@ -125,14 +125,22 @@ export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** For each key under `prefix`: how many up members hold it. */
-export async function listCounts(members: Members, prefix: string): Promise<Map<string, number>> {
+/**
+ * For each key under `prefix`: how many up members hold it. `onListed` hears each member's listing as it
+ * completes (its keys in listed order), before the slowest member's is in.
+ */
+export async function listCounts(members: Members, prefix: string, onListed?: (member: number, keys: string[]) => void): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
   await Promise.all(
     members.up().map(async (s) => {
       try {
         await members.call(s.index, async (p) => {
-          for await (const o of p.list(prefix)) counts.set(o.key, (counts.get(o.key) ?? 0) + 1);
+          const keys: string[] = [];
+          for await (const o of p.list(prefix)) {
+            counts.set(o.key, (counts.get(o.key) ?? 0) + 1);
+            keys.push(o.key);
+          }
+          onListed?.(s.index, keys);
         });
       } catch (err) {
         if (!isRaicError(err, 'NotFound')) throw err;

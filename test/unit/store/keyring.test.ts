@@ -4,6 +4,10 @@ import { test } from 'node:test';
 import { kdfParamsWithinDefaults } from '../../../src/crypto/index.js';
 import { isKeyTombstone, keyOwner, newKeyObject, newMasterKey, opensTo, parseKeyObject, sealKeyTombstone } from '../../../src/store/index.js';
 import { hash } from '../../../src/crypto/index.js';
+import type { ByteRange, CallOptions, ObjectInfo } from '../../../src/providers/index.js';
+import { Members } from '../../../src/store/members.js';
+import { unlockKey } from '../../../src/store/index.js';
+import { MemoryProvider } from '../../support/memory-provider.js';
 
 const named = (body: Buffer): string => `keys/${hash(body).toString('hex').slice(0, 32)}`;
 
@@ -54,4 +58,43 @@ test('a key object seals its owner; a key tombstone opens only under its master 
   assert.equal(isKeyTombstone(master, 'c'.repeat(32), tomb), true);
   assert.equal(isKeyTombstone(master, 'd'.repeat(32), tomb), false, 'copied under another key id');
   assert.equal(isKeyTombstone(newMasterKey(), 'c'.repeat(32), tomb), false, 'forged without the master');
+});
+
+test('unlockKey fetches the key object while a slow member is still listing, and a bad early copy costs nothing', async () => {
+  const master = newMasterKey();
+  const arrayId = 'f'.repeat(32);
+  const { key, body } = await newKeyObject(master, 'pass', arrayId, { cost: 'insecure-test' });
+  const events: string[] = [];
+  let releaseSlow!: () => void;
+  const slowListing = new Promise<void>((resolve) => (releaseSlow = resolve));
+  class Watched extends MemoryProvider {
+    constructor(readonly index: number) {
+      super({ name: `w${index}` });
+    }
+    override async *list(prefix: string, opts?: CallOptions): AsyncIterable<ObjectInfo> {
+      if (this.index === 2 && prefix === 'keys/') await slowListing;
+      yield* super.list(prefix, opts);
+      if (prefix === 'keys/') events.push(`listed ${this.index}`);
+    }
+    override async get(k: string, range?: ByteRange, opts?: CallOptions): Promise<Buffer> {
+      if (k === key) events.push(`get ${this.index}`);
+      return super.get(k, range, opts);
+    }
+  }
+  const providers = [0, 1, 2].map((i) => new Watched(i));
+  for (const p of providers) await p.put(key, body);
+  // Member 0 lists first and serves a garbled copy: the early fetch is asked of it.
+  const garbled = Buffer.from(body);
+  garbled[garbled.length - 3]! ^= 1;
+  providers[0]!.objects.set(key, garbled);
+  const members = Members.fromProviders(providers);
+  const unlocking = unlockKey(members, 'pass', arrayId);
+  for (let i = 0; i < 50 && !events.some((e) => e.startsWith('get')); i++) await new Promise((r) => setImmediate(r));
+  assert.ok(events.some((e) => e.startsWith('get')), `a key object was asked for before member 2 listed (${events.join(', ')})`);
+  assert.ok(!events.includes('listed 2'));
+  releaseSlow();
+  const unlocked = await unlocking;
+  assert.ok(unlocked.master.equals(master), 'the garbled early copy was passed over for a sound one');
+  assert.equal(unlocked.key, key);
+  assert.deepEqual(events.filter((e) => e.startsWith('get')), ['get 0', 'get 0', 'get 1'], 'the early copy, then each member in turn until a sound one');
 });
