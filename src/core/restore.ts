@@ -111,10 +111,27 @@ async function exists(path: string | Buffer): Promise<'dir' | 'other' | null> {
   }
 }
 
+/**
+ * A directory of the walk: its children (files and directories) not yet settled; once the walk has left it and
+ * none is left, its metadata goes on and it counts as settled in its own parent.
+ */
+interface DirJob {
+  path: string;
+  node: TreeNode | null;
+  /** Selected for restore (made by makeDirectories): its metadata is applied. */
+  included: boolean;
+  pending: number;
+  left: boolean;
+  /** A child failed: its metadata is not applied (the restore fails anyway). */
+  failed: boolean;
+  parent: DirJob | null;
+}
+
 /** A file being restored: its chunks arrive in any order (as the fetcher's requests do) and are written at their offsets. */
 interface FileJob {
   path: string;
   node: NodeMetadata;
+  dir: DirJob;
   /** Where the content goes before the rename into place; null: created under its own name when complete. */
   tmp: string | Buffer | null;
   size: number;
@@ -124,11 +141,12 @@ interface FileJob {
   /** Chunks asked for and not yet written; `listed` once every chunk has been asked for. */
   waiting: number;
   listed: boolean;
-  /** Handed to a worker, which writes it or reports why not: its completion settles without help. */
+  /** Handed to a worker, which writes it or reports why not: it settles without help. */
   writing: boolean;
-  done: Promise<void>;
-  resolve: () => void;
-  reject: (err: unknown) => void;
+  /** Written (ok) or given up; copies of its chunks wait for it (waiters). */
+  settled: boolean;
+  ok: boolean;
+  waiters: ((ok: boolean) => void)[] | null;
 }
 
 /**
@@ -248,20 +266,62 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
   opts.signal?.addEventListener('abort', stopFetching, { once: true });
   /** Files started and not yet written (their temp files are removed if the restore fails). */
   const unfinished = new Set<FileJob>();
-  /** Per open directory: its children's completions; a directory's metadata goes on after all of them. */
-  const open: Promise<void>[][] = [[]];
-  /** Per open directory: created by this restore already (its files need no mkdir of their own). */
-  const made: boolean[] = [];
-  const track = (p: Promise<void>): void => {
-    p.catch(fail);
-    open.at(-1)!.push(p);
+
+  // Completion is counted, not awaited: a promise per file (with its resolvers, a catch, and a Promise.all per
+  // directory) was a large part of the main thread's garbage restoring /usr/share, most of it living long enough
+  // to be promoted and collected by full collections.
+  /** Files started and not yet settled; `everySettled` is called when the count drops to zero. */
+  let unsettled = 0;
+  let everySettled: (() => void) | null = null;
+  const rootDir: DirJob = { path: '', node: null, included: false, pending: 0, left: false, failed: false, parent: null };
+  /** The directory the walk is in. */
+  let dir = rootDir;
+
+  /** A directory whose children have all settled: its metadata goes on (after them: writing them changed its mtime). */
+  const closeDir = (d: DirJob): void => {
+    let ok = !d.failed;
+    if (ok && d.included) {
+      try {
+        applyMetadata(fsAt(d.path), d.node!);
+        result.dirs += 1;
+      } catch (err) {
+        fail(err);
+        ok = false;
+      }
+    }
+    if (d.parent) childSettled(d.parent, ok);
   };
+  const childSettled = (d: DirJob, ok: boolean): void => {
+    if (!ok) d.failed = true;
+    d.pending -= 1;
+    if (d.pending === 0 && d.left) closeDir(d);
+  };
+
+  /** A file written (err null) or given up: counted once, its copies and its directory told. */
+  const settleFile = (job: FileJob, err: unknown): void => {
+    if (job.settled) return;
+    job.settled = true;
+    job.ok = err === null;
+    unfinished.delete(job);
+    if (job.ok) {
+      result.files += 1;
+      opts.onProgress?.(result.bytes, result.files);
+    } else fail(err);
+    const waiters = job.waiters;
+    job.waiters = null;
+    if (waiters) for (const w of waiters) w(job.ok);
+    childSettled(job.dir, job.ok);
+    unsettled -= 1;
+    if (unsettled === 0) everySettled?.();
+  };
+  /** Whether the file was written, once it is settled. */
+  const whenSettled = (job: FileJob): Promise<boolean> => (job.settled ? Promise.resolve(job.ok) : new Promise((resolve) => (job.waiters ??= []).push(resolve)));
 
   // Temp names: unique per restore run and file, without a random draw per file.
   const tmpPrefix = `.raic-${randomBytes(6).toString('hex')}-`;
   let tmpCount = 0;
-  /** Small files queued for the workers (file-writer.ts), each with what to do once it is written or not. */
-  const smallFiles = new Batcher<{ file: FileToWrite; shown: () => string; done: (err: unknown) => void }>(
+  /** Small files queued for the workers (file-writer.ts). */
+  const smallFiles = new Batcher<{ file: FileToWrite; job: FileJob }>(
     async (batch) => {
       let results: WriteFilesResult;
       try {
@@ -269,40 +329,27 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
         const moved = batch.map((b) => b.file.data.buffer).filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
         results = await array.pool.runModule<WriteFilesResult>(FILE_WRITER, { files: batch.map((b) => b.file), overwrite: opts.overwrite === true }, moved);
       } catch (err) {
-        for (const b of batch) b.done(err);
+        for (const b of batch) settleFile(b.job, err);
         return;
       }
       batch.forEach((b, i) => {
         const res = results[i];
-        if (!res) return b.done(null);
-        b.done(res.directory ? new RaicError('Usage', `${b.shown()} is a directory; not replacing it with a file`) : fsError(Object.assign(new Error(res.message), { code: res.code }), b.shown()));
+        if (!res) return settleFile(b.job, null);
+        const shown = displayPath(at(b.job.path));
+        settleFile(b.job, res.directory ? new RaicError('Usage', `${shown} is a directory; not replacing it with a file`) : fsError(Object.assign(new Error(res.message), { code: res.code }), shown));
       });
     },
     { maxItems: SMALL_BATCH_FILES, maxWeight: SMALL_BATCH_BYTES, maxRunning: array.tuning.workers + 1, maxQueued: 2 * SMALL_BATCH_FILES, maxQueuedWeight: SMALL_QUEUED_BYTES },
   );
 
-  const finished = (job: FileJob): void => {
-    unfinished.delete(job);
-    result.files += 1;
-    opts.onProgress?.(result.bytes, result.files);
-    job.resolve();
-  };
-
   /** A small file complete in memory: a worker writes it, its metadata, and renames it into place. */
-  const writeSmall = async (job: FileJob): Promise<void> => {
-    const file: FileToWrite = { path: fsAt(job.path), data: job.data ?? new Uint8Array(0), node: job.node, ...(job.tmp === null ? {} : { tmp: job.tmp }) };
+  const writeSmall = (job: FileJob): Promise<void> => {
+    const path = fsAt(job.path);
+    const data = job.data ?? new Uint8Array(0);
+    const file: FileToWrite = job.tmp === null ? { path, data, node: job.node } : { path, data, node: job.node, tmp: job.tmp };
     job.data = null;
     job.writing = true;
-    const item = {
-      file,
-      shown: () => displayPath(at(job.path)),
-      done: (err: unknown) => {
-        if (!err) return finished(job);
-        unfinished.delete(job);
-        job.reject(err);
-      },
-    };
-    await smallFiles.add(item, Math.max(1, file.data.length));
+    return smallFiles.add({ file, job }, Math.max(1, data.length));
   };
 
   /**
@@ -319,11 +366,16 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
       throw new RaicError('Usage', `${displayPath(at(job.path))} is a directory; not replacing it with a file`);
     }
     renameSync(tmp, p);
-    finished(job);
+    settleFile(job, null);
+  };
+
+  const complete = (job: FileJob): void | Promise<void> => {
+    if (job.small) return writeSmall(job);
+    closeLarge(job);
   };
 
   /** One chunk of a file, at `offset`: into its buffer (small) or its temp file (large). */
-  const put = async (job: FileJob, offset: number, entry: ChunkEntry, plaintext: Uint8Array): Promise<void> => {
+  const put = (job: FileJob, offset: number, entry: ChunkEntry, plaintext: Uint8Array): void | Promise<void> => {
     if (plaintext.length !== entry.size) throw new RaicError('Integrity', `a chunk of ${displayPath(at(job.path))} has ${plaintext.length} bytes, its entry says ${entry.size}`);
     if (convergenceKey) remember(entry, job, offset);
     if (job.small) {
@@ -339,7 +391,7 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
     }
     result.bytes += plaintext.length;
     job.waiting -= 1;
-    if (job.waiting === 0 && job.listed) await complete(job);
+    if (job.waiting === 0 && job.listed) return complete(job);
   };
 
   // Duplicates: a chunk this restore already wrote is read back from that file once it is complete (renamed
@@ -347,7 +399,7 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
   const convergenceKey = opts.convergenceKey;
   // Two generations, the older dropped whole when the newer fills: deleting a Map's oldest key one at a time
   // left its iterator skipping ever more deleted slots (a quarter of a second of main thread on /usr/share).
-  type Written = { path: string; offset: number; done: Promise<void> };
+  type Written = { job: FileJob; offset: number };
   let written = new Map<string, Written>();
   let writtenBefore = new Map<string, Written>();
   const wasWritten = (id: string): Written | undefined => written.get(id) ?? writtenBefore.get(id);
@@ -359,14 +411,11 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
       writtenBefore = written;
       written = new Map();
     }
-    written.set(id, { path: job.path, offset, done: job.done });
+    written.set(id, { job, offset });
   };
-  const copy = (source: { path: string; offset: number; done: Promise<void> }, job: FileJob, offset: number, entry: ChunkEntry): void => {
+  const copy = (source: Written, job: FileJob, offset: number, entry: ChunkEntry): void => {
     const copying = (async () => {
-      const bytes = await source.done.then(
-        () => readBack(fsAt(source.path), source.offset, entry.size),
-        () => null,
-      );
+      const bytes = (await whenSettled(source.job)) ? readBack(fsAt(source.job.path), source.offset, entry.size) : null;
       if (stopped()) return; // the restore failed meanwhile: its files are being removed
       if (bytes && keyedHash(convergenceKey!, bytes).equals(entry.key)) await put(job, offset, entry, bytes);
       else fetcher.add(entry, (plaintext) => put(job, offset, entry, plaintext));
@@ -381,34 +430,24 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
     );
   };
 
-  const complete = async (job: FileJob): Promise<void> => {
-    if (job.small) await writeSmall(job);
-    else closeLarge(job);
-  };
-
   /**
    * A file: its temp file made (large) and every chunk asked of the fetcher, with where it goes. A file of at
    * most LARGE_FILE_BYTES is gathered in memory and written by a worker (creating a file costs 100–200 µs of
    * kernel time: on the main thread that was the bottleneck of a tree of small files).
    */
-  const startFile = async (path: string, node: TreeNode, parentMade: boolean): Promise<void> => {
-    if (!parentMade) mkdirSync(fsAt(dirname(path)), { recursive: true });
+  const startFile = async (path: string, node: TreeNode, parent: DirJob): Promise<void> => {
+    if (!parent.included) mkdirSync(fsAt(dirname(path)), { recursive: true });
     const size = node.content?.size ?? 0;
-    let resolve!: () => void;
-    let reject!: (err: unknown) => void;
-    const done = new Promise<void>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
     const small = size <= LARGE_FILE_BYTES;
     // Not named after the file: a name near NAME_MAX (255 bytes) would make the temp name too long.
     const tmp = small && !opts.overwrite ? null : fsAt(join(dirname(path), `${tmpPrefix}${(tmpCount++).toString(36)}.tmp`));
-    const job: FileJob = { path, node: metadataOf(node), tmp, size, small, data: null, waiting: 0, listed: false, writing: false, done, resolve, reject };
-    track(done);
+    const job: FileJob = { path, node: metadataOf(node), dir: parent, tmp, size, small, data: null, waiting: 0, listed: false, writing: false, settled: false, ok: false, waiters: null };
+    unsettled += 1;
+    parent.pending += 1;
     unfinished.add(job);
     if (!small) closeSync(openSync(tmp!, 'wx', 0o600));
     let offset = 0;
-    const ask = async (entry: ChunkEntry): Promise<void> => {
+    const ask = (entry: ChunkEntry): void => {
       if (stopped()) throw new RaicError('Cancelled', 'interrupted');
       const chunkAt = offset;
       offset += entry.size;
@@ -416,13 +455,22 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
       job.waiting += 1;
       const source = convergenceKey ? wasWritten(rememberedKey(entry)) : undefined;
       // Not from this very file: it is complete only once this chunk is in it.
-      if (source && source.path !== path) copy(source, job, chunkAt, entry);
+      if (source && source.job !== job) copy(source, job, chunkAt, entry);
       else fetcher.add(entry, (plaintext) => put(job, chunkAt, entry, plaintext));
-      if (fetcher.pending > pendingMax) await fetcher.waitUntil(() => fetcher.pending <= pendingMax / 2);
     };
+    const room = (): boolean => fetcher.pending <= pendingMax / 2;
     // A file's chunk list is most often in its node (depth 0): looped over as it is, not through walkStream's generator.
-    if (node.content?.depth === 0) for (const entry of node.content.entries) await ask(entry);
-    else if (node.content) for await (const entry of walkStream(node.content, pageLoader(reader))) await ask(entry);
+    if (node.content?.depth === 0) {
+      for (const entry of node.content.entries) {
+        ask(entry);
+        if (fetcher.pending > pendingMax) await fetcher.waitUntil(room);
+      }
+    } else if (node.content) {
+      for await (const entry of walkStream(node.content, pageLoader(reader))) {
+        ask(entry);
+        if (fetcher.pending > pendingMax) await fetcher.waitUntil(room);
+      }
+    }
     if (offset !== size) throw new RaicError('Integrity', `the chunks of ${displayPath(at(path))} hold ${offset} bytes, not its ${size}`);
     job.listed = true;
     if (job.waiting === 0) await complete(job);
@@ -434,19 +482,14 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
       if (fetcher.failure) throw fetcher.failure;
       const { node, path } = ev;
       if (ev.kind === 'enter') {
-        open.push([]); // made by makeDirectories when included
-        made.push(ev.included);
+        // Made by makeDirectories when included.
+        dir.pending += 1;
+        dir = { path, node, included: ev.included, pending: 0, left: false, failed: false, parent: dir };
       } else if (ev.kind === 'leave') {
-        const children = open.pop()!;
-        made.pop();
-        if (ev.included) {
-          track(
-            Promise.all(children).then(async () => {
-              applyMetadata(fsAt(path), node); // after its children: writing them changed its mtime
-              result.dirs += 1;
-            }),
-          );
-        } else open.at(-1)!.push(...children);
+        const left = dir;
+        left.left = true;
+        dir = left.parent!;
+        if (left.pending === 0) closeDir(left);
       } else if (node.type === 'symlink') {
         const p = fsAt(path);
         mkdirSync(fsAt(dirname(path)), { recursive: true });
@@ -455,7 +498,7 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
         applyMetadata(p, node);
         result.symlinks += 1;
       } else if (node.type === 'file') {
-        await startFile(path, node, made.at(-1) === true);
+        await startFile(path, node, dir);
       }
     }
     // A copy whose source turned out changed asks the fetcher after all: drain until neither has work left.
@@ -468,18 +511,19 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
     fail(err);
   }
   if (stopped()) {
-    // Nothing more is fetched or delivered; files left unwritten lose their temp files, and their completions
-    // reject so that the directories above them (and copies waiting for them) settle.
+    // Nothing more is fetched or delivered; files left unwritten lose their temp files and settle as failed, so
+    // that copies waiting for them go on (and find the restore stopped).
     await fetcher.abort(firstError ?? new RaicError('Cancelled', 'interrupted'));
-    for (const job of unfinished) {
+    for (const job of [...unfinished]) {
       if (job.writing) continue;
       if (job.tmp !== null) discardCreated(null, job.tmp);
-      job.reject(firstError ?? new RaicError('Cancelled', 'interrupted'));
+      settleFile(job, firstError ?? new RaicError('Cancelled', 'interrupted'));
     }
   }
   await Promise.allSettled([...copies]);
   opts.signal?.removeEventListener('abort', stopFetching);
-  await Promise.allSettled(open.flat());
+  // Files handed to the workers settle when their batch comes back.
+  if (unsettled > 0) await new Promise<void>((resolve) => (everySettled = resolve));
   if (opts.signal?.aborted && !firstError) firstError = new RaicError('Cancelled', 'interrupted');
   if (firstError) throw firstError instanceof RaicError ? firstError : fsError(firstError, opts.target);
   result.shareProblems = reader.problems.length;

@@ -108,6 +108,8 @@ describe('reads that fetch only what they use: restore', { timeout: 180_000 }, (
   let root: ManifestRoot;
   let chunks: Map<string, ChunkEntry>;
   let restores = 0;
+  /** A small file of the tree (its path under src). */
+  let small: string;
 
   before(async () => {
     f = await fourMembers();
@@ -117,7 +119,7 @@ describe('reads that fetch only what they use: restore', { timeout: 180_000 }, (
     const built = await buildTree(src, { seed: 4242, sizes, filesPerDir: 8 });
     // Duplicates far apart in the walk: a large file and a small one copied into the first and last directories.
     const large = built.files[sizes.findIndex((n) => n > 300 * KiB)]!;
-    const small = built.files[sizes.findIndex((n) => n > 20 * KiB && n < 90 * KiB)]!;
+    small = built.files[sizes.findIndex((n) => n > 20 * KiB && n < 90 * KiB)]!;
     await mkdir(join(src, '0 first'));
     await mkdir(join(src, 'zz last'));
     for (const d of ['0 first', 'zz last']) {
@@ -190,6 +192,37 @@ describe('reads that fetch only what they use: restore', { timeout: 180_000 }, (
     const result = await restoreTree(f.array, root, { target });
     await assertSameTree(want, join(target, src));
     assert.ok(result.shareProblems > 0);
+  });
+
+  it('a restore stopped while its data reads hang rejects Cancelled once every file has settled, and leaves no temp file', async () => {
+    f.array.members.resetLatency();
+    clear(f);
+    const dataPacks = new Set([...chunks.values()].map((e) => packKey(e.pack.toString('hex'))));
+    for (const x of f.faulty) x.stall({ ops: ['get'], key: (k) => dataPacks.has(k) });
+    const target = join(dir, 'stopped');
+    const stop = new AbortController();
+    const restoring = restoreTree(f.array, root, { target, convergenceKey: f.keys.convergence, signal: stop.signal });
+    const temps = async (): Promise<string[]> => ((await readdir(target, { recursive: true }).catch(() => [])) as string[]).filter((p) => p.includes('.raic-'));
+    // Files are started (a large one has its temp file) and their reads hang: then the user stops the restore.
+    while (!f.faulty.some((x) => x.held > 0) || (await temps()).length === 0) await new Promise((r) => setTimeout(r, 5));
+    stop.abort();
+    await assert.rejects(restoring, (err: Error & { code?: string }) => err.code === 'Cancelled');
+    assert.deepEqual(await temps(), []);
+    clear(f);
+  });
+
+  it('a small file a worker cannot write fails the restore, naming it, and the restore still settles', async () => {
+    clear(f);
+    const target = join(dir, 'blocked');
+    await restoreTree(f.array, root, { target });
+    // With --overwrite, a directory where a small file goes is not replaced: the worker reports it.
+    const blocked = join(target, src, small);
+    await rm(blocked);
+    await mkdir(join(blocked, 'inside'), { recursive: true });
+    await assert.rejects(restoreTree(f.array, root, { target, overwrite: true }), (err: Error & { code?: string }) => err.code === 'Usage' && err.message.includes('is a directory; not replacing it with a file') && err.message.includes(small));
+    const left = ((await readdir(target, { recursive: true })) as string[]).filter((p) => p.includes('.raic-'));
+    assert.deepEqual(left, []);
+    await rm(target, { recursive: true, force: true });
   });
 
   it('fewer than k members with their packs: the restore fails and leaves no temp file behind', async () => {
