@@ -21,7 +21,7 @@ import { DEFAULT_CDC } from '../chunk/index.js';
 import { Batcher, ChunkFetcher, ChunkReader, pageLoader, readStreamBytes, streamOf, walkStream, type ChunkEntry, type FetchLimits, type ManifestRoot, type RaicArray, type StreamRef } from '../store/index.js';
 import { readFully, writeAll } from '../file-io.js';
 import { discardCreated, type FileToWrite, type WriteFilesResult } from './file-writer.js';
-import { applyMetadata, bytesOfName, decodeTree, displayPath, fsPath, metadataOf, type NodeMetadata, type TreeNode } from '../tree/index.js';
+import { applyMetadata, bytesOfName, decodeTree, displayPath, fsPath, mayListDirectories, metadataOf, type NodeMetadata, type TreeNode } from '../tree/index.js';
 import { fsError } from './get.js';
 import { walkTree, type TreeEvent, type TreePick } from './tree-walk.js';
 
@@ -213,7 +213,9 @@ async function makeEveryDirectory(reader: ChunkReader, root: StreamRef, include:
   reader.listForwardsNow(); // prefetchTable waits for it
   const visit = async (tree: StreamRef, base: string, ancestorIncluded: boolean): Promise<void> => {
     const filesToo = tablesAsked.size < PREFETCH_TABLES;
-    for (const node of decodeTree(await readStreamBytes(reader, tree), (type) => type === 'dir' || filesToo)) {
+    const bytes = await readStreamBytes(reader, tree);
+    if (!filesToo && !mayListDirectories(bytes)) return; // a leaf directory: no need to parse it here
+    for (const node of decodeTree(bytes, (type) => type === 'dir' || filesToo)) {
       const path = `${base}/${node.name}`;
       if (node.type === 'dir') {
         const included = pick(path, ancestorIncluded);
