@@ -266,14 +266,13 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
   const stopFetching = (): void => void fetcher.abort(firstError ?? new RaicError('Cancelled', 'interrupted'));
   failed.signal.addEventListener('abort', stopFetching, { once: true });
   opts.signal?.addEventListener('abort', stopFetching, { once: true });
-  /** Files started and not yet written (their temp files are removed if the restore fails). */
+  /** Files started and not yet settled (their temp files are removed if the restore fails). */
   const unfinished = new Set<FileJob>();
 
   // Completion is counted, not awaited: a promise per file (with its resolvers, a catch, and a Promise.all per
   // directory) was a large part of the main thread's garbage restoring /usr/share, most of it living long enough
   // to be promoted and collected by full collections.
-  /** Files started and not yet settled; `everySettled` is called when the count drops to zero. */
-  let unsettled = 0;
+  /** Called once `unfinished` is empty. */
   let everySettled: (() => void) | null = null;
   const rootDir: DirJob = { path: '', node: null, included: false, pending: 0, left: false, failed: false, parent: null };
   /** The directory the walk is in. */
@@ -313,8 +312,7 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
     job.waiters = null;
     if (waiters) for (const w of waiters) w(job.ok);
     childSettled(job.dir, job.ok);
-    unsettled -= 1;
-    if (unsettled === 0) everySettled?.();
+    if (unfinished.size === 0) everySettled?.();
   };
   /** Whether the file was written, once it is settled. */
   const whenSettled = (job: FileJob): Promise<boolean> => (job.settled ? Promise.resolve(job.ok) : new Promise((resolve) => (job.waiters ??= []).push(resolve)));
@@ -444,7 +442,6 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
     // Not named after the file: a name near NAME_MAX (255 bytes) would make the temp name too long.
     const tmp = small && !opts.overwrite ? null : fsAt(join(dirname(path), `${tmpPrefix}${(tmpCount++).toString(36)}.tmp`));
     const job: FileJob = { path, node: metadataOf(node), dir: parent, tmp, size, small, data: null, waiting: 0, listed: false, writing: false, settled: false, ok: false, waiters: null };
-    unsettled += 1;
     parent.pending += 1;
     unfinished.add(job);
     if (!small) closeSync(openSync(tmp!, 'wx', 0o600));
@@ -525,7 +522,7 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
   await Promise.allSettled([...copies]);
   opts.signal?.removeEventListener('abort', stopFetching);
   // Files handed to the workers settle when their batch comes back.
-  if (unsettled > 0) await new Promise<void>((resolve) => (everySettled = resolve));
+  if (unfinished.size > 0) await new Promise<void>((resolve) => (everySettled = resolve));
   if (opts.signal?.aborted && !firstError) firstError = new RaicError('Cancelled', 'interrupted');
   if (firstError) throw firstError instanceof RaicError ? firstError : fsError(firstError, opts.target);
   result.shareProblems = reader.problems.length;

@@ -135,12 +135,12 @@ export async function listCounts(members: Members, prefix: string, onListed?: (m
     members.up().map(async (s) => {
       try {
         await members.call(s.index, async (p) => {
-          const keys: string[] = [];
+          const keys: string[] | null = onListed ? [] : null; // kept only for a listener
           for await (const o of p.list(prefix)) {
             counts.set(o.key, (counts.get(o.key) ?? 0) + 1);
-            keys.push(o.key);
+            keys?.push(o.key);
           }
-          onListed?.(s.index, keys);
+          if (keys) onListed!(s.index, keys);
         });
       } catch (err) {
         if (!isRaicError(err, 'NotFound')) throw err;

@@ -1,9 +1,8 @@
 /** Reading a stored stream back: whole (small blobs: trees, records) — file contents go through windowed readers. */
+import { asBuffer } from '../bytes.js';
 import { RaicError } from '../errors.js';
 import { walkStream, type StreamRef } from './manifest.js';
 import type { ChunkReader } from './chunk-reader.js';
-
-const asBuffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
 export function pageLoader(reader: ChunkReader): (page: Parameters<ChunkReader['read']>[0]) => Promise<Buffer> {
   return async (page) => asBuffer(await reader.read(page));

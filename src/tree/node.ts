@@ -3,6 +3,7 @@
  * serialised as JSON and stored like file content (a stream of chunks), so an unchanged directory
  * produces identical bytes, the same chunk id, and is stored once.
  */
+import { asBuffer } from '../bytes.js';
 import { RaicError } from '../errors.js';
 import { isNameComponent } from './raw-name.js';
 import { streamRefFromJson, streamRefToJson, type StreamRef, type StreamRefJson } from '../store/index.js';
@@ -84,7 +85,7 @@ export function encodeTree(nodes: TreeNode[]): Buffer {
 export function decodeTree(bytes: Uint8Array, keep?: (type: NodeType) => boolean): TreeNode[] {
   let parsed: { v?: number; nodes?: NodeJson[] };
   try {
-    parsed = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as typeof parsed;
+    parsed = JSON.parse(asBuffer(bytes).toString('utf8')) as typeof parsed;
   } catch {
     throw new RaicError('Integrity', 'a tree blob is not valid JSON');
   }
@@ -113,7 +114,7 @@ const UNICODE_ESCAPE = Buffer.from('\\u');
  * /usr/share's tree bytes); whoever needs their files decodes them in full, checks included.
  */
 export function mayListDirectories(bytes: Uint8Array): boolean {
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const buf = asBuffer(bytes);
   return buf.includes(DIR_VALUE) || buf.includes(UNICODE_ESCAPE);
 }
 
