@@ -18,9 +18,9 @@ import picomatch from 'picomatch';
 import { RaicError } from '../errors.js';
 import { keyedHash } from '../crypto/index.js';
 import { DEFAULT_CDC } from '../chunk/index.js';
-import { Batcher, ChunkFetcher, ChunkReader, pageLoader, readStreamBytes, streamOf, walkStream, type ChunkEntry, type FetchLimits, type ManifestRoot, type RaicArray, type StreamRef } from '../store/index.js';
+import { Batcher, ChunkFetcher, ChunkReader, pageLoader, readStreamBytes, streamOf, walkStream, type BatchPlacer, type ChunkEntry, type FetchLimits, type ManifestRoot, type Placement, type RaicArray, type StreamRef } from '../store/index.js';
 import { readFully, writeAll } from '../file-io.js';
-import { discardCreated, type FileToWrite, type WriteFilesResult } from './file-writer.js';
+import { discardCreated, type ChunkTarget, type FileTarget, type FileToWrite, type PlaceFilesContext, type WriteFilesResult } from './file-writer.js';
 import { applyMetadata, bytesOfName, decodeTree, displayPath, fsPath, mayListDirectories, metadataOf, type NodeMetadata, type TreeNode } from '../tree/index.js';
 import { fsError } from './get.js';
 import { walkTree, type TreeEvent, type TreePick } from './tree-walk.js';
@@ -143,6 +143,8 @@ interface FileJob {
   listed: boolean;
   /** Handed to a worker, which writes it or reports why not: it settles without help. */
   writing: boolean;
+  /** Written whole by the worker that opened its one chunk (ChunkFetcher.place): it settles once listed. */
+  placed: boolean;
   /** Written (ok) or given up; copies of its chunks wait for it (waiters). */
   settled: boolean;
   ok: boolean;
@@ -261,7 +263,11 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
     failed.abort();
   };
   const stopped = (): boolean => failed.signal.aborted || opts.signal?.aborted === true;
-  const fetcher = new ChunkFetcher(reader, { inFlightBytes: RESTORE_IN_FLIGHT_BYTES, ...opts.fetch });
+  // A small file's one chunk is written as a file by the worker that opens it (placeFiles), not handed to this
+  // thread and sent to another worker: restoring /usr/share, that copy per file and the second task were much of
+  // this thread's work, on which the restore waited while the workers idled.
+  const placer: BatchPlacer = { module: FILE_WRITER, context: { overwrite: opts.overwrite === true } satisfies PlaceFilesContext };
+  const fetcher = new ChunkFetcher(reader, { inFlightBytes: RESTORE_IN_FLIGHT_BYTES, ...opts.fetch }, placer);
   const pendingMax = 2 * fetcher.limits.windowChunks;
   const stopFetching = (): void => void fetcher.abort(firstError ?? new RaicError('Cancelled', 'interrupted'));
   failed.signal.addEventListener('abort', stopFetching, { once: true });
@@ -332,15 +338,52 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
         for (const b of batch) settleFile(b.job, err);
         return;
       }
-      batch.forEach((b, i) => {
-        const res = results[i];
-        if (!res) return settleFile(b.job, null);
-        const shown = displayPath(at(b.job.path));
-        settleFile(b.job, res.directory ? new RaicError('Usage', `${shown} is a directory; not replacing it with a file`) : fsError(Object.assign(new Error(res.message), { code: res.code }), shown));
-      });
+      batch.forEach((b, i) => settleFile(b.job, writeFailure(b.job, results[i] ?? null)));
     },
     { maxItems: SMALL_BATCH_FILES, maxWeight: SMALL_BATCH_BYTES, maxRunning: array.tuning.workers + 1, maxQueued: 2 * SMALL_BATCH_FILES, maxQueuedWeight: SMALL_QUEUED_BYTES },
   );
+
+  /** A worker's answer for a file it wrote (null) or could not (why): the error to settle it with. */
+  const writeFailure = (job: FileJob, res: WriteFilesResult[number]): Error | null => {
+    if (!res) return null;
+    const shown = displayPath(at(job.path));
+    return res.directory ? new RaicError('Usage', `${shown} is a directory; not replacing it with a file`) : fsError(Object.assign(new Error(res.message), { code: res.code }), shown);
+  };
+
+  /** A small file's one chunk, to be written whole by the worker that opens it (ChunkFetcher.place). */
+  const filePlacement = (job: FileJob, entry: ChunkEntry): Placement => ({
+    target: (job.tmp === null ? { path: fsAt(job.path), node: job.node } : { path: fsAt(job.path), tmp: job.tmp, node: job.node }) satisfies FileTarget,
+    deliver: (plaintext) => put(job, 0, entry, plaintext),
+    placed: (answer) => {
+      result.bytes += entry.size;
+      job.waiting -= 1;
+      const err = writeFailure(job, answer as WriteFilesResult[number]);
+      if (err) return settleFile(job, err);
+      job.placed = true;
+      if (job.listed) settleFile(job, null);
+    },
+  });
+
+  /**
+   * A large file's chunk, written into its temp file by the worker that opens it. One it could not write fails
+   * the restore; the file, unfinished, loses its temp file then.
+   */
+  const chunkPlacement = (job: FileJob, offset: number, entry: ChunkEntry): Placement => ({
+    target: { file: job.tmp!, offset } satisfies ChunkTarget,
+    deliver: (plaintext) => put(job, offset, entry, plaintext),
+    placed: (answer) => {
+      const err = writeFailure(job, answer as WriteFilesResult[number]);
+      if (err) return fail(err);
+      result.bytes += entry.size;
+      job.waiting -= 1;
+      if (job.waiting > 0 || !job.listed) return;
+      try {
+        closeLarge(job);
+      } catch (closing) {
+        fail(closing);
+      }
+    },
+  });
 
   /** A small file complete in memory: a worker writes it, its metadata, and renames it into place. */
   const writeSmall = (job: FileJob): Promise<void> => {
@@ -370,6 +413,8 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
   };
 
   const complete = (job: FileJob): void | Promise<void> => {
+    if (job.settled) return; // its placement failed
+    if (job.placed) return settleFile(job, null);
     if (job.small) return writeSmall(job);
     closeLarge(job);
   };
@@ -394,8 +439,8 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
     if (job.waiting === 0 && job.listed) return complete(job);
   };
 
-  // Duplicates: a chunk this restore already wrote is read back from that file once it is complete (renamed
-  // into place) and used if it still hashes to the chunk's key; otherwise it is fetched.
+  // Duplicates: a chunk this restore already wrote, or asked a worker to place, is read back from that file once
+  // it is complete (renamed into place) and used if it still hashes to the chunk's key; otherwise it is fetched.
   const convergenceKey = opts.convergenceKey;
   // Two generations, the older dropped whole when the newer fills: deleting a Map's oldest key one at a time
   // left its iterator skipping ever more deleted slots (a quarter of a second of main thread on /usr/share).
@@ -441,7 +486,7 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
     const small = size <= LARGE_FILE_BYTES;
     // Not named after the file: a name near NAME_MAX (255 bytes) would make the temp name too long.
     const tmp = small && !opts.overwrite ? null : fsAt(join(dirname(path), `${tmpPrefix}${(tmpCount++).toString(36)}.tmp`));
-    const job: FileJob = { path, node: metadataOf(node), dir: parent, tmp, size, small, data: null, waiting: 0, listed: false, writing: false, settled: false, ok: false, waiters: null };
+    const job: FileJob = { path, node: metadataOf(node), dir: parent, tmp, size, small, data: null, waiting: 0, listed: false, writing: false, placed: false, settled: false, ok: false, waiters: null };
     parent.pending += 1;
     unfinished.add(job);
     if (!small) closeSync(openSync(tmp!, 'wx', 0o600));
@@ -454,8 +499,12 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
       job.waiting += 1;
       const source = convergenceKey ? wasWritten(rememberedKey(entry)) : undefined;
       // Not from this very file: it is complete only once this chunk is in it.
-      if (source && source.job !== job) copy(source, job, chunkAt, entry);
-      else fetcher.add(entry, (plaintext) => put(job, chunkAt, entry, plaintext));
+      if (source && source.job !== job) return copy(source, job, chunkAt, entry);
+      if (small && (chunkAt !== 0 || entry.size !== size)) return fetcher.add(entry, (plaintext) => put(job, chunkAt, entry, plaintext));
+      fetcher.place(entry, small ? filePlacement(job, entry) : chunkPlacement(job, chunkAt, entry));
+      // Remembered as it is asked for, not once written: a placed chunk's plaintext does not come back, so a
+      // later file that needs it copies it from this one (once this one is complete) instead of joining it.
+      if (convergenceKey) remember(entry, job, chunkAt);
     };
     const room = (): boolean => fetcher.pending <= pendingMax / 2;
     // A file's chunk list is most often in its node (depth 0): looped over as it is, not through walkStream's generator.

@@ -109,31 +109,49 @@ export interface OpenBatchTask {
   sizes: Uint32Array;
 }
 
-/** Every chunk's plaintext back to back in `plaintext` (in task order, each `sizes[i]` bytes), or why it did not open. */
+/**
+ * The plaintexts of the chunks kept (all of them unless openChunkBatch was given `keep`) back to back in
+ * `plaintext` (task order, each `sizes[i]` bytes), and per chunk null or why it did not open.
+ */
 export interface OpenBatchResult {
   plaintext: Uint8Array;
   integrity: (string | null)[];
 }
 
-export function openChunkBatch(task: OpenBatchTask): OpenBatchResult {
+/** Per thread: where the chunks a batch does not keep are opened (see openChunkBatch). */
+let dropScratch = new Uint8Array(0);
+
+/**
+ * Opens the batch. With `keep` (per chunk, 0 to drop its plaintext) and `use`, each chunk that opened is shown to
+ * `use` while its plaintext is at hand (a view valid during the call only); a dropped one is opened into this
+ * thread's scratch and gone after, so a batch whose chunks are all used here allocates nothing for them.
+ */
+export function openChunkBatch(task: OpenBatchTask, keep?: Uint8Array, use?: (i: number, plaintext: Uint8Array) => void): OpenBatchResult {
   const { sealed, spans, keys, sizes } = task;
   const count = sizes.length;
-  if (spans.length !== 2 * count || keys.length !== KEY_BYTES * count) throw new RaicError('Usage', 'a batch of chunks with mismatched spans or keys');
+  if (spans.length !== 2 * count || keys.length !== KEY_BYTES * count || (keep && keep.length !== count)) throw new RaicError('Usage', 'a batch of chunks with mismatched spans or keys');
   let total = 0;
-  for (const size of sizes) total += size;
+  let largestDropped = 0;
+  for (let i = 0; i < count; i++) {
+    if (!keep || keep[i]) total += sizes[i]!;
+    else largestDropped = Math.max(largestDropped, sizes[i]!);
+  }
   const plaintext = new Uint8Array(total);
+  if (dropScratch.length < largestDropped) dropScratch = new Uint8Array(largestDropped);
   const integrity: (string | null)[] = [];
   let at = 0;
   for (let i = 0; i < count; i++) {
     const size = sizes[i]!;
+    const into = !keep || keep[i] ? plaintext.subarray(at, (at += size)) : dropScratch.subarray(0, size);
     try {
-      openChunk({ sealed: sealed.subarray(spans[2 * i], spans[2 * i + 1]), key: keys.subarray(KEY_BYTES * i, KEY_BYTES * (i + 1)), size }, plaintext.subarray(at, at + size));
+      openChunk({ sealed: sealed.subarray(spans[2 * i], spans[2 * i + 1]), key: keys.subarray(KEY_BYTES * i, KEY_BYTES * (i + 1)), size }, into);
       integrity.push(null);
     } catch (err) {
       if (!isRaicError(err, 'Integrity')) throw err;
       integrity.push(err.message);
+      continue;
     }
-    at += size;
+    use?.(i, into);
   }
   return { plaintext, integrity };
 }

@@ -24,7 +24,7 @@
  */
 import { RaicError, integrityAsValue } from '../errors.js';
 import type { ChunkEntry } from './chunk-ref.js';
-import type { ChunkReader } from './chunk-reader.js';
+import type { BatchPlacer, ChunkReader } from './chunk-reader.js';
 import { packKey } from './layout.js';
 import { locateRange, type SharePiece } from './pack-codec.js';
 import type { CodedTable, ShareFetching } from './pack-reader.js';
@@ -32,6 +32,18 @@ import { DEFAULT_COALESCE, coalesce, type CoalesceLimits } from './read-plan.js'
 import { ShareLending, type Lending } from './share-lending.js';
 
 export type Deliver = (plaintext: Uint8Array) => void | Promise<void>;
+
+/**
+ * A chunk the worker that opens it puts in place itself (the fetcher's BatchPlacer, a higher layer's module):
+ * `target` goes to that module, `placed` gets its answer. Only a chunk opened in a batch is placed so; any
+ * other (opened alone, rebuilt after a bad read, or asked for after its batch left) is handed to `deliver`
+ * on this thread as usual, so a placement never changes what is restored, only which thread writes it.
+ */
+export interface Placement {
+  target: unknown;
+  placed: (answer: unknown) => void;
+  deliver: Deliver;
+}
 
 export interface FetchLimits extends CoalesceLimits {
   /** Bytes of requests in flight at once, their opened chunks included (a request larger alone still runs). */
@@ -113,6 +125,9 @@ interface Need {
   key: string;
   entry: ChunkEntry;
   delivers: Deliver[];
+  /** Asks to place it (ChunkFetcher.place); the first `placesSent` went to a worker with its batch. */
+  places: Placement[] | null;
+  placesSent: number;
   /** Position in the order chunks were asked for (requests run in that order, per member). */
   order: number;
   object: string;
@@ -195,11 +210,16 @@ export class ChunkFetcher {
   private readonly active = new Set<Promise<void>>();
   private waiters: { until: () => boolean; resolve: () => void; reject: (err: unknown) => void }[] = [];
 
+  /**
+   * @param placer  puts chunks asked for with place() in place on the workers that open them (not ordered)
+   */
   constructor(
     private readonly reader: ChunkReader,
     limits: Partial<FetchLimits> = {},
+    private readonly placer: BatchPlacer | null = null,
   ) {
     this.limits = { ...DEFAULT_FETCH, ...limits };
+    if (placer && this.limits.ordered) throw new RaicError('Usage', 'ChunkFetcher: placements are for unordered fetches');
     this.lending = new ShareLending(this.limits.keepBytes);
   }
 
@@ -218,14 +238,41 @@ export class ChunkFetcher {
    * next window: once a window's worth has been asked for, or at flush().
    */
   add(entry: ChunkEntry, deliver: Deliver): void {
+    this.ask(entry, deliver, null);
+  }
+
+  /**
+   * Asks for a chunk to be put in place by the worker that opens it (see Placement; needs the constructor's
+   * placer): `placed` gets the placer's answer, or `deliver` the plaintext when it is not placed so.
+   */
+  place(entry: ChunkEntry, placement: Placement): void {
+    if (!this.placer) throw new RaicError('Usage', 'ChunkFetcher.place: no placer');
+    this.ask(entry, null, placement);
+  }
+
+  private ask(entry: ChunkEntry, deliver: Deliver | null, placement: Placement | null): void {
     if (this.error) return;
     const key = this.limits.ordered ? String(this.seq) : entry.id.toString('latin1');
     const known = this.live.get(key);
     if (known) {
-      known.delivers.push(deliver);
+      if (deliver) known.delivers.push(deliver);
+      else (known.places ??= []).push(placement!);
       return;
     }
-    const need: Need = { key, entry, delivers: [deliver], order: this.seq++, object: '', table: null, pieces: [], assembly: null, piecesIn: 0, settled: false };
+    const need: Need = {
+      key,
+      entry,
+      delivers: deliver ? [deliver] : [],
+      places: placement ? [placement] : null,
+      placesSent: 0,
+      order: this.seq++,
+      object: '',
+      table: null,
+      pieces: [],
+      assembly: null,
+      piecesIn: 0,
+      settled: false,
+    };
     this.live.set(key, need);
     const pack = entry.pack.toString('latin1');
     if (!this.tablesAsked.has(pack) && this.reader.prefetchTable(entry)) this.tablesAsked.add(pack);
@@ -442,14 +489,17 @@ export class ChunkFetcher {
         failed.push(part);
         continue;
       }
-      const sealed = this.place(part, bytes.subarray(piece.from - req.from, piece.to - req.from));
+      const sealed = this.assemble(part, bytes.subarray(piece.from - req.from, piece.to - req.from));
       if (sealed) ready.push({ part, sealed });
     }
-    const opened = async (need: Need, plaintext: Uint8Array | RaicError): Promise<void> => {
+    const opened = (need: Need, plaintext: Uint8Array | RaicError | null): void | Promise<void> => {
+      if (plaintext === null) return this.settlePlaced(need);
       if (plaintext instanceof RaicError) {
         if (need.pieces.length === 1 && !got?.decoded) packs.noteCorrupt(req.share, req.object, 'a chunk read from its share does not authenticate');
         failed.push(...req.parts.filter((p) => p.need === need));
-      } else await this.deliver(need, plaintext);
+        return;
+      }
+      return this.deliver(need, plaintext);
     };
     // A request's small chunks are opened together, a worker task per batch; large ones, and chunks put together
     // from pieces, one by one. One after the other: a request's chunks may open to ten times its bytes
@@ -465,7 +515,18 @@ export class ChunkFetcher {
         // together from pieces, or a request for one data chunk alone (a provider's answer is the caller's; the
         // cache shares its copies, but never of a data pack). A chunk that fails is rebuilt from fresh reads.
         const own = first.sealed === need.assembly || (req.parts.length === 1 && !need.entry.meta);
-        await opened(need, await integrityAsValue(this.reader.openSealed(need.entry, first.sealed, { moveSealed: own })));
+        const place = need.delivers.length === 0 ? this.placementsOf([first.part]) : null;
+        if (place) {
+          // A large chunk only placed: the worker opens it into memory of its own and writes it from there.
+          const out = await this.reader.openBatch(first.sealed, [{ entry: need.entry, from: 0, to: first.sealed.length }], { moveBytes: own, place });
+          if (out.placed) this.tellPlaced([first.part], out.placed);
+          if (this.error) return;
+          const delivering = opened(need, out.opened[0]!);
+          if (delivering) await delivering;
+          continue;
+        }
+        const delivering = opened(need, await integrityAsValue(this.reader.openSealed(need.entry, first.sealed, { moveSealed: own })));
+        if (delivering) await delivering;
         continue;
       }
       const batch: Part[] = [];
@@ -479,10 +540,14 @@ export class ChunkFetcher {
       // The request's bytes are moved to the worker by its last batch when no one else shares them (see above).
       const moveBytes = i === ready.length && req.parts.every((p) => !p.need.entry.meta);
       const spans = batch.map(({ need, piece }) => ({ entry: need.entry, from: piece.from - req.from, to: piece.to - req.from }));
-      const plaintexts = await this.reader.openBatch(bytes!, spans, { moveBytes });
+      const place = this.placementsOf(batch);
+      const out = await this.reader.openBatch(bytes!, spans, { moveBytes, ...(place ? { place } : {}) });
+      // Placed is placed, whatever happens next: each placement hears its answer.
+      if (out.placed) this.tellPlaced(batch, out.placed);
       for (let j = 0; j < batch.length; j++) {
         if (this.error) return;
-        await opened(batch[j]!.need, plaintexts[j]!);
+        const delivering = opened(batch[j]!.need, out.opened[j]!);
+        if (delivering) await delivering;
       }
     }
     if (failed.length > 0) await this.fallBack(req, failed, got === null);
@@ -657,7 +722,7 @@ export class ChunkFetcher {
    * in one share), else null. A chunk that straddles shares is put together from its pieces, whichever request
    * brings them.
    */
-  private place(part: Part, slice: Uint8Array): Uint8Array | null {
+  private assemble(part: Part, slice: Uint8Array): Uint8Array | null {
     const { need, piece } = part;
     if (need.pieces.length === 1) return slice;
     need.assembly ??= Buffer.allocUnsafe(need.entry.length);
@@ -683,7 +748,7 @@ export class ChunkFetcher {
     this.stats.decoded += 1;
     const ready: { part: Part; sealed: Uint8Array }[] = [];
     for (const part of open) {
-      const sealed = this.place(part, decoded.subarray(part.piece.from - from, part.piece.to - from));
+      const sealed = this.assemble(part, decoded.subarray(part.piece.from - from, part.piece.to - from));
       if (sealed) ready.push({ part, sealed });
     }
     const left: Part[] = [];
@@ -700,8 +765,42 @@ export class ChunkFetcher {
     return left;
   }
 
+  /**
+   * The batch's placements, to go with it to the worker (those asked for later are delivered); null when none.
+   * A chunk whose every ask is a placement does not come back (`keep` 0).
+   */
+  private placementsOf(batch: Part[]): { placer: BatchPlacer; targets: (unknown[] | null)[]; keep: Uint8Array } | null {
+    if (!this.placer || !batch.some((p) => p.need.places)) return null;
+    const keep = new Uint8Array(batch.length);
+    batch.forEach(({ need }, j) => (keep[j] = need.places && need.delivers.length === 0 ? 0 : 1));
+    return { placer: this.placer, targets: batch.map(({ need }) => need.places?.map((p) => p.target) ?? null), keep };
+  }
+
+  /**
+   * A chunk placed by its worker, its plaintext not kept: settled. Whoever asked for it after its batch left is
+   * asked for anew (a read again; a restore's later duplicates are copied from the files instead).
+   */
+  private settlePlaced(need: Need): void {
+    need.settled = true;
+    need.assembly = null;
+    this.live.delete(need.key);
+    for (const deliver of need.delivers) this.ask(need.entry, deliver, null);
+    for (const placement of need.places!.slice(need.placesSent)) this.ask(need.entry, null, placement);
+    this.flush(); // a caller draining the fetcher waits for these too
+  }
+
+  /** The placer's answers for a batch: each placement sent is told; a chunk not placed leaves its to `deliver`. */
+  private tellPlaced(batch: Part[], answers: (unknown[] | null)[]): void {
+    batch.forEach(({ need }, j) => {
+      const answer = answers[j];
+      if (!answer || !need.places) return;
+      need.placesSent = answer.length;
+      for (let i = 0; i < answer.length; i++) need.places[i]!.placed(answer[i]);
+    });
+  }
+
   /** Hands the plaintext to every caller that asked for the chunk, one after the other, then recycles it. */
-  private async deliver(need: Need, plaintext: Uint8Array, alreadySettled = false): Promise<void> {
+  private deliver(need: Need, plaintext: Uint8Array, alreadySettled = false): void | Promise<void> {
     if (!alreadySettled && need.settled) return;
     need.settled = true;
     need.assembly = null;
@@ -709,17 +808,43 @@ export class ChunkFetcher {
       this.early.set(need.order, { need, plaintext });
       return this.deliverInOrder();
     }
-    await this.handOver(need, plaintext);
+    return this.handOver(need, plaintext);
   }
 
-  private async handOver(need: Need, plaintext: Uint8Array): Promise<void> {
-    try {
-      // Callers that ask for the chunk meanwhile join `delivers` and are served by this loop.
-      for (let i = 0; i < need.delivers.length && !this.error; i++) await need.delivers[i]!(plaintext);
-    } finally {
+  /**
+   * Synchronous while the deliveries are (a promise only once one returns one): as an async function, its
+   * promise and awaits (through deliver and the request's loop) were ~50 MB of a /usr/share restore's garbage.
+   */
+  private handOver(need: Need, plaintext: Uint8Array): void | Promise<void> {
+    const done = (): void => {
       this.live.delete(need.key);
       this.reader.recycle(plaintext);
-    }
+    };
+    let d = 0;
+    let p = need.placesSent;
+    // Callers that ask for the chunk meanwhile join `delivers` or `places` and are served by this loop; the
+    // placements a worker already served are not.
+    const next = (): void | Promise<void> => {
+      try {
+        while (!this.error) {
+          let pending: void | Promise<void>;
+          if (d < need.delivers.length) pending = need.delivers[d++]!(plaintext);
+          else if (need.places && p < need.places.length) pending = need.places[p++]!.deliver(plaintext);
+          else break;
+          if (pending) {
+            return pending.then(next, (err: unknown) => {
+              done();
+              throw err;
+            });
+          }
+        }
+      } catch (err) {
+        done();
+        throw err;
+      }
+      done();
+    };
+    return next();
   }
 
   /**

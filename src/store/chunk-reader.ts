@@ -13,8 +13,8 @@ import { RaicError, integrityAsValue } from '../errors.js';
 import { BufferPool } from './buffer-pool.js';
 import type { ChunkEntry } from './chunk-ref.js';
 import { KEY_BYTES } from '../crypto/index.js';
-import { openChunk } from './chunk-codec.js';
-import type { CodecPool } from './codec-pool.js';
+import { openChunk, type OpenBatchResult, type OpenBatchTask } from './chunk-codec.js';
+import { openBatchTransfers, type CodecPool } from './codec-pool.js';
 import { ForwardTable, forwardGenerations } from './forwarding.js';
 import { FORWARD_PREFIX, packKey } from './layout.js';
 import type { Members } from './members.js';
@@ -23,6 +23,38 @@ import { INLINE_CODEC_BYTES } from './tuning.js';
 
 /** Moves followed for one chunk before giving up (prune never builds loops; a bound keeps a bug finite). */
 const MAX_FORWARD_HOPS = 64;
+
+/**
+ * Who puts a batch's opened chunks in place on the worker that opens them (ChunkFetcher.place): `module` is run
+ * through CodecPool.runModule with a PlaceBatchTask and answers a PlaceBatchResult; `context` goes with every
+ * task. A higher layer's (restore writes its small files so): the store only carries the targets.
+ */
+export interface BatchPlacer {
+  module: URL;
+  context: unknown;
+}
+
+/** openBatch's task with, per chunk, where to put it (null: nowhere, only opened) and whether to keep its plaintext. */
+export interface PlaceBatchTask extends OpenBatchTask {
+  targets: (unknown[] | null)[];
+  /** Per chunk, 0 when placing it is all anyone asked for: its plaintext does not come back (openChunkBatch's keep). */
+  keep: Uint8Array;
+  context: unknown;
+}
+
+/** openBatch's result with, per chunk, the placer's answer per target (null: not placed). */
+export interface PlaceBatchResult extends OpenBatchResult {
+  placed: (unknown[] | null)[];
+}
+
+/**
+ * Per chunk its plaintext, why it did not open, or null (opened and placed, its plaintext not kept); per chunk
+ * the placer's answers (null without a placer).
+ */
+export interface OpenedBatch {
+  opened: (Uint8Array | RaicError | null)[];
+  placed: (unknown[] | null)[] | null;
+}
 
 /** A chunk for openBatch: its entry and where its sealed bytes lie in the batch's buffer. */
 export interface SealedSpan {
@@ -137,19 +169,22 @@ export class ChunkReader {
    * Chunks cut from one buffer (a request's neighbouring chunks), opened in one worker task: per chunk its
    * plaintext (views of one buffer: not to be moved; recycle() leaves it) or the Integrity error it failed with.
    * With `moveBytes` the buffer is the caller's to give away, moved when `bytes` spans it whole; otherwise the
-   * spanned bytes are copied. A lone chunk small enough is opened here, as openSealed does.
+   * spanned bytes are copied. A lone chunk small enough is opened here, as openSealed does — unless it is to be
+   * placed: with `place`, the task runs the placer's module instead, which also puts each chunk that opened
+   * where its targets say, on that worker (`placed`: per chunk, the module's answer per target, or null when
+   * the chunk had none or did not open).
    */
-  async openBatch(bytes: Uint8Array, spans: readonly SealedSpan[], opts: { moveBytes?: boolean } = {}): Promise<(Uint8Array | RaicError)[]> {
+  async openBatch(bytes: Uint8Array, spans: readonly SealedSpan[], opts: { moveBytes?: boolean; place?: { placer: BatchPlacer; targets: (unknown[] | null)[]; keep: Uint8Array } } = {}): Promise<OpenedBatch> {
     const integrity = (err: unknown): RaicError => {
       if (err instanceof RaicError && err.code === 'Integrity') return err;
       throw err;
     };
     const lone = spans.length === 1 ? spans[0]! : null;
-    if (lone && lone.entry.size <= INLINE_CODEC_BYTES) {
+    if (lone && lone.entry.size <= INLINE_CODEC_BYTES && !opts.place) {
       try {
-        return [openChunk({ sealed: bytes.subarray(lone.from, lone.to), key: lone.entry.key, size: lone.entry.size })];
+        return { opened: [openChunk({ sealed: bytes.subarray(lone.from, lone.to), key: lone.entry.key, size: lone.entry.size })], placed: null };
       } catch (err) {
-        return [integrity(err)];
+        return { opened: [integrity(err)], placed: null };
       }
     }
     const movable = opts.moveBytes === true && bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
@@ -165,15 +200,20 @@ export class ChunkReader {
       at[2 * i] = s.from - base;
       at[2 * i + 1] = s.to - base;
     });
-    const out = await this.pool.openBatch({ sealed, spans: at, keys, sizes });
+    const task: OpenBatchTask = { sealed, spans: at, keys, sizes };
+    const out: OpenBatchResult & { placed?: (unknown[] | null)[] } = opts.place
+      ? await this.pool.runModule<PlaceBatchResult>(opts.place.placer.module, { ...task, targets: opts.place.targets, keep: opts.place.keep, context: opts.place.placer.context } satisfies PlaceBatchTask, openBatchTransfers(task))
+      : await this.pool.openBatch(task);
     this.batchBuffers.add(out.plaintext.buffer);
     let offset = 0;
-    return spans.map((s, i) => {
-      const plaintext = out.plaintext.subarray(offset, offset + s.entry.size);
-      offset += s.entry.size;
+    const keep = opts.place?.keep;
+    const opened = spans.map((s, i) => {
+      const kept = !keep || keep[i] === 1;
+      const plaintext = kept ? out.plaintext.subarray(offset, (offset += s.entry.size)) : null;
       const failed = out.integrity[i];
       return failed ? new RaicError('Integrity', failed) : plaintext;
     });
+    return { opened, placed: out.placed ?? null };
   }
 
   /** The chunk's plaintext from bytes rebuilt from members that match its pack's table: the last word on it. */

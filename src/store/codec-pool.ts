@@ -75,7 +75,7 @@ export class CodecPool {
    */
   openBatch(task: OpenBatchTask): Promise<OpenBatchResult> {
     const job: CodecJob = { op: 'openBatch', task };
-    return this.pool.run(job, { transferList: [...new Set([task.sealed.buffer, task.spans.buffer, task.keys.buffer, task.sizes.buffer])].filter(isArrayBuffer) });
+    return this.pool.run(job, { transferList: openBatchTransfers(task) });
   }
 
   /** Erasure-codes a pack body on a worker (see pack-encoder.ts). The body's and the spare memory's ArrayBuffers
@@ -100,6 +100,9 @@ export class CodecPool {
 }
 
 const isArrayBuffer = (b: unknown): b is ArrayBuffer => b instanceof ArrayBuffer;
+
+/** The buffers an open-batch task moves to its worker (all of its own). */
+export const openBatchTransfers = (task: OpenBatchTask): ArrayBuffer[] => [...new Set([task.sealed.buffer, task.spans.buffer, task.keys.buffer, task.sizes.buffer])].filter(isArrayBuffer);
 
 /**
  * The view itself if it spans its whole buffer, else a copy of just its bytes. Posting a view to a worker

@@ -1,9 +1,9 @@
 /** Worker-thread side of the codec pool: seals and opens chunks and encodes packs off the main thread, moving buffers back. */
-import { Piscina } from 'piscina';
 import { sealFileBatch, sealFileSegment, type FileBatchTask, type SegmentTask } from './file-segment.js';
 import { isRaicError } from '../errors.js';
 import { openChunk, openChunkBatch, sealChunk, type OpenBatchTask, type OpenTask, type SealTask } from './chunk-codec.js';
 import { encodePackTask, type EncodePackTask } from './pack-encoder.js';
+import { transferable } from './worker-transfer.js';
 
 export type CodecJob = { op: 'seal'; task: SealTask } | { op: 'open'; task: OpenTask } | { op: 'segment'; task: SegmentTask } | { op: 'batch'; task: FileBatchTask } | { op: 'openBatch'; task: OpenBatchTask } | { op: 'encodePack'; task: EncodePackTask };
 
@@ -29,17 +29,4 @@ export default function runCodecJob(job: CodecJob): unknown {
     if (isRaicError(err, 'Integrity')) return { integrity: err.message };
     throw err;
   }
-}
-
-/** Moves the distinct, whole ArrayBuffers behind `views` back to the main thread instead of copying. */
-function transferable<T extends object>(value: T, views: ArrayBufferLike[]): unknown {
-  const buffers = [...new Set(views)].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
-  return Piscina.move({
-    get [Piscina.transferableSymbol]() {
-      return buffers;
-    },
-    get [Piscina.valueSymbol]() {
-      return value;
-    },
-  } as never);
 }

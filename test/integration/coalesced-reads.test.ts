@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, readdir, rm } from 'node:fs/promises';
+import { copyFile, mkdir, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { backup } from '../../src/core/backup.js';
@@ -28,6 +28,7 @@ import {
   repoKeys,
   streamOf,
   walkStream,
+  type BatchPlacer,
   type ChunkEntry,
   type ManifestRoot,
   type RepoKeys,
@@ -283,5 +284,94 @@ describe('reads that fetch only what they use: get and the fetcher', { timeout: 
     // Each data member's part is one request (at most two where a share boundary or the 1 MiB cap cuts it).
     for (const [i, m] of traffic.perMember.entries()) assert.ok(m.requests <= (i < K ? 2 : 0), `member ${i}: ${m.requests} requests`);
     assert.equal(fetcher.stats.fallbacks, 0);
+  });
+
+  /** A 2 MiB file of eight chunks, put; its entries in file order with their offsets. */
+  const eightChunks = async (): Promise<{ data: Buffer; chunks: { entry: ChunkEntry; offset: number }[] }> => {
+    const data = randomBytes(2 * MiB);
+    const put = await putStream(f.array, f.keys, (async function* () {
+      yield data;
+    })());
+    const root = await loadManifest(f.array, parseCapability(put.capability));
+    const chunks: { entry: ChunkEntry; offset: number }[] = [];
+    let offset = 0;
+    for await (const entry of walkStream(streamOf(root), pageLoader(new ChunkReader(f.array.members, f.array.pool, K)))) {
+      chunks.push({ entry, offset });
+      offset += entry.size;
+    }
+    return { data, chunks };
+  };
+  // restore's placer: a ChunkTarget's chunk is written into its file at its offset, on the worker that opens it.
+  const placer: BatchPlacer = { module: new URL('../../src/core/file-writer-entry.cjs', import.meta.url), context: { overwrite: false } };
+  const placing = (): ChunkFetcher => new ChunkFetcher(new ChunkReader(f.array.members, f.array.pool, K, 256 * KiB), { eagerBytes: Number.POSITIVE_INFINITY }, placer);
+
+  it('placed chunks are written by the worker that opens them, not delivered; one asked for after its batch left is delivered all the same', async () => {
+    const { data, chunks } = await eightChunks();
+    const dir = await tempDir('placed');
+    const file = join(dir, 'file');
+    await writeFile(file, Buffer.alloc(data.length));
+    clear(f);
+    const fetcher = placing();
+    const answers: unknown[] = [];
+    const delivered: number[] = [];
+    let late: Buffer | null = null;
+    for (const [i, { entry, offset }] of chunks.entries()) {
+      fetcher.place(entry, {
+        target: { file, offset },
+        placed: (answer) => {
+          answers.push(answer);
+          // Its batch has left (this is its answer): the plaintext did not come back, and a new ask still gets it.
+          if (i === 3) fetcher.add(entry, (p) => void (late = Buffer.from(p)));
+        },
+        deliver: () => void delivered.push(i),
+      });
+    }
+    await fetcher.drain();
+    assert.deepEqual(answers, chunks.map(() => null), 'every chunk written');
+    assert.deepEqual(delivered, [], 'none handed to this thread');
+    assert.ok((await readFile(file)).equals(data));
+    const third = chunks[3]!;
+    assert.ok(late !== null && (late as Buffer).equals(data.subarray(third.offset, third.offset + third.entry.size)), 'the late ask got the chunk');
+    assert.equal(fetcher.stats.fallbacks, 0);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('a placed chunk that does not authenticate is rebuilt and delivered instead; a target that cannot be written is answered with why', async () => {
+    const { data, chunks } = await eightChunks();
+    const dir = await tempDir('placed-bad');
+    const file = join(dir, 'file');
+    await writeFile(file, Buffer.alloc(data.length));
+    clear(f);
+    f.faulty[0]!.corruptGets({ key: /^packs\// });
+    let fetcher = placing();
+    const placed: number[] = [];
+    const delivered: number[] = [];
+    for (const [i, { entry, offset }] of chunks.entries()) {
+      fetcher.place(entry, {
+        target: { file, offset },
+        placed: (answer) => {
+          assert.equal(answer, null);
+          placed.push(i);
+        },
+        deliver: async (p) => {
+          delivered.push(i);
+          const h = await open(file, 'r+');
+          await h.write(p, 0, p.length, offset);
+          await h.close();
+        },
+      });
+    }
+    await fetcher.drain();
+    assert.ok(delivered.length > 0, 'the corrupt member served some chunks');
+    assert.deepEqual([...placed, ...delivered].sort((a, b) => a - b), chunks.map((_, i) => i), 'each chunk placed or delivered, once');
+    assert.ok((await readFile(file)).equals(data));
+    clear(f);
+    fetcher = placing();
+    const answers: unknown[] = [];
+    for (const { entry, offset } of chunks) fetcher.place(entry, { target: { file: join(dir, 'missing'), offset }, placed: (a) => answers.push(a), deliver: () => assert.fail('delivered') });
+    await fetcher.drain();
+    assert.equal(answers.length, chunks.length);
+    for (const a of answers) assert.equal((a as { code?: string }).code, 'ENOENT');
+    await rm(dir, { recursive: true, force: true });
   });
 });

@@ -44,7 +44,7 @@ describe('opening a batch of chunks', () => {
     const { bytes, spans } = await sealedRun(plaintexts);
     bytes[spans[1]!.from + 10]! ^= 1;
     const r = reader(4 << 20);
-    const out = await r.openBatch(bytes, spans);
+    const { opened: out } = await r.openBatch(bytes, spans);
     assert.equal(out.length, 4);
     for (const i of [0, 2, 3]) assert.deepEqual(Buffer.from(out[i] as Uint8Array), plaintexts[i]);
     assert.ok(isRaicError(out[1], 'Integrity'), 'the damaged chunk is refused');
@@ -56,7 +56,7 @@ describe('opening a batch of chunks', () => {
     const plaintexts = [randomBytes(100_000), randomBytes(120_000)];
     const { bytes, spans } = await sealedRun(plaintexts);
     const own = new Uint8Array(bytes); // its own ArrayBuffer
-    const out = await reader(0).openBatch(own, spans, { moveBytes: true });
+    const { opened: out } = await reader(0).openBatch(own, spans, { moveBytes: true });
     assert.equal(own.buffer.byteLength, 0, 'moved to the worker');
     assert.deepEqual(out.map((p) => Buffer.from(p as Uint8Array)), plaintexts);
   });
@@ -67,7 +67,7 @@ describe('opening a batch of chunks', () => {
     const plaintexts = [randomBytes(100_000), randomBytes(100_000)];
     const { bytes, spans } = await sealedRun(plaintexts);
     const r = reader(200_000);
-    const out = (await r.openBatch(bytes, spans)) as Uint8Array[];
+    const out = (await r.openBatch(bytes, spans)).opened as Uint8Array[];
     assert.equal(out[0]!.buffer.byteLength, 200_000);
     r.recycle(out[0]!);
     const next = await sealedRun([randomBytes(70_000)]); // opened by a worker into a pooled buffer
