@@ -359,8 +359,13 @@ export class ChunkFetcher {
   private async plan(window: Need[]): Promise<void> {
     if (this.error) return;
     const packs = this.reader.packs;
+    const moved: Need[] = [];
+    for (const need of window) {
+      if (this.reader.unmoved(need.entry)) need.object = packKey(need.entry.pack.toString('hex'));
+      else moved.push(need);
+    }
     await Promise.all(
-      window.map(async (need) => {
+      moved.map(async (need) => {
         need.entry = await this.reader.locate(need.entry); // the entry itself unless the chunk moved
         need.object = packKey(need.entry.pack.toString('hex'));
       }),
