@@ -134,6 +134,9 @@ export async function unlockKey(members: Members, passphrase: string, arrayId: s
   // an unchanged backup's lock went out ~60 ms sooner). Which key is tried, and whether it was removed, is
   // still decided on every member's listing; a copy is used only if it hashes to its name (parseKeyObject).
   const fetchedEarly = new Map<string, Promise<Buffer | null>>();
+  // The key object this host last opened the array with, from its cache: no GET at all when it is listed still.
+  const notedKey = readKeyNote(members.cache);
+  if (notedKey) fetchedEarly.set(notedKey.key, Promise.resolve(notedKey.bytes));
   const fetchEarly = (member: number, listed: string[]): void => {
     for (const key of listed) {
       if (fetchedEarly.size >= EARLY_KEY_FETCHES) return;
@@ -166,6 +169,7 @@ export async function unlockKey(members: Members, passphrase: string, arrayId: s
       continue;
     }
     if (!noted) members.cache?.writeNote(KDF_NOTE, Buffer.from(JSON.stringify(obj.kdf)));
+    if (notedKey?.key !== key) writeKeyNote(members.cache, key, await fetchedEarly.get(key));
     return { master, key, obj };
   }
   if (sound === 0) throw new RaicError('Integrity', 'no member holds a sound copy of any key object of this array', { hint: 'run raic check: the key objects are damaged on every member' });
@@ -186,6 +190,32 @@ export async function unlockKey(members: Members, passphrase: string, arrayId: s
  * parameters; a note that is damaged, foreign or asks more than the defaults is ignored.
  */
 const KDF_NOTE = 'kdf.json';
+
+/**
+ * The key object this host last opened the array with, noted in its cache as the members hold it: unlockKey
+ * uses it instead of a GET (a round trip before the lock, on every command that asks for the passphrase) when the
+ * members still list it, and only if it hashes to its name (parseKeyObject), as any copy. Which key is tried and
+ * whether it was removed is still decided on the members' listings.
+ */
+const KEY_NOTE = 'key-object';
+
+function readKeyNote(cache: ObjectCache | null): { key: string; bytes: Buffer } | null {
+  const note = cache?.readNote(KEY_NOTE);
+  if (!note) return null;
+  const nl = note.indexOf(0x0a);
+  if (nl <= 0) return null;
+  const noted = { key: note.subarray(0, nl).toString('utf8'), bytes: note.subarray(nl + 1) };
+  // A copy that does not hash to its name is no note: the key is then fetched early and noted again.
+  return parseKeyObject(noted.key, noted.bytes) ? noted : null;
+}
+
+/**
+ * Notes a key object just opened, when sound bytes of it are at hand (fetched early: a garbled early copy, for
+ * which the members were asked in turn, is not noted; nor one read in turn, which the next run fetches early).
+ */
+function writeKeyNote(cache: ObjectCache | null, key: string, bytes: Buffer | null | undefined): void {
+  if (cache && bytes && parseKeyObject(key, bytes)) cache.writeNote(KEY_NOTE, Buffer.concat([Buffer.from(`${key}\n`), bytes]));
+}
 
 /** Key objects fetched before every member's listing is in (unlockKey): an array has one per passphrase, most often one. */
 const EARLY_KEY_FETCHES = 2;
