@@ -263,9 +263,10 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
     failed.abort();
   };
   const stopped = (): boolean => failed.signal.aborted || opts.signal?.aborted === true;
-  // A small file's one chunk is written as a file by the worker that opens it (placeFiles), not handed to this
-  // thread and sent to another worker: restoring /usr/share, that copy per file and the second task were much of
-  // this thread's work, on which the restore waited while the workers idled.
+  // A small file's one chunk is written as the file, and a large file's chunk into its temp file, by the worker
+  // that opens it (placeFiles), not handed to this thread (and, for small files, sent to another worker):
+  // restoring /usr/share, those copies, writes and second tasks were much of this thread's work, on which the
+  // restore waited while the workers idled.
   const placer: BatchPlacer = { module: FILE_WRITER, context: { overwrite: opts.overwrite === true } satisfies PlaceFilesContext };
   const fetcher = new ChunkFetcher(reader, { inFlightBytes: RESTORE_IN_FLIGHT_BYTES, ...opts.fetch }, placer);
   const pendingMax = 2 * fetcher.limits.windowChunks;

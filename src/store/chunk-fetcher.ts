@@ -24,7 +24,7 @@
  */
 import { RaicError, integrityAsValue } from '../errors.js';
 import type { ChunkEntry } from './chunk-ref.js';
-import type { BatchPlacer, ChunkReader } from './chunk-reader.js';
+import type { BatchPlacer, ChunkReader, SealedSpan } from './chunk-reader.js';
 import { packKey } from './layout.js';
 import { locateRange, type SharePiece } from './pack-codec.js';
 import type { CodedTable, ShareFetching } from './pack-reader.js';
@@ -35,9 +35,9 @@ export type Deliver = (plaintext: Uint8Array) => void | Promise<void>;
 
 /**
  * A chunk the worker that opens it puts in place itself (the fetcher's BatchPlacer, a higher layer's module):
- * `target` goes to that module, `placed` gets its answer. Only a chunk opened in a batch is placed so; any
- * other (opened alone, rebuilt after a bad read, or asked for after its batch left) is handed to `deliver`
- * on this thread as usual, so a placement never changes what is restored, only which thread writes it.
+ * `target` goes to that module, `placed` gets its answer. Only a chunk opened on a worker from its fetched bytes
+ * is placed so; any other (opened here, rebuilt after a bad read, or asked for after its batch left) is handed
+ * to `deliver` on this thread as usual, so a placement never changes what is restored, only which thread writes it.
  */
 export interface Placement {
   target: unknown;
@@ -523,11 +523,7 @@ export class ChunkFetcher {
         const place = need.delivers.length === 0 ? this.placementsOf([first.part]) : null;
         if (place) {
           // A large chunk only placed: the worker opens it into memory of its own and writes it from there.
-          const out = await this.reader.openBatch(first.sealed, [{ entry: need.entry, from: 0, to: first.sealed.length }], { moveBytes: own, place });
-          if (out.placed) this.tellPlaced([first.part], out.placed);
-          if (this.error) return;
-          const delivering = opened(need, out.opened[0]!);
-          if (delivering) await delivering;
+          await this.openTogether([first.part], first.sealed, [{ entry: need.entry, from: 0, to: first.sealed.length }], own, opened);
           continue;
         }
         const delivering = opened(need, await integrityAsValue(this.reader.openSealed(need.entry, first.sealed, { moveSealed: own })));
@@ -545,15 +541,7 @@ export class ChunkFetcher {
       // The request's bytes are moved to the worker by its last batch when no one else shares them (see above).
       const moveBytes = i === ready.length && req.parts.every((p) => !p.need.entry.meta);
       const spans = batch.map(({ need, piece }) => ({ entry: need.entry, from: piece.from - req.from, to: piece.to - req.from }));
-      const place = this.placementsOf(batch);
-      const out = await this.reader.openBatch(bytes!, spans, { moveBytes, ...(place ? { place } : {}) });
-      // Placed is placed, whatever happens next: each placement hears its answer.
-      if (out.placed) this.tellPlaced(batch, out.placed);
-      for (let j = 0; j < batch.length; j++) {
-        if (this.error) return;
-        const delivering = opened(batch[j]!.need, out.opened[j]!);
-        if (delivering) await delivering;
-      }
+      await this.openTogether(batch, bytes!, spans, moveBytes, opened);
     }
     if (failed.length > 0) await this.fallBack(req, failed, got === null);
   }
@@ -768,6 +756,22 @@ export class ChunkFetcher {
       await this.deliver(need, plaintext);
     }
     return left;
+  }
+
+  /**
+   * Opens `parts` (their sealed bytes at `spans` of `bytes`) in one worker task, placed there where asked
+   * (placementsOf), tells the placements, and hands each chunk to `opened` in turn.
+   */
+  private async openTogether(parts: Part[], bytes: Uint8Array, spans: SealedSpan[], moveBytes: boolean, opened: (need: Need, plaintext: Uint8Array | RaicError | null) => void | Promise<void>): Promise<void> {
+    const place = this.placementsOf(parts);
+    const out = await this.reader.openBatch(bytes, spans, { moveBytes, ...(place ? { place } : {}) });
+    // Placed is placed, whatever happens next: each placement hears its answer.
+    if (out.placed) this.tellPlaced(parts, out.placed);
+    for (let j = 0; j < parts.length; j++) {
+      if (this.error) return;
+      const delivering = opened(parts[j]!.need, out.opened[j]!);
+      if (delivering) await delivering;
+    }
   }
 
   /**

@@ -303,14 +303,19 @@ describe('reads that fetch only what they use: get and the fetcher', { timeout: 
   };
   // restore's placer: a ChunkTarget's chunk is written into its file at its offset, on the worker that opens it.
   const placer: BatchPlacer = { module: new URL('../../src/core/file-writer-entry.cjs', import.meta.url), context: { overwrite: false } };
-  const placing = (): ChunkFetcher => new ChunkFetcher(new ChunkReader(f.array.members, f.array.pool, K, 256 * KiB), { eagerBytes: Number.POSITIVE_INFINITY }, placer);
-
-  it('placed chunks are written by the worker that opens them, not delivered; one asked for after its batch left is delivered all the same', async () => {
+  /** eightChunks, and a file of zeros as long as theirs for their targets, in a directory of its own; counters cleared. */
+  const placedFile = async (name: string): Promise<{ data: Buffer; chunks: { entry: ChunkEntry; offset: number }[]; dir: string; file: string }> => {
     const { data, chunks } = await eightChunks();
-    const dir = await tempDir('placed');
+    const dir = await tempDir(name);
     const file = join(dir, 'file');
     await writeFile(file, Buffer.alloc(data.length));
     clear(f);
+    return { data, chunks, dir, file };
+  };
+  const placing = (): ChunkFetcher => new ChunkFetcher(new ChunkReader(f.array.members, f.array.pool, K, 256 * KiB), { eagerBytes: Number.POSITIVE_INFINITY }, placer);
+
+  it('placed chunks are written by the worker that opens them, not delivered; one asked for after its batch left is delivered all the same', async () => {
+    const { data, chunks, dir, file } = await placedFile('placed');
     const fetcher = placing();
     const answers: unknown[] = [];
     const delivered: number[] = [];
@@ -337,11 +342,7 @@ describe('reads that fetch only what they use: get and the fetcher', { timeout: 
   });
 
   it('a placed chunk that does not authenticate is rebuilt and delivered instead; a target that cannot be written is answered with why', async () => {
-    const { data, chunks } = await eightChunks();
-    const dir = await tempDir('placed-bad');
-    const file = join(dir, 'file');
-    await writeFile(file, Buffer.alloc(data.length));
-    clear(f);
+    const { data, chunks, dir, file } = await placedFile('placed-bad');
     f.faulty[0]!.corruptGets({ key: /^packs\// });
     let fetcher = placing();
     const placed: number[] = [];
