@@ -3,7 +3,7 @@ import { BaseCommand, peakRssMB } from '../cli/base-command.js';
 import { compressionFlag } from '../cli/compression-flag.js';
 import { showCapabilityFlag } from '../cli/show-capability-flag.js';
 import { describeDegraded, formatBytes } from '../cli/format.js';
-import { backup, scanSources, type BackupResult } from '../core/backup.js';
+import { backup, scanSources, startEarlyWalk, type BackupProgress, type BackupResult } from '../core/backup.js';
 import { readCatalog } from '../core/catalog.js';
 import { openConfiguredArray, unlockArray } from '../core/open-array.js';
 import { withLock } from '../core/with-lock.js';
@@ -54,24 +54,31 @@ Exit codes: 0 all good; 1 failed, nothing committed; 3 snapshot committed but so
         // its first file otherwise. Not before the KDF: its 64 MiB and the threads would add up in peak RSS.
         array.startWorkers();
         const progress = createProgress({ quiet: this.flags.quiet, json: this.jsonEnabled(), label: 'backup' });
+        const walk = {
+          paths: this.positional,
+          scan,
+          excludes,
+          host: this.flags.host,
+          changeDetection: { force: this.flags.force, ignoreCtime: this.flags['ignore-ctime'], ignoreInode: this.flags['ignore-inode'] },
+          onProgress: (p: BackupProgress) => progress.update({ bytes: p.bytesSeen, files: p.files }, p.total),
+        };
+        // Files are judged against the parent this host last saw while the lock is taken (backup() checks it).
+        const early = startEarlyWalk(array, keys, walk);
         try {
           result = await withLock(array, keys, { exclusive: false, command: 'backup', confirmInBackground: true, configPath: this.configPath() }, async (lock) =>
             backup(array, keys, readCatalog(array, keys), {
-              paths: this.positional,
-              scan,
-              excludes,
+              ...walk,
+              early,
               tags: this.flags.tag,
-              host: this.flags.host,
               compression: this.flags.compression,
-              changeDetection: { force: this.flags.force, ignoreCtime: this.flags['ignore-ctime'], ignoreInode: this.flags['ignore-inode'] },
               signal: lock.signal,
               commitGate: lock.confirmed,
               confirmCommit: () => lock.confirm(),
               estimateTotal: progress.drawing,
-              onProgress: (p) => progress.update({ bytes: p.bytesSeen, files: p.files }, p.total),
             }),
           );
         } finally {
+          early?.abandon();
           progress.stop();
         }
       } finally {

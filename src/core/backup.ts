@@ -9,6 +9,7 @@
 import { lstatSync } from 'node:fs';
 import { lstat, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { setImmediate as setImmediatePromise } from 'node:timers/promises';
 import { dirname, resolve, sep } from 'node:path';
 import pLimit from 'p-limit';
 import { RaicError, abortError } from '../errors.js';
@@ -31,7 +32,7 @@ import {
   type StreamRef,
 } from '../store/index.js';
 import { childPath, decodeTree, displayPath, encodeTree, fsPath, listNames, makeExcluder, nodeFromStat, nodeType, readTarget, sameListing, SourceScan, unchanged, type ChangeDetection, type Excluder, type NodeStat, type ScannedEntry, type TreeNode } from '../tree/index.js';
-import { findParent, writeCatalogRecord, type CatalogRecord } from './catalog.js';
+import { cachedCatalog, findParent, writeCatalogRecord, type CatalogRecord } from './catalog.js';
 import { measureSources, type SourceSize } from './source-size.js';
 import { loadManifest } from './get.js';
 import { parseCapability } from '../store/index.js';
@@ -56,6 +57,9 @@ export interface BackupOptions {
   onProgress?: (p: BackupProgress) => void;
   /** Count the sources' size beside the backup (measureSources), reported as `total` for an ETA. */
   estimateTotal?: boolean;
+  /** A walk begun before the lock (startEarlyWalk, with the same paths, host, excludes and scan): used when the
+   * catalog names the same parent, else abandoned. */
+  early?: EarlyWalk | null;
 }
 
 export interface BackupProgress {
@@ -136,6 +140,13 @@ function deferred<T>(p: Promise<T>): Promise<T> {
 const FILE_READERS = 4;
 /** Parent-snapshot directory listings read ahead of the walk. */
 const PREFETCH_PARENTS = 64;
+/**
+ * An unchanged tree's walk runs on promises that are already resolved (the scan's lstat, cached parent listings):
+ * without a turn of the event loop now and then it held up the I/O it overlaps (the lock's and the catalog's
+ * replies waited ~450 ms for a 300 ms walk over 50 ms links). Checked every YIELD_CHECK_ENTRIES entries.
+ */
+const YIELD_AFTER_MS = 5;
+const YIELD_CHECK_ENTRIES = 16;
 
 /**
  * The walk's lstat, readdir and readlink are synchronous: on a tree of small files the promise versions cost
@@ -159,13 +170,16 @@ class BackupRun {
   bytes = 0;
   bytesRead = 0;
   private lastProgress = 0;
+  private entries = 0;
+  private lastYield = performance.now();
   total: SourceSize | undefined;
   private readonly fileLimit = pLimit(FILE_READERS);
   private readonly prefetched = new Map<TreeNode, Promise<ParentDir>>();
   private readonly prefetchLimit = pLimit(8);
 
   constructor(
-    private readonly sink: ChunkSink,
+    /** Awaited only when something is to be stored: an early walk judges unchanged files before the sink is open. */
+    private readonly sink: Promise<ChunkSink>,
     private readonly parentReader: ChunkReader | null,
     private readonly exclude: Excluder,
     private readonly opts: BackupOptions,
@@ -222,6 +236,10 @@ class BackupRun {
   /** Backs up one filesystem entry; null when it cannot be read or is of a kind not backed up. */
   async entry(absPath: string, name: string, before: TreeNode | undefined, scanned: ScannedEntry | null = null): Promise<PendingNode | null> {
     if (this.opts.signal?.aborted) throw abortError(this.opts.signal);
+    if (++this.entries % YIELD_CHECK_ENTRIES === 0 && performance.now() - this.lastYield >= YIELD_AFTER_MS) {
+      await setImmediatePromise();
+      this.lastYield = performance.now();
+    }
     const got: StatResult = scanned ?? lstatNow(absPath);
     if ('err' in got) {
       this.fail(absPath, got.err);
@@ -254,7 +272,8 @@ class BackupRun {
       return { node };
     }
     // Small files go to the workers in batches (the sink bounds those in flight); larger ones FILE_READERS at a time.
-    const reading = node.size <= SMALL_FILE_BYTES ? (await this.sink.queueSmallFile(fsPath(absPath), node.size, DEFAULT_CDC, this.readOptions(absPath))).read : this.fileLimit(() => this.sink.storeFile(fsPath(absPath), DEFAULT_CDC, this.readOptions(absPath)));
+    const sink = await this.sink;
+    const reading = node.size <= SMALL_FILE_BYTES ? (await sink.queueSmallFile(fsPath(absPath), node.size, DEFAULT_CDC, this.readOptions(absPath))).read : this.fileLimit(() => sink.storeFile(fsPath(absPath), DEFAULT_CDC, this.readOptions(absPath)));
     const content = reading.then((read) => {
       if (!('error' in read)) {
         read.stored.catch(() => undefined); // awaited by the directory (settle); a failure is the sink's and is rethrown there
@@ -311,7 +330,7 @@ class BackupRun {
     // Boxed: an async function would flatten the promise, and the caller would wait for the store after all.
     const store = (nodes: TreeNode[]): Promise<StreamRef> =>
       // Nothing in it changed: its listing is the parent's, byte for byte, already stored.
-      beforeRef && before && sameListing(nodes, before) ? Promise.resolve(beforeRef) : this.sink.storeBytes(encodeTree(nodes));
+      beforeRef && before && sameListing(nodes, before) ? Promise.resolve(beforeRef) : this.sink.then((sink) => sink.storeBytes(encodeTree(nodes)));
     return { stored: deferred(settle(pending).then(store)) };
   }
 
@@ -344,10 +363,67 @@ class BackupRun {
         node.subtree = await build(child, abs, await this.parentChildren(before?.get(name)));
         pending.push({ node });
       }
-      return this.sink.storeBytes(encodeTree(await settle(pending)));
+      const nodes = await settle(pending);
+      return (await this.sink).storeBytes(encodeTree(nodes));
     };
     return build(top, sep, parentRoot);
   }
+}
+
+/**
+ * A walk begun before the lock is taken (startEarlyWalk). It judges files against the parent this host's cache
+ * names (cachedCatalog) while the lock is written and the catalog and index are listed, and stores nothing until
+ * backup() accepts it, which it does only when the catalog listed after our lock names the same parent: a
+ * forgotten or superseded parent means the walk is abandoned and begun again. Over links 50 ms away this takes
+ * an unchanged tree's walk off the critical path (it waited for the lock and those listings).
+ */
+export class EarlyWalk {
+  readonly run: BackupRun;
+  private readonly rootRef: Promise<StreamRef>;
+  private readonly controller = new AbortController();
+  private readonly giveSink: (sink: Promise<ChunkSink>) => void;
+
+  constructor(
+    readonly parent: CatalogRecord,
+    array: RaicArray,
+    opts: BackupOptions,
+  ) {
+    let give!: (sink: Promise<ChunkSink>) => void;
+    const sink = new Promise<ChunkSink>((resolve) => (give = resolve));
+    this.giveSink = give;
+    const reader = new ChunkReader(array.members, array.pool, array.k, DEFAULT_CDC.maxSize);
+    reader.listForwardsNow();
+    this.run = new BackupRun(sink, reader, makeExcluder(opts.excludes ?? []), { ...opts, signal: this.controller.signal }, opts.scan ?? null);
+    this.rootRef = readParentRoot(array, reader, parent).then((root) => this.run.root(sourcePaths(opts.paths), root));
+    this.rootRef.catch(() => undefined); // awaited once accepted; an abandoned walk's end is nobody's
+  }
+
+  /** Lets the walk store what it must in `sink`, stopping when `signal` aborts; its root's tree blob. */
+  accept(sink: Promise<ChunkSink>, signal?: AbortSignal): Promise<StreamRef> {
+    if (signal?.aborted) this.controller.abort(signal.reason);
+    else signal?.addEventListener('abort', () => this.controller.abort(signal.reason), { once: true });
+    this.giveSink(sink);
+    return this.rootRef;
+  }
+
+  /** Stops the walk (at its next entry); nothing it judged is used. Harmless once the backup is over. */
+  abandon(): void {
+    this.controller.abort();
+    const refused = Promise.reject(abortError(this.controller.signal));
+    refused.catch(() => undefined);
+    this.giveSink(refused);
+  }
+}
+
+/**
+ * Begins the walk before the lock (see EarlyWalk), when this host's cache names a parent for these paths; null
+ * otherwise (no cache, a first backup, --force): the walk then begins in backup(), once the catalog is read.
+ * `opts` as for backup(), scan included.
+ */
+export function startEarlyWalk(array: RaicArray, keys: RepoKeys, opts: BackupOptions): EarlyWalk | null {
+  if (opts.changeDetection?.force) return null;
+  const parent = findParent(cachedCatalog(array, keys), opts.host ?? hostname(), sourcePaths(opts.paths));
+  return parent ? new EarlyWalk(parent, array, opts) : null;
 }
 
 /**
@@ -423,30 +499,46 @@ async function backupWalked(
   started: number,
 ): Promise<BackupResult> {
   const host = opts.host ?? hostname();
+  const early = opts.early ?? null;
 
-  // The catalog, the parent's root listing and the index (for dedup) are read at the same time.
-  // The reader's forwarding listing starts now too: the parent's root is read as soon as the catalog names it.
-  const reader = new ChunkReader(array.members, array.pool, array.k, DEFAULT_CDC.maxSize);
-  reader.listForwardsNow();
-  const parentRead = Promise.resolve(catalog).then(async (records) => {
-    const parent = findParent(records, host, paths);
-    const parentReader = parent ? reader : null;
-    return { parent, parentReader, parentRoot: parent ? await readParentRoot(array, reader, parent) : undefined };
-  });
-  const [parentGot, sinkGot] = await Promise.allSettled([
-    parentRead,
-    ChunkSink.open(array, keys, DEFAULT_CDC.maxSize, { ...(opts.commitGate ? { commitGate: opts.commitGate } : {}), ...(opts.compression ? { compression: opts.compression } : {}) }),
-  ]);
-  if (parentGot.status === 'rejected') throw parentGot.reason;
-  if (sinkGot.status === 'rejected') throw sinkGot.reason;
-  const { parent, parentReader, parentRoot } = parentGot.value;
-  const sink = sinkGot.value;
+  // The sink (the index, for dedup) opens while the catalog is read and the parent chosen; the walk judges
+  // unchanged files meanwhile and waits for the sink only when something is to be stored.
+  const sinkOpening = ChunkSink.open(array, keys, DEFAULT_CDC.maxSize, { ...(opts.commitGate ? { commitGate: opts.commitGate } : {}), ...(opts.compression ? { compression: opts.compression } : {}) });
+  sinkOpening.catch(() => undefined); // the walk's to throw, when it needs the sink; else awaited below
   const exclude = makeExcluder(opts.excludes ?? []);
-  const run = new BackupRun(sink, parentReader, exclude, opts, scan);
+  let walk: { parent: CatalogRecord | undefined; run: BackupRun; rootRef: Promise<StreamRef> };
+  try {
+    const parent = findParent(await catalog, host, paths);
+    if (early && early.parent.manifestId === parent?.manifestId) {
+      // The walk begun before the lock judged files against this same parent, live in the catalog as listed
+      // after our lock was written: what it reuses is what a walk begun now would reuse.
+      walk = { parent, run: early.run, rootRef: early.accept(sinkOpening, opts.signal) };
+    } else {
+      early?.abandon();
+      // The catalog, the parent's root listing and the index (for dedup) are read at the same time.
+      const reader = new ChunkReader(array.members, array.pool, array.k, DEFAULT_CDC.maxSize);
+      reader.listForwardsNow();
+      const parentRoot = parent ? await readParentRoot(array, reader, parent) : undefined;
+      const run = new BackupRun(sinkOpening, parent ? reader : null, exclude, opts, scan);
+      walk = { parent, run, rootRef: run.root(paths, parentRoot) };
+    }
+  } catch (err) {
+    early?.abandon();
+    await sinkOpening.catch(() => undefined);
+    throw err;
+  }
+  const { parent, run } = walk;
   if (opts.estimateTotal) {
     measureSources(paths, exclude, (size) => (run.total = size), opts.signal).catch(() => undefined); // only feeds the ETA
   }
-  const rootRef = await run.root(paths, parentRoot);
+  let rootRef: StreamRef;
+  try {
+    rootRef = await walk.rootRef;
+  } catch (err) {
+    await sinkOpening.catch(() => undefined);
+    throw err;
+  }
+  const sink = await sinkOpening;
   // The lock is confirmed while the last pack, the index segment and the manifest are stored (sink.finish awaits
   // the commit gate, confirm() the lock's background confirmation): round trips less, and all before the catalog
   // record, the commit point (a run that fails before it leaves an unnamed manifest, which prune removes). The

@@ -122,7 +122,35 @@ export async function readCatalog(array: RaicArray, keys: RepoKeys): Promise<Cat
       }),
     ),
   );
-  const records = read.filter((r): r is CatalogRecord => r !== null);
+  return oldestFirst(read.filter((r): r is CatalogRecord => r !== null));
+}
+
+/**
+ * The records this host's cache holds (those it wrote or read in earlier runs), each opened and bound to its id
+ * like any copy; no member is asked. A hint, never the truth: what is live is what the members list now
+ * (readCatalog). Empty without a cache, or when the cache is being refreshed.
+ */
+export function cachedCatalog(array: RaicArray, keys: RepoKeys): CatalogRecord[] {
+  const cache = array.members.cache;
+  if (!cache || cache.mode !== 'use') return [];
+  const records = new Map<string, CatalogRecord>();
+  for (const slot of array.members.slots) {
+    for (const key of cache.cachedKeys(slot.index, SNAPSHOTS_PREFIX)) {
+      const id = idOfKey(key);
+      if (records.has(id)) continue;
+      const bytes = cache.read(slot.index, key);
+      if (!bytes) continue;
+      try {
+        records.set(id, openRecord(keys, id, bytes));
+      } catch {
+        // not a sound record: no hint
+      }
+    }
+  }
+  return oldestFirst([...records.values()]);
+}
+
+function oldestFirst(records: CatalogRecord[]): CatalogRecord[] {
   return records.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : a.manifestId.localeCompare(b.manifestId)));
 }
 
