@@ -27,6 +27,7 @@ import {
   sealManifest,
   streamOf,
   SMALL_FILE_BYTES,
+  SNAPSHOTS_PREFIX,
   type RaicArray,
   type RepoKeys,
   type StreamRef,
@@ -386,13 +387,12 @@ export class EarlyWalk {
   constructor(
     readonly parent: CatalogRecord,
     array: RaicArray,
+    reader: ChunkReader,
     opts: BackupOptions,
   ) {
     let give!: (sink: Promise<ChunkSink>) => void;
     const sink = new Promise<ChunkSink>((resolve) => (give = resolve));
     this.giveSink = give;
-    const reader = new ChunkReader(array.members, array.pool, array.k, DEFAULT_CDC.maxSize);
-    reader.listForwardsNow();
     this.run = new BackupRun(sink, reader, makeExcluder(opts.excludes ?? []), { ...opts, signal: this.controller.signal }, opts.scan ?? null);
     this.rootRef = readParentRoot(array, reader, parent).then((root) => this.run.root(sourcePaths(opts.paths), root));
     this.rootRef.catch(() => undefined); // awaited once accepted; an abandoned walk's end is nobody's
@@ -416,14 +416,27 @@ export class EarlyWalk {
 }
 
 /**
- * Begins the walk before the lock (see EarlyWalk), when this host's cache names a parent for these paths; null
- * otherwise (no cache, a first backup, --force): the walk then begins in backup(), once the catalog is read.
- * `opts` as for backup(), scan included.
+ * The reader an early walk will read the parent with, listing the forwarding records now (while the KDF runs and
+ * before the lock: only the early walk reads with it, and a stale listing can only make a read fail, which costs
+ * re-reading files); null when this host's cache holds no catalog record, so no early walk can begin.
  */
-export function startEarlyWalk(array: RaicArray, keys: RepoKeys, opts: BackupOptions): EarlyWalk | null {
-  if (opts.changeDetection?.force) return null;
+export function earlyWalkReader(array: RaicArray): ChunkReader | null {
+  const cache = array.members.cache;
+  if (!cache || cache.mode !== 'use' || !array.members.slots.some((s) => cache.cachedKeys(s.index, SNAPSHOTS_PREFIX).length > 0)) return null;
+  const reader = new ChunkReader(array.members, () => array.pool, array.k, DEFAULT_CDC.maxSize);
+  reader.listForwardsNow();
+  return reader;
+}
+
+/**
+ * Begins the walk before the lock (see EarlyWalk) with `reader` (earlyWalkReader's), when this host's cache names
+ * a parent for these paths; null otherwise (no cache, a first backup, --force): the walk then begins in backup(),
+ * once the catalog is read. `opts` as for backup(), scan included.
+ */
+export function startEarlyWalk(array: RaicArray, keys: RepoKeys, reader: ChunkReader | null, opts: BackupOptions): EarlyWalk | null {
+  if (!reader || opts.changeDetection?.force) return null;
   const parent = findParent(cachedCatalog(array, keys), opts.host ?? hostname(), sourcePaths(opts.paths));
-  return parent ? new EarlyWalk(parent, array, opts) : null;
+  return parent ? new EarlyWalk(parent, array, reader, opts) : null;
 }
 
 /**

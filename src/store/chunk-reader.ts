@@ -81,7 +81,8 @@ export class ChunkReader {
    */
   constructor(
     private readonly members: Members,
-    private readonly pool: CodecPool,
+    /** The pool, or how to get it: a reader made before the KDF has run must not start the threads yet. */
+    private readonly codecs: CodecPool | (() => CodecPool),
     k: number,
     maxChunkBytes = 0,
     keptPlaintexts?: number,
@@ -89,6 +90,10 @@ export class ChunkReader {
     this.packs = new PackReader(members, k);
     this.plaintexts = new BufferPool(maxChunkBytes, keptPlaintexts);
     this.forwards = new ForwardTable(members);
+  }
+
+  private get pool(): CodecPool {
+    return typeof this.codecs === 'function' ? this.codecs() : this.codecs;
   }
 
   /** Every problem met while reading (for reporting). */
