@@ -519,6 +519,17 @@ async function backupWalked(
   const sinkOpening = ChunkSink.open(array, keys, DEFAULT_CDC.maxSize, { ...(opts.commitGate ? { commitGate: opts.commitGate } : {}), ...(opts.compression ? { compression: opts.compression } : {}) });
   sinkOpening.catch(() => undefined); // the walk's to throw, when it needs the sink; else awaited below
   const exclude = makeExcluder(opts.excludes ?? []);
+  // Without an early walk the catalog, the forwarding records (the parent's root is read as soon as the catalog
+  // names it) and the index are read at the same time.
+  let reader: ChunkReader | null = null;
+  const readerNow = (): ChunkReader => {
+    if (!reader) {
+      reader = new ChunkReader(array.members, array.pool, array.k, DEFAULT_CDC.maxSize);
+      reader.listForwardsNow();
+    }
+    return reader;
+  };
+  if (!early) readerNow();
   let walk: { parent: CatalogRecord | undefined; run: BackupRun; rootRef: Promise<StreamRef> };
   try {
     const parent = findParent(await catalog, host, paths);
@@ -528,11 +539,9 @@ async function backupWalked(
       walk = { parent, run: early.run, rootRef: early.accept(sinkOpening, opts.signal) };
     } else {
       early?.abandon();
-      // The catalog, the parent's root listing and the index (for dedup) are read at the same time.
-      const reader = new ChunkReader(array.members, array.pool, array.k, DEFAULT_CDC.maxSize);
-      reader.listForwardsNow();
-      const parentRoot = parent ? await readParentRoot(array, reader, parent) : undefined;
-      const run = new BackupRun(sinkOpening, parent ? reader : null, exclude, opts, scan);
+      const parentReader = readerNow();
+      const parentRoot = parent ? await readParentRoot(array, parentReader, parent) : undefined;
+      const run = new BackupRun(sinkOpening, parent ? parentReader : null, exclude, opts, scan);
       walk = { parent, run, rootRef: run.root(paths, parentRoot) };
     }
   } catch (err) {
