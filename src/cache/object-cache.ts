@@ -114,6 +114,14 @@ export class ObjectCache {
     return bytes && this.served(bytes);
   }
 
+  /**
+   * The cached copy, whole, like read, but not counted as an object served in place of a member's: for hints the
+   * layers above read before asking the members (the catalog records an early walk picks its parent from).
+   */
+  peek(member: number, key: string): Buffer | null {
+    return this.load(member, key);
+  }
+
   /** read's work, without counting what it serves. */
   private load(member: number, key: string, range?: { offset: number; length: number }, keepOpen = true): Buffer | null {
     const id = `${member} ${key}`;

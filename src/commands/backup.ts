@@ -3,7 +3,7 @@ import { BaseCommand, peakRssMB } from '../cli/base-command.js';
 import { compressionFlag } from '../cli/compression-flag.js';
 import { showCapabilityFlag } from '../cli/show-capability-flag.js';
 import { describeDegraded, formatBytes } from '../cli/format.js';
-import { backup, earlyWalkReader, scanSources, startEarlyWalk, type BackupProgress, type BackupResult } from '../core/backup.js';
+import { backup, prepareEarlyWalk, scanSources, startEarlyWalk, type BackupProgress, type BackupResult } from '../core/backup.js';
 import { readCatalog } from '../core/catalog.js';
 import { openConfiguredArray, unlockArray } from '../core/open-array.js';
 import { withLock } from '../core/with-lock.js';
@@ -50,7 +50,7 @@ Exit codes: 0 all good; 1 failed, nothing committed; 3 snapshot committed but so
       n = array.n;
       try {
         // The early walk's reader lists the forwarding records while the KDF runs.
-        const earlyReader = earlyWalkReader(array);
+        const earlyPrep = prepareEarlyWalk(array);
         const keys = await unlockArray(array);
         // Threads and their modules load while the index is read: a one-file backup waited ~300 ms for them at
         // its first file otherwise. Not before the KDF: its 64 MiB and the threads would add up in peak RSS.
@@ -65,7 +65,7 @@ Exit codes: 0 all good; 1 failed, nothing committed; 3 snapshot committed but so
           onProgress: (p: BackupProgress) => progress.update({ bytes: p.bytesSeen, files: p.files }, p.total),
         };
         // Files are judged against the parent this host last saw while the lock is taken (backup() checks it).
-        const early = startEarlyWalk(array, keys, earlyReader, walk);
+        const early = startEarlyWalk(array, keys, earlyPrep, walk);
         try {
           result = await withLock(array, keys, { exclusive: false, command: 'backup', confirmInBackground: true, configPath: this.configPath() }, async (lock) =>
             backup(array, keys, readCatalog(array, keys), {

@@ -27,13 +27,13 @@ import {
   sealManifest,
   streamOf,
   SMALL_FILE_BYTES,
-  SNAPSHOTS_PREFIX,
+  type CodecPool,
   type RaicArray,
   type RepoKeys,
   type StreamRef,
 } from '../store/index.js';
 import { childPath, decodeTree, displayPath, encodeTree, fsPath, listNames, makeExcluder, nodeFromStat, nodeType, readTarget, sameListing, SourceScan, unchanged, type ChangeDetection, type Excluder, type NodeStat, type ScannedEntry, type TreeNode } from '../tree/index.js';
-import { cachedCatalog, findParent, writeCatalogRecord, type CatalogRecord } from './catalog.js';
+import { cachedCatalog, cachedRecordCopies, findParent, writeCatalogRecord, type CachedRecordCopy, type CatalogRecord } from './catalog.js';
 import { measureSources, type SourceSize } from './source-size.js';
 import { loadManifest } from './get.js';
 import { parseCapability } from '../store/index.js';
@@ -416,27 +416,39 @@ export class EarlyWalk {
 }
 
 /**
- * The reader an early walk will read the parent with, listing the forwarding records now (while the KDF runs and
- * before the lock: only the early walk reads with it, and a stale listing can only make a read fail, which costs
- * re-reading files); null when this host's cache holds no catalog record, so no early walk can begin.
+ * What an early walk starts from, gathered before the keys are open (prepareEarlyWalk): the copies of catalog
+ * records this host's cache holds, and the reader the walk will read the parent with, whose forwarding records
+ * are being listed (while the KDF runs and before the lock: only the early walk reads with it, and a stale
+ * listing can only make a read fail, which costs re-reading files).
  */
-export function earlyWalkReader(array: RaicArray): ChunkReader | null {
-  const cache = array.members.cache;
-  if (!cache || cache.mode !== 'use' || !array.members.slots.some((s) => cache.cachedKeys(s.index, SNAPSHOTS_PREFIX).length > 0)) return null;
-  const reader = new ChunkReader(array.members, () => array.pool, array.k, DEFAULT_CDC.maxSize);
-  reader.listForwardsNow();
-  return reader;
+export interface EarlyWalkPrep {
+  copies: readonly CachedRecordCopy[];
+  reader: ChunkReader;
+}
+
+/** An early walk's start (see EarlyWalkPrep); null when this host's cache holds no catalog record. */
+export function prepareEarlyWalk(array: RaicArray): EarlyWalkPrep | null {
+  const copies = cachedRecordCopies(array);
+  // The pool is taken lazily: the codec threads start after the KDF (its 64 MiB and theirs would add up).
+  return copies.length > 0 ? { copies, reader: parentReader(array, () => array.pool) } : null;
 }
 
 /**
- * Begins the walk before the lock (see EarlyWalk) with `reader` (earlyWalkReader's), when this host's cache names
+ * Begins the walk before the lock (see EarlyWalk) from `prep` (prepareEarlyWalk's), when this host's cache names
  * a parent for these paths; null otherwise (no cache, a first backup, --force): the walk then begins in backup(),
  * once the catalog is read. `opts` as for backup(), scan included.
  */
-export function startEarlyWalk(array: RaicArray, keys: RepoKeys, reader: ChunkReader | null, opts: BackupOptions): EarlyWalk | null {
-  if (!reader || opts.changeDetection?.force) return null;
-  const parent = findParent(cachedCatalog(array, keys), opts.host ?? hostname(), sourcePaths(opts.paths));
-  return parent ? new EarlyWalk(parent, array, reader, opts) : null;
+export function startEarlyWalk(array: RaicArray, keys: RepoKeys, prep: EarlyWalkPrep | null, opts: BackupOptions): EarlyWalk | null {
+  if (!prep || opts.changeDetection?.force) return null;
+  const parent = findParent(cachedCatalog(array, keys, prep.copies), opts.host ?? hostname(), sourcePaths(opts.paths));
+  return parent ? new EarlyWalk(parent, array, prep.reader, opts) : null;
+}
+
+/** A reader for a parent's tree blobs, its forwarding records listed from now: the parent's root is read as soon as the parent is known. */
+function parentReader(array: RaicArray, pool: CodecPool | (() => CodecPool)): ChunkReader {
+  const reader = new ChunkReader(array.members, pool, array.k, DEFAULT_CDC.maxSize);
+  reader.listForwardsNow();
+  return reader;
 }
 
 /**
@@ -521,45 +533,35 @@ async function backupWalked(
   const exclude = makeExcluder(opts.excludes ?? []);
   // Without an early walk the catalog, the forwarding records (the parent's root is read as soon as the catalog
   // names it) and the index are read at the same time.
-  let reader: ChunkReader | null = null;
-  const readerNow = (): ChunkReader => {
-    if (!reader) {
-      reader = new ChunkReader(array.members, array.pool, array.k, DEFAULT_CDC.maxSize);
-      reader.listForwardsNow();
-    }
-    return reader;
-  };
-  if (!early) readerNow();
-  let walk: { parent: CatalogRecord | undefined; run: BackupRun; rootRef: Promise<StreamRef> };
+  const reader = early ? null : parentReader(array, array.pool);
+  let walk: { parent: CatalogRecord | undefined; run: BackupRun };
+  let rootRef: StreamRef;
   try {
     const parent = findParent(await catalog, host, paths);
+    let rootRefs: Promise<StreamRef>;
     if (early && early.parent.manifestId === parent?.manifestId) {
       // The walk begun before the lock judged files against this same parent, live in the catalog as listed
       // after our lock was written: what it reuses is what a walk begun now would reuse.
-      walk = { parent, run: early.run, rootRef: early.accept(sinkOpening, opts.signal) };
+      walk = { parent, run: early.run };
+      rootRefs = early.accept(sinkOpening, opts.signal);
     } else {
       early?.abandon();
-      const parentReader = readerNow();
-      const parentRoot = parent ? await readParentRoot(array, parentReader, parent) : undefined;
-      const run = new BackupRun(sinkOpening, parent ? parentReader : null, exclude, opts, scan);
-      walk = { parent, run, rootRef: run.root(paths, parentRoot) };
+      const walkReader = reader ?? parentReader(array, array.pool);
+      const parentRoot = parent ? await readParentRoot(array, walkReader, parent) : undefined;
+      const run = new BackupRun(sinkOpening, parent ? walkReader : null, exclude, opts, scan);
+      walk = { parent, run };
+      rootRefs = run.root(paths, parentRoot);
     }
+    if (opts.estimateTotal) {
+      measureSources(paths, exclude, (size) => (walk.run.total = size), opts.signal).catch(() => undefined); // only feeds the ETA
+    }
+    rootRef = await rootRefs;
   } catch (err) {
-    early?.abandon();
+    early?.abandon(); // harmless once accepted: the walk has failed
     await sinkOpening.catch(() => undefined);
     throw err;
   }
   const { parent, run } = walk;
-  if (opts.estimateTotal) {
-    measureSources(paths, exclude, (size) => (run.total = size), opts.signal).catch(() => undefined); // only feeds the ETA
-  }
-  let rootRef: StreamRef;
-  try {
-    rootRef = await walk.rootRef;
-  } catch (err) {
-    await sinkOpening.catch(() => undefined);
-    throw err;
-  }
   const sink = await sinkOpening;
   // The lock is confirmed while the last pack, the index segment and the manifest are stored (sink.finish awaits
   // the commit gate, confirm() the lock's background confirmation): round trips less, and all before the catalog

@@ -125,26 +125,40 @@ export async function readCatalog(array: RaicArray, keys: RepoKeys): Promise<Cat
   return oldestFirst(read.filter((r): r is CatalogRecord => r !== null));
 }
 
+/** A cached copy of a catalog record: member `member`'s object `key`, as this host's cache holds it. */
+export interface CachedRecordCopy {
+  member: number;
+  key: string;
+}
+
 /**
- * The records this host's cache holds (those it wrote or read in earlier runs), each opened and bound to its id
- * like any copy; no member is asked. A hint, never the truth: what is live is what the members list now
- * (readCatalog). Empty without a cache, or when the cache is being refreshed.
+ * The catalog records' copies this host's cache holds (those it wrote or read in earlier runs), found without the
+ * keys: the cache is listed once, before the KDF, and opened once the keys are (cachedCatalog). Empty without a
+ * cache, or when the cache is being refreshed.
  */
-export function cachedCatalog(array: RaicArray, keys: RepoKeys): CatalogRecord[] {
+export function cachedRecordCopies(array: RaicArray): CachedRecordCopy[] {
+  const cache = array.members.cache;
+  if (!cache || cache.mode !== 'use') return [];
+  return array.members.slots.flatMap((slot) => cache.cachedKeys(slot.index, SNAPSHOTS_PREFIX).map((key) => ({ member: slot.index, key })));
+}
+
+/**
+ * The records of `copies` (cachedRecordCopies'), each opened and bound to its id like any copy; no member is
+ * asked. A hint, never the truth: what is live is what the members list now (readCatalog).
+ */
+export function cachedCatalog(array: RaicArray, keys: RepoKeys, copies: readonly CachedRecordCopy[]): CatalogRecord[] {
   const cache = array.members.cache;
   if (!cache || cache.mode !== 'use') return [];
   const records = new Map<string, CatalogRecord>();
-  for (const slot of array.members.slots) {
-    for (const key of cache.cachedKeys(slot.index, SNAPSHOTS_PREFIX)) {
-      const id = idOfKey(key);
-      if (records.has(id)) continue;
-      const bytes = cache.read(slot.index, key);
-      if (!bytes) continue;
-      try {
-        records.set(id, openRecord(keys, id, bytes));
-      } catch {
-        // not a sound record: no hint
-      }
+  for (const { member, key } of copies) {
+    const id = idOfKey(key);
+    if (records.has(id)) continue;
+    const bytes = cache.peek(member, key); // a hint: not counted as served in the run's cache summary
+    if (!bytes) continue;
+    try {
+      records.set(id, openRecord(keys, id, bytes));
+    } catch {
+      // not a sound record: another member's copy may be
     }
   }
   return oldestFirst([...records.values()]);
