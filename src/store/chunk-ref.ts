@@ -30,6 +30,8 @@ export interface ChunkEntry extends ChunkRef {
 }
 
 export const REF_BYTES = 61;
+/** Where a ref's plaintext size (u32) lies in its binary form. */
+export const REF_SIZE_AT = 56;
 export const ENTRY_BYTES = REF_BYTES + 32;
 const FLAG_META = 1;
 
@@ -38,7 +40,7 @@ export function writeRef(ref: ChunkRef, out: Buffer, at: number): number {
   ref.pack.copy(out, at + 32);
   out.writeUInt32BE(ref.offset, at + 48);
   out.writeUInt32BE(ref.length, at + 52);
-  out.writeUInt32BE(ref.size, at + 56);
+  out.writeUInt32BE(ref.size, at + REF_SIZE_AT);
   out.writeUInt8(ref.meta ? FLAG_META : 0, at + 60);
   return at + REF_BYTES;
 }
@@ -50,7 +52,7 @@ export function readRef(buf: Buffer, at: number): ChunkRef {
     pack: Buffer.from(buf.subarray(at + 32, at + 48)),
     offset: buf.readUInt32BE(at + 48),
     length: buf.readUInt32BE(at + 52),
-    size: buf.readUInt32BE(at + 56),
+    size: buf.readUInt32BE(at + REF_SIZE_AT),
     meta: refMetaAt(buf, at),
   };
 }
@@ -80,7 +82,7 @@ export function readEntry(buf: Buffer, at: number): ChunkEntry {
     pack: buf.subarray(at + 32, at + 48),
     offset: buf.readUInt32BE(at + 48),
     length: buf.readUInt32BE(at + 52),
-    size: buf.readUInt32BE(at + 56),
+    size: buf.readUInt32BE(at + REF_SIZE_AT),
     meta: refMetaAt(buf, at),
     key: buf.subarray(keyAt, keyAt + 32),
   };
