@@ -541,7 +541,9 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
         if (left.pending === 0) closeDir(left);
       } else if (node.type === 'symlink') {
         const p = fsAt(path);
-        mkdirSync(fsAt(dirname(path)), { recursive: true });
+        // Its directory was made by makeDirectories when included (a recursive mkdir of an existing directory
+        // costs two system calls: restoring /usr/share, ~8,000 of them for its 3,965 symlinks).
+        if (!dir.included) mkdirSync(fsAt(dirname(path)), { recursive: true });
         if (opts.overwrite) await rm(p, { force: true, recursive: false }).catch(() => undefined);
         symlinkSync(bytesOfName(node.target ?? ''), p);
         applyMetadata(p, node);

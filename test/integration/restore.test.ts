@@ -70,6 +70,17 @@ describe('raic restore (k=2, n=3)', { timeout: 180_000 }, () => {
     assert.deepEqual(extra, [], 'restored paths that were not included');
     assert.ok(expected.size > 2, 'the include matched too little to prove anything');
   });
+  it('--include of a symlink alone makes its directories and restores it, nothing beside it', async () => {
+    const src = join(a.dir, 'links');
+    await mkdir(join(src, 'deep', 'er'), { recursive: true });
+    await writeFile(join(src, 'deep', 'er', 'file.txt'), 'beside\n');
+    await symlink('file.txt', join(src, 'deep', 'er', 'link'));
+    const id = (JSON.parse(await a.ok(['backup', src, '--json'])) as { snapshotId: string }).snapshotId;
+    const target = join(a.dir, 'links-restore');
+    await a.ok(['restore', id, '--target', target, '--include', `${src}/deep/er/link`]);
+    assert.equal(await readlink(join(target, src, 'deep', 'er', 'link')), 'file.txt');
+    assert.deepEqual(await readdir(join(target, src, 'deep', 'er')), ['link']);
+  });
   it('names that are not UTF-8 (files, a directory, a symlink and its target) are backed up and restored byte for byte', async () => {
     const src = Buffer.from(join(a.dir, 'latin1'));
     const at = (...parts: number[][]): Buffer => Buffer.concat([src, ...parts.map((p) => Buffer.concat([Buffer.from('/'), Buffer.from(p)]))]);
