@@ -1,7 +1,13 @@
-/** Tree blobs: mayListDirectories is false only for a blob that cannot hold a directory node, however it is encoded. */
+/**
+ * Tree blobs: mayListDirectories is false only for a blob that cannot hold a directory node, however it is encoded;
+ * stream refs read from a blob give their entries when asked and are written back byte for byte, asked or not.
+ */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { randomBytes } from 'node:crypto';
 import { decodeTree, encodeTree, mayListDirectories, type TreeNode } from '../../../src/tree/index.js';
+import type { ChunkEntry } from '../../../src/store/index.js';
+import { flatStream } from '../../../src/store/manifest.js';
 
 const node = (name: string, type: TreeNode['type']): TreeNode => ({ name, type, mode: 0o644, mtimeNs: '1', size: 0, uid: 0, gid: 0, ...(type === 'symlink' ? { target: 'elsewhere' } : {}) });
 
@@ -25,4 +31,21 @@ test('mayListDirectories: true for every blob with a directory, false for files 
   const both = Buffer.concat([files, dirs]);
   assert.equal(mayListDirectories(both.subarray(0, files.length)), false);
   assert.equal(mayListDirectories(both.subarray(files.length)), true);
+});
+
+test('stream refs read from a tree blob: their entries as stored, written back byte for byte whether asked for or not', () => {
+  const entry = (size: number, meta = false): ChunkEntry => ({ id: randomBytes(32), pack: randomBytes(16), offset: size * 3, length: size + 40, size, meta, key: randomBytes(32) });
+  const content = flatStream([entry(1000), entry(2500)]);
+  const subtree = flatStream([entry(300, true)]);
+  const blob = encodeTree([{ ...node('f', 'file'), size: 3500, content }, { ...node('d', 'dir'), subtree }]);
+  const decoded = decodeTree(blob);
+  assert.deepEqual(encodeTree(decoded), blob, 'written back unread');
+  const [d, f] = decoded;
+  assert.deepEqual(f!.content!.entries, content.entries);
+  assert.deepEqual([f!.content!.size, f!.content!.chunks, f!.content!.depth], [3500, 2, 0]);
+  assert.deepEqual(d!.subtree!.entries, subtree.entries);
+  assert.deepEqual(encodeTree(decoded), blob, 'written back once read');
+  // Checked as they are read, not when first asked for: a ref declaring other bytes than its entries hold.
+  const lying = Buffer.from(blob.toString().replace('"s":3500', '"s":3501'));
+  assert.throws(() => decodeTree(lying), /lists 2 chunks, not the 2 chunks of 3501 bytes/);
 });
