@@ -31,7 +31,7 @@ export interface ChunkEntry extends ChunkRef {
 
 export const REF_BYTES = 61;
 /** Where a ref's plaintext size (u32) lies in its binary form. */
-export const REF_SIZE_AT = 56;
+const REF_SIZE_AT = 56;
 export const ENTRY_BYTES = REF_BYTES + 32;
 const FLAG_META = 1;
 
@@ -110,6 +110,21 @@ export function decodeRefList(magic: string, buf: Buffer, withKeys = false): Chu
   const refs: ChunkRef[] = [];
   for (let i = 0, at = REF_LIST_HEADER_BYTES; i < count; i++, at += size) refs.push(withKeys ? readEntry(buf, at) : readRef(buf, at));
   return refs;
+}
+
+/**
+ * How many records a ref list holds and the plaintext bytes they describe, checked as decodeRefList checks them
+ * (magic, length, each record's flags) without making the records (rejects Integrity).
+ */
+export function refListTotals(magic: string, buf: Buffer, withKeys = false): { count: number; bytes: number } {
+  const count = refListCount(magic, buf, withKeys);
+  const size = withKeys ? ENTRY_BYTES : REF_BYTES;
+  let bytes = 0;
+  for (let i = 0, at = REF_LIST_HEADER_BYTES; i < count; i++, at += size) {
+    refMetaAt(buf, at);
+    bytes += buf.readUInt32BE(at + REF_SIZE_AT);
+  }
+  return { count, bytes };
 }
 
 /** How many records a ref list holds, once its magic and length are checked (rejects Integrity). */

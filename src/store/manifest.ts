@@ -10,7 +10,7 @@
  */
 import { RaicError } from '../errors.js';
 import { hash, open, seal } from '../crypto/index.js';
-import { decodeRefList, encodeRefList, ENTRY_BYTES, REF_LIST_HEADER_BYTES, REF_SIZE_AT, refListCount, refMetaAt, type ChunkEntry } from './chunk-ref.js';
+import { decodeRefList, encodeRefList, refListTotals, type ChunkEntry } from './chunk-ref.js';
 
 const ROOT_MAGIC = 'RAICMAN2';
 const PAGE_MAGIC = 'RAICPAG2';
@@ -159,15 +159,16 @@ export function openManifest(idHex: string, sealed: Buffer, capKey: Uint8Array):
  * chunks), the entries are `chunks` chunks of `size` bytes in all: a reader sizes its work and output by them.
  */
 function checkStream(ref: StreamRef, what: string): void {
-  checkCounts(ref.size, ref.chunks, ref.depth, what);
-  if (ref.depth === 0 && (ref.chunks !== ref.entries.length || ref.size !== ref.entries.reduce((a, e) => a + e.size, 0))) {
-    throw new RaicError('Integrity', `${what} lists ${ref.entries.length} chunks, not the ${ref.chunks} chunks of ${ref.size} bytes it declares`);
-  }
+  checkDeclared(ref.size, ref.chunks, ref.depth, () => ({ count: ref.entries.length, bytes: ref.entries.reduce((a, e) => a + e.size, 0) }), what);
 }
 
-function checkCounts(size: unknown, chunks: unknown, depth: unknown, what: string): void {
+/** checkStream's checks, given what the entries hold (`listed`, asked for only at depth 0). */
+function checkDeclared(size: unknown, chunks: unknown, depth: unknown, listed: () => { count: number; bytes: number }, what: string): void {
   const isCount = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
   if (!isCount(size) || !isCount(chunks) || !isCount(depth)) throw new RaicError('Integrity', `${what} has a malformed size, chunk count or depth`);
+  if (depth !== 0) return;
+  const { count, bytes } = listed();
+  if (chunks !== count || size !== bytes) throw new RaicError('Integrity', `${what} lists ${count} chunks, not the ${chunks as number} chunks of ${size as number} bytes it declares`);
 }
 
 /** Every data chunk entry of a stream in order; `loadPage` fetches and decrypts one page chunk. */
@@ -232,14 +233,8 @@ export function streamRefFromJson(j: StreamRefJson): StreamRef {
     throw new RaicError('Integrity', 'damaged stream reference in a tree');
   }
   const page = Buffer.from(j.e, 'base64');
-  // What decodePage and checkStream check, read off the page without making its entries.
-  const count = refListCount(PAGE_MAGIC, page, true);
-  let size = 0;
-  for (let i = 0, at = REF_LIST_HEADER_BYTES; i < count; i++, at += ENTRY_BYTES) {
-    refMetaAt(page, at);
-    size += page.readUInt32BE(at + REF_SIZE_AT);
-  }
-  checkCounts(j.s, j.c, j.d, 'a stream reference in a tree');
-  if (j.d === 0 && (j.c !== count || j.s !== size)) throw new RaicError('Integrity', `a stream reference in a tree lists ${count} chunks, not the ${j.c} chunks of ${j.s} bytes it declares`);
+  // decodePage's checks first, as before; the entries themselves are made only when asked for.
+  const totals = refListTotals(PAGE_MAGIC, page, true);
+  checkDeclared(j.s, j.c, j.d, () => totals, 'a stream reference in a tree');
   return new PageStreamRef(j.s, j.c, j.d, page);
 }
