@@ -32,7 +32,7 @@ import {
   type RepoKeys,
   type StreamRef,
 } from '../store/index.js';
-import { childPath, decodeTree, displayPath, encodeNode, fsPath, listNames, makeExcluder, nodeFromStat, nodeType, readTarget, sameNode, SourceScan, treeBlob, unchanged, type ChangeDetection, type Excluder, type NodeStat, type ScannedEntry, type TreeNode } from '../tree/index.js';
+import { childPath, decodeTree, displayPath, encodeTree, fsPath, listNames, makeExcluder, nodeFromStat, nodeType, readTarget, sameListing, SourceScan, unchanged, type ChangeDetection, type Excluder, type NodeStat, type ScannedEntry, type TreeNode } from '../tree/index.js';
 import { cachedCatalog, cachedRecordCopies, findParent, writeCatalogRecord, type CachedRecordCopy, type CatalogRecord } from './catalog.js';
 import { measureSources, type SourceSize } from './source-size.js';
 import { loadManifest } from './get.js';
@@ -117,62 +117,18 @@ interface PendingNode {
   subtree?: Promise<StreamRef>;
 }
 
-/** The node once its content and subtree are stored; null when the file turned out unreadable (left out). */
-async function settleNode(p: PendingNode): Promise<TreeNode | null> {
-  if (p.content) {
-    const content = await p.content;
-    if (!content) return null;
-    p.node.content = content;
-  }
-  if (p.subtree) p.node.subtree = await p.subtree;
-  return p.node;
-}
-
-/**
- * A directory's listing, gathered as its children settle (added in name order). Each child is kept as its tree
- * blob will list it (encodeNode) as soon as it is complete, its objects dropped: held until the directory's walk
- * was over, they cost ~1 KB a child, and the 18k files of /usr/share/man/man1 added ~45 MB to a backup's peak
- * RSS. While every child so far is the parent's (sameNode), children are kept as they are: an unchanged
- * directory reuses the parent's blob, and encoding it would be wasted.
- */
-class Listing {
-  private readonly parts: (TreeNode | string | Promise<TreeNode | string | null> | null)[] = [];
-  private same: boolean;
-
-  /** @param before  the parent's listing, when its blob may be reused as it is */
-  constructor(private readonly before: ParentDir) {
-    this.same = before !== undefined;
-  }
-
-  add(p: PendingNode): void {
-    if (!p.content && !p.subtree) {
-      this.parts.push(this.keep(p.node));
-      return;
+async function settle(pending: PendingNode[]): Promise<TreeNode[]> {
+  const out: TreeNode[] = [];
+  for (const p of pending) {
+    if (p.content) {
+      const content = await p.content;
+      if (!content) continue;
+      p.node.content = content;
     }
-    const i = this.parts.length;
-    this.parts.push(deferred(settleNode(p).then((node) => (this.parts[i] = node && this.keep(node)))));
+    if (p.subtree) p.node.subtree = await p.subtree;
+    out.push(p.node);
   }
-
-  /** The listing's tree blob once every child is settled; null when it is exactly the parent's. */
-  async blob(): Promise<Buffer | null> {
-    const nodes: (TreeNode | string)[] = [];
-    for (const part of this.parts) {
-      const settled = await part;
-      if (settled !== null) nodes.push(settled);
-    }
-    if (this.same && nodes.length === this.before!.size) return null;
-    return treeBlob(nodes.map((node) => (typeof node === 'string' ? node : encodeNode(node))));
-  }
-
-  private keep(node: TreeNode): TreeNode | string {
-    if (this.same && !sameNode(node, this.before!.get(node.name))) {
-      this.same = false;
-      this.parts.forEach((part, j) => {
-        if (part !== null && typeof part === 'object' && !(part instanceof Promise)) this.parts[j] = encodeNode(part);
-      });
-    }
-    return this.same ? node : encodeNode(node);
-  }
+  return out;
 }
 
 /** A promise the walk does not await now: its rejection is observed later, by settle(). */
@@ -365,19 +321,18 @@ class BackupRun {
     }
     this.prefetchParents(before);
     const paths = names.map((name) => childPath(absPath, name)).map((p) => (this.exclude(displayPath(p)) ? null : p));
-    // Names are sorted (listNames), as a tree blob lists them.
-    const listing = new Listing(beforeRef ? before : undefined);
+    const pending: PendingNode[] = [];
     for (let i = 0; i < names.length; i++) {
       const child = paths[i];
       if (!child) continue;
       const p = await this.entry(child, names[i]!, before?.get(names[i]!), scanned?.entry(i) ?? null);
-      if (p) listing.add(p);
+      if (p) pending.push(p);
     }
     // Boxed: an async function would flatten the promise, and the caller would wait for the store after all.
-    const store = (blob: Buffer | null): Promise<StreamRef> =>
+    const store = (nodes: TreeNode[]): Promise<StreamRef> =>
       // Nothing in it changed: its listing is the parent's, byte for byte, already stored.
-      blob === null ? Promise.resolve(beforeRef!) : this.sink.then((sink) => sink.storeBytes(blob));
-    return { stored: deferred(listing.blob().then(store)) };
+      beforeRef && before && sameListing(nodes, before) ? Promise.resolve(beforeRef) : this.sink.then((sink) => sink.storeBytes(encodeTree(nodes)));
+    return { stored: deferred(settle(pending).then(store)) };
   }
 
   /**
@@ -397,19 +352,20 @@ class BackupRun {
       level.given = p;
     }
     const build = async (level: Level, absDir: string, before: ParentDir): Promise<StreamRef> => {
-      const listing = new Listing(undefined);
+      const pending: PendingNode[] = [];
       for (const [name, child] of [...level.children].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
         const abs = childPath(absDir, name);
         if (child.given) {
           const p = await this.entry(abs, name, before?.get(name));
-          if (p) listing.add(p);
+          if (p) pending.push(p);
           continue;
         }
         const node = nodeFromStat(name, 'dir', await lstat(abs, { bigint: true }));
         node.subtree = await build(child, abs, await this.parentChildren(before?.get(name)));
-        listing.add({ node });
+        pending.push({ node });
       }
-      return (await this.sink).storeBytes((await listing.blob())!);
+      const nodes = await settle(pending);
+      return (await this.sink).storeBytes(encodeTree(nodes));
     };
     return build(top, sep, parentRoot);
   }

@@ -40,48 +40,42 @@ interface NodeJson extends Omit<TreeNode, 'content' | 'subtree'> {
 }
 
 /**
- * Whether `a` lists what `b` (the parent snapshot's node of the same name) does: the same fields, content and
- * subtree being the very refs taken over from it. When every node of a listing is the parent's, the directory's
- * tree blob would encode to the parent's bytes, and the parent's ref can be reused unread.
+ * Whether `nodes` list exactly what `before` (a parent snapshot's listing of the same directory) does:
+ * the same names with the same fields, content and subtrees being the very refs taken over from it. Then
+ * the directory's tree blob would encode to the parent's bytes, and the parent's ref can be reused unread.
  */
-export function sameNode(a: TreeNode, b: TreeNode | undefined): boolean {
-  return (
-    b !== undefined &&
-    a.name === b.name &&
-    a.type === b.type &&
-    a.mode === b.mode &&
-    a.mtimeNs === b.mtimeNs &&
-    a.ctimeNs === b.ctimeNs &&
-    a.size === b.size &&
-    a.uid === b.uid &&
-    a.gid === b.gid &&
-    a.ino === b.ino &&
-    a.dev === b.dev &&
-    a.target === b.target &&
-    a.content === b.content &&
-    a.subtree === b.subtree
-  );
+export function sameListing(nodes: readonly TreeNode[], before: ReadonlyMap<string, TreeNode>): boolean {
+  if (nodes.length !== before.size) return false;
+  return nodes.every((a) => {
+    const b = before.get(a.name);
+    return (
+      b !== undefined &&
+      a.type === b.type &&
+      a.mode === b.mode &&
+      a.mtimeNs === b.mtimeNs &&
+      a.ctimeNs === b.ctimeNs &&
+      a.size === b.size &&
+      a.uid === b.uid &&
+      a.gid === b.gid &&
+      a.ino === b.ino &&
+      a.dev === b.dev &&
+      a.target === b.target &&
+      a.content === b.content &&
+      a.subtree === b.subtree
+    );
+  });
 }
 
 const byName = (a: TreeNode, b: TreeNode): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 export function encodeTree(nodes: TreeNode[]): Buffer {
-  return treeBlob([...nodes].sort(byName).map(encodeNode));
-}
-
-/** One node as a tree blob lists it (JSON): a listing can be kept so, its objects dropped, until it is whole. */
-export function encodeNode({ content, subtree, ...meta }: TreeNode): string {
-  const json: NodeJson = {
+  const sorted = [...nodes].sort(byName);
+  const json: NodeJson[] = sorted.map(({ content, subtree, ...meta }) => ({
     ...meta,
     ...(content ? { content: streamRefToJson(content) } : {}),
     ...(subtree ? { subtree: streamRefToJson(subtree) } : {}),
-  };
-  return JSON.stringify(json);
-}
-
-/** A tree blob of nodes already encoded (encodeNode), sorted by name: the bytes encodeTree makes of them. */
-export function treeBlob(encodedNodes: readonly string[]): Buffer {
-  return Buffer.from(`{"v":1,"nodes":[${encodedNodes.join(',')}]}`);
+  }));
+  return Buffer.from(JSON.stringify({ v: 1, nodes: json }));
 }
 
 /**
