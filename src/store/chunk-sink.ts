@@ -14,7 +14,7 @@ import type { ChunkIndex } from './chunk-index.js';
 import type { ChunkEntry, ChunkRef } from './chunk-ref.js';
 import { committedSegments, loadIndex, writeIndexSegment } from './index-store.js';
 import type { RepoKeys } from './keyring.js';
-import { flatStream, ManifestBuilder, type StreamRef } from './manifest.js';
+import { ManifestBuilder, pagedStream, type StreamRef } from './manifest.js';
 import { PackWriter } from './pack-writer.js';
 import type { PackEncoder } from './pack-encoder.js';
 import { holdersOf, listPacks, unindexedPackRefs } from './pack-trailer.js';
@@ -176,7 +176,7 @@ export class ChunkSink {
           await chain;
           return builder.finish();
         }
-        return flatStream(await Promise.all(first));
+        return pagedStream(await Promise.all(first));
       },
     };
   }

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import { decodeTree, encodeTree, mayListDirectories, type TreeNode } from '../../../src/tree/index.js';
 import type { ChunkEntry } from '../../../src/store/index.js';
-import { flatStream } from '../../../src/store/manifest.js';
+import { flatStream, pagedStream } from '../../../src/store/manifest.js';
 
 const node = (name: string, type: TreeNode['type']): TreeNode => ({ name, type, mode: 0o644, mtimeNs: '1', size: 0, uid: 0, gid: 0, ...(type === 'symlink' ? { target: 'elsewhere' } : {}) });
 
@@ -48,4 +48,16 @@ test('stream refs read from a tree blob: their entries as stored, written back b
   // Checked as they are read, not when first asked for: a ref declaring other bytes than its entries hold.
   const lying = Buffer.from(blob.toString().replace('"s":3500', '"s":3501'));
   assert.throws(() => decodeTree(lying), /lists 2 chunks, not the 2 chunks of 3501 bytes/);
+});
+
+test('a stored stream held as its page lists and reads as its entries do', () => {
+  const entry = (size: number): ChunkEntry => ({ id: randomBytes(32), pack: randomBytes(16), offset: size * 5, length: size + 40, size, meta: false, key: randomBytes(32) });
+  const entries = [entry(700), entry(4100)];
+  const paged = pagedStream(entries);
+  const flat = flatStream(entries);
+  assert.deepEqual([paged.size, paged.chunks, paged.depth], [4800, 2, 0]);
+  assert.deepEqual(paged.entries, entries);
+  const listed = (content: typeof flat): Buffer => encodeTree([{ ...node('f', 'file'), size: 4800, content }]);
+  assert.deepEqual(listed(paged), listed(flat));
+  assert.deepEqual(decodeTree(listed(paged))[0]!.content!.entries, entries);
 });
