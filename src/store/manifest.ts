@@ -56,8 +56,10 @@ export type StorePage = (page: Buffer) => Promise<ChunkEntry>;
 
 /** A stream of fewer chunks than a page: its data chunks are its top level, as they are (depth 0). */
 export function flatStream(entries: ChunkEntry[]): StreamRef {
-  return { size: entries.reduce((sum, e) => sum + e.size, 0), chunks: entries.length, depth: 0, entries };
+  return { size: bytesOf(entries), chunks: entries.length, depth: 0, entries };
 }
+
+const bytesOf = (entries: readonly ChunkEntry[]): number => entries.reduce((sum, e) => sum + e.size, 0);
 
 /**
  * flatStream held as the page a tree blob lists it by (PageStreamRef), its entries remade only if asked for. A
@@ -65,8 +67,7 @@ export function flatStream(entries: ChunkEntry[]): StreamRef {
  * three Buffers each were most of what a directory of many small files held (18k files in /usr/share/man/man1).
  */
 export function pagedStream(entries: ChunkEntry[]): StreamRef {
-  const flat = flatStream(entries);
-  return new PageStreamRef(flat.size, flat.chunks, 0, encodePage(entries));
+  return new PageStreamRef(bytesOf(entries), entries.length, 0, encodePage(entries));
 }
 
 export class ManifestBuilder {
@@ -169,7 +170,7 @@ export function openManifest(idHex: string, sealed: Buffer, capKey: Uint8Array):
  * chunks), the entries are `chunks` chunks of `size` bytes in all: a reader sizes its work and output by them.
  */
 function checkStream(ref: StreamRef, what: string): void {
-  checkDeclared(ref.size, ref.chunks, ref.depth, () => ({ count: ref.entries.length, bytes: ref.entries.reduce((a, e) => a + e.size, 0) }), what);
+  checkDeclared(ref.size, ref.chunks, ref.depth, () => ({ count: ref.entries.length, bytes: bytesOf(ref.entries) }), what);
 }
 
 /** checkStream's checks, given what the entries hold (`listed`, asked for only at depth 0). */
