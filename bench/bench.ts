@@ -51,9 +51,8 @@ async function syntheticBench(base: string): Promise<void> {
     const init = spawnSync(process.execPath, raic(['init', '--k', '4', ...members.map((m) => `file://${m}`)]), { env: { ...process.env, ...env } });
     if (init.status !== 0) throw new Error(`raic init failed: ${init.stderr.toString()}`);
 
-    // Written back first: the input's 1 GiB of dirty pages would otherwise be flushed during the first put (it
-    // made auto look 18% slower than off, measured in the other order; alternated after a sync they tie).
-    spawnSync('sync');
+    // measure writes dirty pages back first: the input's 1 GiB would otherwise be flushed during the first put
+    // (it made auto look 18% slower than off, measured in the other order; alternated after a sync they tie).
     const put = await measure('raic put (k=4, n=6)', bytes, raicBin, ['put', input, '--json'], env);
     results.push(put);
     const cap = (JSON.parse(put.stdout) as { capability: string }).capability;
@@ -74,7 +73,6 @@ async function syntheticBench(base: string): Promise<void> {
     const offEnv = { RAIC_CONFIG: join(dir, 'config-off.json'), RAIC_PASSWORD: 'bench' };
     const offInit = spawnSync(process.execPath, raic(['init', '--k', '4', ...offMembers.map((m) => `file://${m}`)]), { env: { ...process.env, ...offEnv } });
     if (offInit.status !== 0) throw new Error(`raic init failed: ${offInit.stderr.toString()}`);
-    spawnSync('sync');
     const putOff = await measure('raic put --compression off', bytes, raicBin, ['put', input, '--compression', 'off', '--json'], offEnv);
     results.push(putOff);
     for (const m of offMembers) await rm(m, { recursive: true, force: true });

@@ -48,7 +48,12 @@ export interface MeasureOptions {
   okExitCodes?: number[] | 'any';
 }
 
-/** Runs a command, sampling its VmHWM (peak RSS) from /proc until it exits. */
+/**
+ * Runs a command, sampling its VmHWM (peak RSS) from /proc until it exits. The page cache's dirty data is written
+ * back first (sync, untimed): otherwise a step pays for the write-back of whatever ran before it (the other
+ * tool's restore, its own tool's backup: ext4 here starts writing a dirty page back ~30 s after it was dirtied,
+ * i.e. in the middle of a later step), and which tool pays depends on the order the steps ran in.
+ */
 export function measure(
   name: string,
   bytes: number,
@@ -58,6 +63,7 @@ export function measure(
   opts: MeasureOptions = {},
 ): Promise<Measured & { stdout: string; stderr: string; exitCode: number }> {
   const ok = opts.okExitCodes ?? [0];
+  spawnSync('sync');
   return new Promise((resolvePromise, reject) => {
     const started = performance.now();
     const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
