@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=2 --max-old-space-size=1536 --v8-pool-size=2
+#!/usr/bin/env -S node --max-semi-space-size=2 --max-old-space-size=1536
 // Entry point for the `raic` command: hands argv to oclif, which loads dist/src/commands.
 // --max-semi-space-size=2: the main thread's garbage is short-lived and its buffers off-heap; V8's default
 // young generation (up to 48 MB) held ~30-40 MB of peak RSS for nothing (measured on a /usr/share backup
@@ -7,11 +7,6 @@
 // collection instead of 4× (heap-controller's growing factor scales with the heap limit), so the walk's
 // promoted garbage and dead off-heap pack buffers are freed sooner: a /usr/share backup's peak RSS 320-330 ->
 // ~265 MB at the same CPU time. The index costs ~100 bytes a chunk, so 1.5 GiB still holds ~10 M chunks.
-// --v8-pool-size=2: V8's background threads (concurrent marking, parallel scavenges, optimizing compiles), 4 by
-// default whatever the machine; raic's own threads (the main one and a worker per core) keep the cores busy,
-// and two more runnable threads per core cost more in switching than they save. On the 2-core test machine,
-// alternating pairs: /usr/share first backup 7.27 against 7.40 s (median of 8, faster in 7), restore onto disk
-// faster in 5 of 5 (median 6.04 against 6.10 s), into memory 4.83 against 4.97 s.
 
 // The AWS SDK warns on Node 20 about its *future* releases; raic's SDK version is pinned by its
 // lockfile, so the warning is noise on every run for users (and breaks "one clear line" errors).
