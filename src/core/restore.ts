@@ -81,13 +81,15 @@ function selector(include: readonly string[]): TreePick {
 /** The walk's events that are selected (see TreePick), with `included` so directories on the way are made as needed. */
 const selected = (reader: ChunkReader, root: ManifestRoot, include: readonly string[]): AsyncGenerator<TreeEvent> => walkTree(reader, streamOf(root), selector(include));
 
-/** Bytes [offset, offset + size) of a file this restore wrote, or null when it cannot be read whole (changed, gone, unreadable). */
-function readBack(path: string | Buffer, offset: number, size: number): Uint8Array | null {
+/**
+ * Bytes [offset, offset + into.length) of a file this restore wrote, read into `into`; null when they cannot be
+ * read whole (changed, gone, unreadable).
+ */
+function readBack(path: string | Buffer, offset: number, into: Uint8Array): Uint8Array | null {
   let fd: number | null = null;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-    const bytes = new Uint8Array(size);
-    return readFully(fd, bytes, offset) === size ? bytes : null;
+    return readFully(fd, into, offset) === into.length ? into : null;
   } catch {
     return null;
   } finally {
@@ -459,9 +461,17 @@ export async function restoreTree(array: RaicArray, root: ManifestRoot, opts: Re
     }
     written.set(id, { job, offset });
   };
+  // One buffer for every copy: put() is done with a chunk's bytes when it returns (written, or copied into its
+  // small file). A chunk each allocated piled up: the copies waiting for a large file all run once it settles,
+  // one synchronous burst with no collection between them, and restoring /usr/lib peaked at 546 MB so.
+  let copyScratch = new Uint8Array(0);
+  const copyBuffer = (size: number): Uint8Array => {
+    if (copyScratch.length < size) copyScratch = new Uint8Array(size);
+    return copyScratch.subarray(0, size);
+  };
   const copy = (source: Written, job: FileJob, offset: number, entry: ChunkEntry): void => {
     const copying = (async () => {
-      const bytes = (await whenSettled(source.job)) ? readBack(fsAt(source.job.path), source.offset, entry.size) : null;
+      const bytes = (await whenSettled(source.job)) ? readBack(fsAt(source.job.path), source.offset, copyBuffer(entry.size)) : null;
       if (stopped()) return; // the restore failed meanwhile: its files are being removed
       if (bytes && keyedHash(convergenceKey!, bytes).equals(entry.key)) await put(job, offset, entry, bytes);
       else fetcher.add(entry, (plaintext) => put(job, offset, entry, plaintext));
