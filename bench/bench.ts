@@ -21,7 +21,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildBigTree } from '../test/support/tree-fixture.js';
 import { slowMemberBench } from './slow-member.js';
-import { MiB, measure, medianOf, resticInstalled, sha256File, storedBytes, writeRandomFile, type Measured } from './measure.js';
+import { MiB, initRaicArray, measure, medianOf, resticInstalled, sha256File, storedBytes, writeRandomFile, type Measured } from './measure.js';
 import { realTreesBench, selectRealProfiles, selectRounds } from './real-trees.js';
 import { cloudBench, cloudSettings } from './cloud.js';
 
@@ -37,14 +37,10 @@ function row(m: Measured): string {
  * Puts `input` `pairs` times with --compression auto and as often with off, each into a fresh array, the two
  * taking turns to go first; returns each one's seconds.
  */
-async function compressionCost(dir: string, input: string, bytes: number, raic: (args: string[]) => string[], pairs: number): Promise<{ auto: number[]; off: number[] }> {
+async function compressionCost(dir: string, input: string, bytes: number, pairs: number): Promise<{ auto: number[]; off: number[] }> {
   const out = { auto: [] as number[], off: [] as number[] };
   const putOnce = async (mode: 'auto' | 'off', i: number): Promise<void> => {
-    const members = Array.from({ length: 6 }, (_, m) => join(dir, `cost-${i}-${mode}`, `member-${m}`));
-    for (const m of members) await mkdir(m, { recursive: true });
-    const env = { RAIC_CONFIG: join(dir, `cost-${i}-${mode}`, 'config.json'), RAIC_PASSWORD: 'bench' };
-    const init = spawnSync(process.execPath, raic(['init', '--k', '4', ...members.map((m) => `file://${m}`)]), { env: { ...process.env, ...env } });
-    if (init.status !== 0) throw new Error(`raic init failed: ${init.stderr.toString()}`);
+    const { env } = await initRaicArray(raicBin, join(dir, `cost-${i}-${mode}`));
     const put = await measure(`raic put --compression ${mode}`, bytes, raicBin, ['put', input, '--compression', mode, '--json'], env);
     out[mode].push(put.seconds);
     await rm(join(dir, `cost-${i}-${mode}`), { recursive: true, force: true });
@@ -66,13 +62,8 @@ async function syntheticBench(base: string, rounds: number): Promise<void> {
     process.stderr.write(`writing ${sizeMiB} MiB of random data…\n`);
     const want = await writeRandomFile(input, bytes);
 
-    const members = Array.from({ length: 6 }, (_, i) => join(dir, `member-${i}`));
-    for (const m of members) await mkdir(m);
-    const env = { RAIC_CONFIG: join(dir, 'config.json'), RAIC_PASSWORD: 'bench' };
     // Setup only (init); measured steps run bin/run.js itself, so its #! line's Node flags apply as they do for users.
-    const raic = (args: string[]): string[] => [raicBin, ...args];
-    const init = spawnSync(process.execPath, raic(['init', '--k', '4', ...members.map((m) => `file://${m}`)]), { env: { ...process.env, ...env } });
-    if (init.status !== 0) throw new Error(`raic init failed: ${init.stderr.toString()}`);
+    const { members, env } = await initRaicArray(raicBin, dir);
 
     // measure writes dirty pages back first: the input's 1 GiB would otherwise be flushed during the first put
     // (it made auto look 18% slower than off, measured in the other order; alternated after a sync they tie).
@@ -92,7 +83,7 @@ async function syntheticBench(base: string, rounds: number): Promise<void> {
     // What --compression auto (the default) costs on incompressible data against off (issue 10 asks ≤ 5% of put
     // throughput): alternating pairs of puts into fresh arrays, medians compared. One put of each was not enough:
     // the same binary's put of this file took 7.4-10.9 s within minutes (1.5 GiB of shares fsynced).
-    const cost = await compressionCost(dir, input, bytes, raic, Math.max(3, rounds));
+    const cost = await compressionCost(dir, input, bytes, Math.max(3, rounds));
     if (resticInstalled()) {
       const repo = join(dir, 'restic-repo');
       const renv = { RESTIC_REPOSITORY: repo, RESTIC_PASSWORD: 'bench' };
@@ -112,16 +103,12 @@ async function syntheticBench(base: string, rounds: number): Promise<void> {
       const tree = join(dir, 'tree');
       process.stderr.write('building a 4000-file tree…\n');
       const built = await buildBigTree(tree, { smallFiles: 3990, smallBytes: 100 * 1024, largeFiles: 10, largeBytes: 110 * MiB, seed: 'bench' });
-      const tenv = { RAIC_CONFIG: join(dir, 'tree-config.json'), RAIC_PASSWORD: 'bench' };
-      const tmembers = Array.from({ length: 6 }, (_, i) => join(dir, `tmember-${i}`));
-      for (const m of tmembers) await mkdir(m);
-      const tinit = spawnSync(process.execPath, raic(['init', '--k', '4', ...tmembers.map((m) => `file://${m}`)]), { env: { ...process.env, ...tenv } });
-      if (tinit.status !== 0) throw new Error(`raic init failed: ${tinit.stderr.toString()}`);
+      const { env: tenv } = await initRaicArray(raicBin, join(dir, 'tree-array'));
       results.push(await measure('raic backup tree (first)', built.bytes, raicBin, ['backup', tree, '--json'], tenv));
       results.push(await measure('raic backup tree (unchanged)', built.bytes, raicBin, ['backup', tree, '--json'], tenv));
       results.push(await measure('raic restore tree', built.bytes, raicBin, ['restore', 'latest', '--target', join(dir, 'tree-restore'), '--json'], tenv));
       await rm(join(dir, 'tree-restore'), { recursive: true, force: true });
-      for (const m of tmembers) await rm(m, { recursive: true, force: true });
+      await rm(join(dir, 'tree-array'), { recursive: true, force: true });
       if (resticInstalled()) {
         const renv = { RESTIC_REPOSITORY: join(dir, 'restic-tree-repo'), RESTIC_PASSWORD: 'bench' };
         spawnSync('restic', ['init', '--quiet'], { env: { ...process.env, ...renv } });

@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { mkdir, readFile, readdir, stat } from 'node:fs/promises';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 
@@ -150,4 +150,17 @@ export async function storedBytes(dirs: string[]): Promise<number> {
 
 export function resticInstalled(): boolean {
   return spawnSync('restic', ['version']).status === 0;
+}
+
+/**
+ * A fresh raic array under `dir`: six file:// members (dir/member-0…5), k=4, its config at dir/config.json,
+ * initialised with `raicBin`. Returns its members and the environment that opens it.
+ */
+export async function initRaicArray(raicBin: string, dir: string): Promise<{ members: string[]; env: NodeJS.ProcessEnv }> {
+  const members = Array.from({ length: 6 }, (_, i) => join(dir, `member-${i}`));
+  for (const m of members) await mkdir(m, { recursive: true });
+  const env = { RAIC_CONFIG: join(dir, 'config.json'), RAIC_PASSWORD: 'bench' };
+  const init = spawnSync(process.execPath, [raicBin, 'init', '--k', '4', ...members.map((m) => `file://${m}`)], { env: { ...process.env, ...env } });
+  if (init.status !== 0) throw new Error(`raic init failed: ${init.stderr.toString()}`);
+  return { members, env };
 }

@@ -23,7 +23,7 @@ import { cp, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { randomBytes, randomInt } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { combineSteps, measure, medianOf, resticInstalled, storedBytes, type Measured } from './measure.js';
+import { combineSteps, initRaicArray, measure, medianOf, resticInstalled, storedBytes, type Measured } from './measure.js';
 import { compareTree, describeDiff, recordTree, type TreeDiff, type TreeRecord } from './tree-compare.js';
 
 export interface RealTreesOptions {
@@ -167,11 +167,7 @@ function noteExit(run: ToolRun, step: Step, result: { exitCode: number; stderr: 
 
 async function runRaic(raicBin: string, work: string, prepared: Prepared, record: TreeRecord): Promise<ToolRun> {
   const dir = join(work, 'raic');
-  const members = Array.from({ length: 6 }, (_, i) => join(dir, `member-${i}`));
-  for (const m of members) await mkdir(m, { recursive: true });
-  const env = { RAIC_CONFIG: join(dir, 'config.json'), RAIC_PASSWORD: 'bench' };
-  const init = spawnSync(process.execPath, [raicBin, 'init', '--k', '4', ...members.map((m) => `file://${m}`)], { env: { ...process.env, ...env } });
-  if (init.status !== 0) throw new Error(`raic init failed: ${init.stderr.toString()}`);
+  const { members, env } = await initRaicArray(raicBin, dir);
   const run: ToolRun = { steps: new Map(), stored: 0, verify: { identical: false, checked: 0, missing: [], extra: [], differ: [] }, notes: [] };
   const step = async (name: Step, bytes: number, args: string[]): Promise<void> => {
     process.stderr.write(`  raic ${name}…\n`);
