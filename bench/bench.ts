@@ -21,7 +21,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildBigTree } from '../test/support/tree-fixture.js';
 import { slowMemberBench } from './slow-member.js';
-import { MiB, initRaicArray, measure, medianOf, resticInstalled, sha256File, storedBytes, writeRandomFile, type Measured } from './measure.js';
+import { MiB, initRaicArray, measure, medianOf, resticInstalled, spanText, sha256File, storedBytes, writeRandomFile, type Measured } from './measure.js';
 import { realTreesBench, selectRealProfiles, selectRounds } from './real-trees.js';
 import { cloudBench, cloudSettings } from './cloud.js';
 
@@ -120,7 +120,7 @@ async function syntheticBench(base: string, rounds: number): Promise<void> {
 
     console.log(`\nraic bench — ${sizeMiB} MiB random file, local members, ${new Date().toISOString()}`);
     for (const m of results) console.log(row(m));
-    const span = (xs: number[]): string => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
+    const span = (xs: number[]): string => spanText([Math.min(...xs), Math.max(...xs)]);
     console.log(
       `compression auto vs off on random data, ${cost.auto.length} alternating pairs of puts: median ${medianOf(cost.auto).toFixed(2)} s [${span(cost.auto)}] vs ${medianOf(cost.off).toFixed(2)} s [${span(cost.off)}]: auto costs ${((medianOf(cost.auto) / medianOf(cost.off) - 1) * 100).toFixed(1)}% (target ≤ 5%)`,
     );

@@ -48,7 +48,7 @@ import { join, resolve } from 'node:path';
 import { hostPort, swiftServer, uniqueName, type SwiftServer } from '../test/support/servers.js';
 import { S3Admin } from '../test/support/s3-admin.js';
 import { RateCap, linkCaps, linkRelay, totalCounters, type LinkRelay } from './link-relay.js';
-import { MiB, combineSteps, measure, medianOf, sha256File, writeRandomFile } from './measure.js';
+import { MiB, combineSteps, measure, medianOf, sha256File, spanText, writeRandomFile } from './measure.js';
 import { compareTree, describeDiff, recordTree, type TreeDiff, type TreeRecord } from './tree-compare.js';
 
 export type CloudLayout = 'per-link' | 'shared';
@@ -412,7 +412,7 @@ function printMain(s: CloudSettings, inputs: Inputs, raic: ToolRun, restic: Tool
   const notes: string[] = [];
   const span = (run: ToolRun, step: Step): string => {
     const r = run.range?.get(step);
-    return r ? `${r[0].toFixed(2)}–${r[1].toFixed(2)}` : 'n/a';
+    return r ? spanText(r) : 'n/a';
   };
   const rangeOf = (step: Step): string => (rounds > 1 ? `   [raic ${span(raic, step)}, restic ${span(restic, step)}]` : '');
   for (const step of STEPS) {

@@ -18,6 +18,9 @@ export function medianOf(xs: readonly number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
+/** Fastest–slowest seconds of a step's rounds, as the tables print them: "7.78–8.33". */
+export const spanText = ([fastest, slowest]: readonly [number, number]): string => `${fastest.toFixed(2)}–${slowest.toFixed(2)}`;
+
 /**
  * A tool's rounds of steps as one: per step, what its rounds measured, made one by `combine` (a median, …), and
  * the fastest and slowest of their seconds. Steps no round ran are left out.

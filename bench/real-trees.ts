@@ -23,7 +23,7 @@ import { cp, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { randomBytes, randomInt } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { combineSteps, initRaicArray, measure, medianOf, resticInstalled, storedBytes, type Measured } from './measure.js';
+import { combineSteps, initRaicArray, measure, medianOf, resticInstalled, spanText, storedBytes, type Measured } from './measure.js';
 import { compareTree, describeDiff, recordTree, type TreeDiff, type TreeRecord } from './tree-compare.js';
 
 export interface RealTreesOptions {
@@ -214,10 +214,8 @@ async function runRestic(work: string, prepared: Prepared, record: TreeRecord): 
 
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
 
-const rangeNote = (ours: [number, number] | undefined, theirs: [number, number] | undefined): string => {
-  const span = (r: [number, number]): string => `${r[0].toFixed(2)}–${r[1].toFixed(2)}`;
-  return ours ? `   [raic ${span(ours)}${theirs ? `, restic ${span(theirs)}` : ''}]` : '';
-};
+const rangeNote = (ours: [number, number] | undefined, theirs: [number, number] | undefined): string =>
+  ours ? `   [raic ${spanText(ours)}${theirs ? `, restic ${spanText(theirs)}` : ''}]` : '';
 
 function printProfile(name: ProfileName, prepared: Prepared, record: TreeRecord, raic: ToolRun, restic: ToolRun | undefined, resticVersion: string, rounds: number): void {
   const cols = [26, 9, 11, 10, 12, 14, 12];
