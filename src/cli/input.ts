@@ -1,10 +1,16 @@
 /** Opens what `raic put` reads: a regular file (checked up front, so errors are clear) or stdin for "-". */
-import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
+import type { ByteSource } from '../chunk/index.js';
 import { RaicError } from '../errors.js';
 
-export async function openInput(path: string): Promise<AsyncIterable<Uint8Array>> {
-  if (path === '-') return process.stdin;
+export interface PutInput {
+  source: ByteSource;
+  /** Closes the file (stdin is left open). */
+  close(): Promise<void>;
+}
+
+export async function openInput(path: string): Promise<PutInput> {
+  if (path === '-') return { source: process.stdin, close: async () => undefined };
   let fh;
   try {
     fh = await open(path, 'r');
@@ -18,5 +24,7 @@ export async function openInput(path: string): Promise<AsyncIterable<Uint8Array>
     await fh.close();
     throw new RaicError('Usage', `${path} is a directory; put stores one file (use - to read stdin)`);
   }
-  return createReadStream('', { fd: fh, highWaterMark: 1024 * 1024 });
+  const file = fh;
+  // The file is read into the chunks themselves (fixedChunks), at its current position.
+  return { source: { readInto: async (into) => (await file.read(into, 0, into.length, null)).bytesRead }, close: () => file.close() };
 }

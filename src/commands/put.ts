@@ -18,21 +18,25 @@ export default class Put extends BaseCommand<typeof Put> {
 
   async run(): Promise<PutResult & { peakRssMB: number }> {
     const input = await openInput(this.args.path);
-    const array = await openConfiguredArray({ configPath: this.configPath(), cache: this.cacheSetting(), firstListings: 'lock' });
     try {
-      const keys = await unlockArray(array, await this.passphrase(false));
-      const result = await withLock(array, keys, { exclusive: false, command: 'put', configPath: this.configPath() }, (lock) =>
-        putStream(array, keys, input, { signal: lock.signal, confirmCommit: () => lock.confirm(), label: this.args.path === '-' ? '-' : resolve(this.args.path), compression: this.flags.compression }),
-      );
-      this.log(result.capability);
-      const degraded = describeDegraded(result.degraded, array.n);
-      if (degraded) {
-        process.stderr.write(`raic: ${degraded}\n`);
-        process.exitCode = ExitCode.degraded;
+      const array = await openConfiguredArray({ configPath: this.configPath(), cache: this.cacheSetting(), firstListings: 'lock' });
+      try {
+        const keys = await unlockArray(array, await this.passphrase(false));
+        const result = await withLock(array, keys, { exclusive: false, command: 'put', configPath: this.configPath() }, (lock) =>
+          putStream(array, keys, input.source, { signal: lock.signal, confirmCommit: () => lock.confirm(), label: this.args.path === '-' ? '-' : resolve(this.args.path), compression: this.flags.compression }),
+        );
+        this.log(result.capability);
+        const degraded = describeDegraded(result.degraded, array.n);
+        if (degraded) {
+          process.stderr.write(`raic: ${degraded}\n`);
+          process.exitCode = ExitCode.degraded;
+        }
+        return { ...result, peakRssMB: peakRssMB() };
+      } finally {
+        await array.close();
       }
-      return { ...result, peakRssMB: peakRssMB() };
     } finally {
-      await array.close();
+      await input.close();
     }
   }
 }

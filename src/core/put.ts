@@ -5,7 +5,7 @@
  */
 import { RaicError, abortError } from '../errors.js';
 import { randomBytes } from '../crypto/index.js';
-import { fixedChunks } from '../chunk/index.js';
+import { fixedChunks, type ByteSource } from '../chunk/index.js';
 import { ChunkSink, formatCapability, manifestKey, manifestRoot, putOnAll, sealManifest, type RaicArray, type RepoKeys } from '../store/index.js';
 import type { CompressionMode } from '../compress/index.js';
 import { writeCatalogRecord } from './catalog.js';
@@ -37,10 +37,14 @@ export interface PutOptions {
   confirmCommit?: () => Promise<void>;
 }
 
-export async function putStream(array: RaicArray, keys: RepoKeys, source: AsyncIterable<Uint8Array>, opts: PutOptions = {}): Promise<PutResult> {
+export async function putStream(array: RaicArray, keys: RepoKeys, source: ByteSource, opts: PutOptions = {}): Promise<PutResult> {
   const started = performance.now();
   array.members.requireUp(array.writeQuorum, 'cannot store (the write quorum is not reachable)');
-  const sink = await ChunkSink.open(array, keys, array.tuning.chunkBytes, opts.compression ? { compression: opts.compression } : {});
+  const sink = await ChunkSink.open(array, keys, array.tuning.chunkBytes, {
+    // One large stream: larger packs, two stored at once (tuning.ts, PackWriter.flush say why).
+    dataPacks: { budgetBytes: array.tuning.putPackBudgetBytes, packsInFlight: 2 },
+    ...(opts.compression ? { compression: opts.compression } : {}),
+  });
   const stream = sink.openStream();
   let bytesRead = 0;
   for await (const chunk of fixedChunks(source, array.tuning.chunkBytes, () => sink.allocChunk())) {

@@ -16,7 +16,6 @@ import { committedSegments, loadIndex, writeIndexSegment } from './index-store.j
 import type { RepoKeys } from './keyring.js';
 import { ManifestBuilder, pagedStream, type StreamRef } from './manifest.js';
 import { PackWriter } from './pack-writer.js';
-import type { PackEncoder } from './pack-encoder.js';
 import { holdersOf, listPacks, unindexedPackRefs } from './pack-trailer.js';
 import type { RaicArray } from './array.js';
 import { segmentRegionBytes, type FileBatchResult, type SegmentChunk, type SegmentResult } from './file-segment.js';
@@ -65,6 +64,12 @@ export const SMALL_FILE_BYTES = 1024 * 1024;
 const SMALL_BATCH_FILES = 128;
 const SMALL_BATCH_BYTES = 4 * 1024 * 1024;
 
+/** How a session's file content is packed: the memory its pack writer may use, and packs stored at once (PackWriter). */
+export interface DataPacks {
+  budgetBytes: number;
+  packsInFlight: number;
+}
+
 /** What storing needs of a sealed chunk (the plaintext has gone back to its pool, or was never here). */
 type ChunkToStore = SealedChunk;
 
@@ -94,13 +99,16 @@ export class ChunkSink {
     private readonly keys: RepoKeys,
     private readonly known: ChunkIndex,
     readonly maxChunkBytes: number,
+    dataPacks: DataPacks,
   ) {
     const { k, n, tuning } = array;
-    const target = packBodyBytes(tuning, k, n);
-    const capacity = target + sealedBytes(maxChunkBytes) + 64 * 1024;
-    const onWorkers: PackEncoder = (task) => array.pool.encodePack(task);
-    this.packs = new PackWriter(array.members, k, keys.index, target, capacity, array.writeQuorum, false, onWorkers);
-    this.metaPacks = new PackWriter(array.members, k, keys.index, target, capacity, array.writeQuorum, true, onWorkers);
+    const writer = (budget: number, meta: boolean, inFlight: number): PackWriter => {
+      const target = packBodyBytes({ packBudgetBytes: budget }, k, n);
+      const capacity = target + sealedBytes(maxChunkBytes) + 64 * 1024;
+      return new PackWriter(array.members, k, keys.index, target, capacity, array.writeQuorum, meta, (task) => array.pool.encodePack(task), inFlight);
+    };
+    this.packs = writer(dataPacks.budgetBytes, false, dataPacks.packsInFlight);
+    this.metaPacks = writer(tuning.packBudgetBytes, true, 1);
     this.chunkBuffers = new BufferPool(maxChunkBytes);
     this.sealedBuffers = new BufferPool(sealedBytes(maxChunkBytes));
   }
@@ -110,7 +118,12 @@ export class ChunkSink {
    * interrupted session stored but never indexed are adopted from their trailers (and indexed by this
    * session), so the work of a killed backup is reused, not uploaded again.
    */
-  static async open(array: RaicArray, keys: RepoKeys, maxChunkBytes: number, opts: { commitGate?: Promise<void>; compression?: CompressionMode } = {}): Promise<ChunkSink> {
+  static async open(
+    array: RaicArray,
+    keys: RepoKeys,
+    maxChunkBytes: number,
+    opts: { commitGate?: Promise<void>; compression?: CompressionMode; dataPacks?: DataPacks } = {},
+  ): Promise<ChunkSink> {
     // Both listings at once: the index segments' is not filtered by the packs' until the refs are loaded.
     const [packs, segments] = await Promise.all([listPacks(array.members), committedSegments(array.members, array.k)]);
     // Dedup trusts an index entry only while its pack is listed, whole enough, on the write quorum: a member
@@ -119,7 +132,7 @@ export class ChunkSink {
     const known = await loadIndex(array.members, array.k, keys.index, segments, (pack) => holdersOf(packs, pack) >= array.writeQuorum);
     const indexedPacks = known.packs();
     const orphans = await unindexedPackRefs(array.members, new PackReader(array.members, array.k), packs, indexedPacks, keys.index);
-    const sink = new ChunkSink(array, keys, known, maxChunkBytes);
+    const sink = new ChunkSink(array, keys, known, maxChunkBytes, opts.dataPacks ?? { budgetBytes: array.tuning.packBudgetBytes, packsInFlight: 1 });
     sink.commitGate = opts.commitGate ?? null;
     sink.compression = opts.compression ?? 'auto';
     for (const ref of orphans) {

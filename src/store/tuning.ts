@@ -1,6 +1,7 @@
 /**
- * Every knob of the data path, with its default and the memory it implies. Peak memory of a put or
- * get is roughly: chunkBytes × (window + 2) × 2  +  packBudgetBytes  (+ Node's ~60 MB and the workers').
+ * Every knob of the data path, with its default and the memory it implies. Peak memory of a put is roughly
+ * chunkBytes × (window + 2) × 2  +  putPackBudgetBytes, of a get the same with packBudgetBytes (+ Node's ~60 MB
+ * and the workers').
  */
 import { availableParallelism } from 'node:os';
 
@@ -14,6 +15,15 @@ export interface Tuning {
   /** Bytes of packs buffered in memory by one pack writer: the body filling, a spare body, and the n member
    * objects of the pack uploading (see packBodyBytes). */
   packBudgetBytes: number;
+  /**
+   * The same for the file content of a put (its one stream of chunkBytes chunks, two packs in flight: PackWriter).
+   * Each member object costs a file or request, an fsync and a worker task: a 1 GiB put into local members in
+   * 9.1 MiB bodies (134 objects per member) took 6.3–7.1 s, in 13.7 MiB bodies 5.6–6.4 s (before whole-pack
+   * coding: 5.5–7.1 s), at 250 MB peak RSS. 18.3 MiB bodies were faster still, but a get over 50 ms links 20%
+   * slower (its window of chunks then spans about one pack, so not every data member is read at once).
+   * Default: 1.5 × packBudgetBytes.
+   */
+  putPackBudgetBytes: number;
   /** Entries per manifest page (each ~100 + 32n bytes); bounds manifest memory at any file size. */
   manifestPageEntries: number;
   /** Refs per index segment before it is written out. */
@@ -22,11 +32,13 @@ export interface Tuning {
 
 export function defaultTuning(overrides: Partial<Tuning> = {}): Tuning {
   const workers = overrides.workers ?? Math.max(1, Math.min(availableParallelism(), 8));
+  const packBudgetBytes = overrides.packBudgetBytes ?? 32 * 1024 * 1024;
   return {
     chunkBytes: 4 * 1024 * 1024,
     workers,
     window: 2 * workers + 2,
-    packBudgetBytes: 32 * 1024 * 1024,
+    packBudgetBytes,
+    putPackBudgetBytes: Math.floor((packBudgetBytes * 3) / 2),
     manifestPageEntries: 4096,
     indexSegmentEntries: 16384,
     ...overrides,
@@ -38,7 +50,7 @@ export function defaultTuning(overrides: Partial<Tuning> = {}): Tuning {
  * (k shares each) and one pack's n member objects fit the budget. The 32 MiB budget (9.1 MiB bodies at 4+2,
  * near restic's 16 MiB packs) took 36 MB off a tree backup's peak RSS against 64 MiB, at no cost in time.
  */
-export function packBodyBytes(tuning: Tuning, k: number, n: number): number {
+export function packBodyBytes(tuning: Pick<Tuning, 'packBudgetBytes'>, k: number, n: number): number {
   const mib = 1024 * 1024;
   return k * Math.min(32 * mib, Math.max(2 * mib, Math.floor(tuning.packBudgetBytes / (2 * k + n))));
 }
