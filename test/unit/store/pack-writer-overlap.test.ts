@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
+import { loadErasureCodec } from '../../../src/erasure/index.js';
 import { isRaicError } from '../../../src/errors.js';
 import type { CallOptions } from '../../../src/providers/types.js';
 import { packKey } from '../../../src/store/layout.js';
@@ -71,6 +72,10 @@ async function settles(p: Promise<unknown>): Promise<boolean> {
 }
 
 describe('pack writer: packs in flight', () => {
+  // Loaded once before any test: an encode then runs within a turn of the event loop, so `settles` counts turns,
+  // not time (the first load compiles WebAssembly).
+  before(() => loadErasureCodec(K, N));
+
   it('one in flight: the second pack waits for the first upload before it is encoded', async () => {
     const { members, writer, encoded } = setup(1);
     for (let i = 0; i < 4; i++) assert.ok(await settles(writer.add(chunk())), `chunk ${i} of the first two packs`);
