@@ -7,9 +7,10 @@
  * Body: sealed chunk … | trailer = seal(index key, ref list, ad = pack id). The trailer lists the ChunkRefs of
  * the pack, so the index can be rebuilt from packs alone.
  * Memory: the body filling, the body encoding, one spare, and the n member objects of the pack uploading (n/k ×
- * a body; with two packs in flight, a put's, those of two packs), plus those of earlier packs that slow members are still taking (at most MAX_LAGGING_PER_MEMBER each)
- * and up to n objects' worth of memory kept for the next pack's objects. A writer makes either data
- * packs (file content) or metadata packs (tree blobs, manifest pages: what walking a snapshot reads), never a mix.
+ * a body; with two packs in flight, a put's, those of two packs), plus those of earlier packs that slow members
+ * are still taking (at most MAX_LAGGING_PER_MEMBER each) and up to n objects' worth of memory kept for the next
+ * pack's objects. A writer makes either data packs (file content) or metadata packs (tree blobs, manifest pages:
+ * what walking a snapshot reads), never a mix.
  */
 import { RaicError } from '../errors.js';
 import { randomBytes, seal } from '../crypto/index.js';
@@ -147,8 +148,7 @@ export class PackWriter {
       await previous;
       await this.upload(p.id, objects);
     });
-    // Failures surface at the next flush/finish; avoid an unhandled rejection meanwhile.
-    encoded.catch(() => undefined);
+    // Failures surface at the next flush/finish (an encode's through its upload); no unhandled rejection meanwhile.
     uploaded.catch(() => undefined);
     this.inFlight.push({ encoded, uploaded });
   }

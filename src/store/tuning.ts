@@ -19,8 +19,8 @@ export interface Tuning {
    * The same for the file content of a put (its one stream of chunkBytes chunks, two packs in flight: PackWriter).
    * Each member object costs a file or request, an fsync and a worker task: a 1 GiB put into local members in
    * 9.1 MiB bodies (134 objects per member) took 6.3–7.1 s, in 13.7 MiB bodies 5.6–6.4 s (before whole-pack
-   * coding: 5.5–7.1 s), at 250 MB peak RSS. 18.3 MiB bodies were faster still, but a get over 50 ms links 20%
-   * slower (its window of chunks then spans about one pack, so not every data member is read at once).
+   * coding: 5.5–7.1 s), at 250 MB peak RSS. 18.3 MiB bodies were faster still, but made a 32 MiB get over 50 ms
+   * links 20% slower (3.47 against 2.92 s; not explained: a get window of 10 chunks instead of 6 did not help).
    * Default: 1.5 × packBudgetBytes.
    */
   putPackBudgetBytes: number;
