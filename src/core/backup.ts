@@ -30,6 +30,7 @@ import {
   type CodecPool,
   type RaicArray,
   type RepoKeys,
+  type StoredFile,
   type StreamRef,
 } from '../store/index.js';
 import { childPath, decodeTree, displayPath, encodeTree, fsPath, listNames, makeExcluder, nodeFromStat, nodeType, readTarget, sameListing, SourceScan, unchanged, type ChangeDetection, type Excluder, type NodeStat, type ScannedEntry, type TreeNode } from '../tree/index.js';
@@ -177,6 +178,12 @@ class BackupRun {
   private readonly fileLimit = pLimit(FILE_READERS);
   private readonly prefetched = new Map<TreeNode, Promise<ParentDir>>();
   private readonly prefetchLimit = pLimit(8);
+  /** The sink once it is open (see fileEntry): small files are then queued without awaiting it. */
+  private sinkNow: ChunkSink | null = null;
+  /** The file the walk reached last: what progress names. */
+  private lastPath = '';
+  /** How the sink reports a file's reading: into the progress counters. One object for the run, not one per file. */
+  private readonly readOptions: { onRead: (bytes: number) => void; signal?: AbortSignal | undefined };
 
   constructor(
     /** Awaited only when something is to be stored: an early walk judges unchanged files before the sink is open. */
@@ -185,7 +192,15 @@ class BackupRun {
     private readonly exclude: Excluder,
     private readonly opts: BackupOptions,
     private readonly scan: SourceScan | null = null,
-  ) {}
+  ) {
+    this.readOptions = {
+      signal: opts.signal,
+      onRead: (bytes) => {
+        this.bytesRead += bytes;
+        this.progress(this.lastPath);
+      },
+    };
+  }
 
   /** The parent snapshot's listing of a directory: prefetched (see prefetchParents) or read now. */
   async parentChildren(node: TreeNode | undefined): Promise<ParentDir> {
@@ -234,14 +249,26 @@ class BackupRun {
     this.opts.onProgress?.({ files: this.files, bytesSeen: this.bytes, bytesRead: this.bytesRead, path, ...(this.total ? { total: this.total } : {}) });
   }
 
-  /** Backs up one filesystem entry; null when it cannot be read or is of a kind not backed up. */
-  async entry(absPath: string, name: string, before: TreeNode | undefined, scanned: ScannedEntry | null = null): Promise<PendingNode | null> {
+  /**
+   * Backs up one filesystem entry; null when it cannot be read or is of a kind not backed up. Returns without a
+   * promise in the common cases (a symlink, an unchanged file, a small file queued at once): on a tree of tiny
+   * files the promises of an async call per entry were a large part of the main thread's garbage, and its
+   * collections held up the workers.
+   */
+  entry(absPath: string, name: string, before: TreeNode | undefined, scanned: ScannedEntry | null = null): PendingNode | null | Promise<PendingNode | null> {
     if (this.opts.signal?.aborted) throw abortError(this.opts.signal);
-    if (++this.entries % YIELD_CHECK_ENTRIES === 0 && performance.now() - this.lastYield >= YIELD_AFTER_MS) {
-      await setImmediatePromise();
-      this.lastYield = performance.now();
-    }
-    const got: StatResult = scanned ?? lstatNow(absPath);
+    if (++this.entries % YIELD_CHECK_ENTRIES === 0 && performance.now() - this.lastYield >= YIELD_AFTER_MS) return this.entryAfterYield(absPath, name, before, scanned);
+    return this.entryNow(absPath, name, before, scanned);
+  }
+
+  private async entryAfterYield(absPath: string, name: string, before: TreeNode | undefined, scanned: ScannedEntry | null): Promise<PendingNode | null> {
+    await setImmediatePromise();
+    this.lastYield = performance.now();
+    return this.entryNow(absPath, name, before, scanned);
+  }
+
+  private entryNow(absPath: string, name: string, before: TreeNode | undefined, scanned: ScannedEntry | null): PendingNode | null | Promise<PendingNode | null> {
+    const got = scanned ?? lstatNow(absPath);
     if ('err' in got) {
       this.fail(absPath, got.err);
       return null;
@@ -261,43 +288,52 @@ class BackupRun {
       }
       return { node };
     }
-    if (type === 'dir') {
-      return { node, subtree: (await this.dir(absPath, await this.parentChildren(before), before?.subtree)).stored };
-    }
+    if (type === 'dir') return this.dirEntry(absPath, node, before);
     this.files += 1;
     this.bytes += node.size;
+    this.lastPath = absPath;
     if (unchanged(node, before, this.opts.changeDetection)) {
       this.unchangedFiles += 1;
       node.content = before.content;
       this.progress(absPath);
       return { node };
     }
-    // Small files go to the workers in batches (the sink bounds those in flight); larger ones FILE_READERS at a time.
-    const sink = await this.sink;
-    const reading = node.size <= SMALL_FILE_BYTES ? (await sink.queueSmallFile(fsPath(absPath), node.size, DEFAULT_CDC, this.readOptions(absPath))).read : this.fileLimit(() => sink.storeFile(fsPath(absPath), DEFAULT_CDC, this.readOptions(absPath)));
+    if (!this.sinkNow || node.size > SMALL_FILE_BYTES) return this.fileEntry(absPath, node);
+    // Small files go to the workers in batches (the sink bounds those queued).
+    const q = this.sinkNow.queueSmallFile(fsPath(absPath), node.size, DEFAULT_CDC, this.readOptions);
+    const pending: PendingNode = { node, content: this.contentOf(q.read, absPath, node) };
+    return q.queued ? q.queued.then(() => pending) : pending;
+  }
+
+  private async dirEntry(absPath: string, node: TreeNode, before: TreeNode | undefined): Promise<PendingNode> {
+    return { node, subtree: (await this.dir(absPath, await this.parentChildren(before), before?.subtree)).stored };
+  }
+
+  /** A file met before the sink is open, or a large one (FILE_READERS of those at a time). */
+  private async fileEntry(absPath: string, node: TreeNode): Promise<PendingNode> {
+    const sink = (this.sinkNow = await this.sink);
+    let reading: Promise<StoredFile>;
+    if (node.size <= SMALL_FILE_BYTES) {
+      const q = sink.queueSmallFile(fsPath(absPath), node.size, DEFAULT_CDC, this.readOptions);
+      if (q.queued) await q.queued;
+      reading = q.read;
+    } else {
+      reading = this.fileLimit(() => sink.storeFile(fsPath(absPath), DEFAULT_CDC, this.readOptions));
+    }
+    return { node, content: this.contentOf(reading, absPath, node) };
+  }
+
+  /** A file's content once stored; null (the file named in errors, and left out) when it could not be read. */
+  private contentOf(reading: Promise<StoredFile>, absPath: string, node: TreeNode): Promise<StreamRef | null> {
     const content = reading.then((read) => {
-      if (!('error' in read)) {
-        read.stored.catch(() => undefined); // awaited by the directory (settle); a failure is the sink's and is rethrown there
-        return read.stored;
-      }
+      if (!('error' in read)) return read.stored; // a failure to store is the sink's, rethrown when the directory settles
       this.fail(absPath, read.error);
       this.files -= 1; // unreadable: not in the snapshot
       this.bytes -= node.size;
       return null;
     });
     content.catch(() => undefined); // awaited by the directory (settle)
-    return { node, content };
-  }
-
-  /** How the sink reports a file's reading: into the progress counters. */
-  private readOptions(absPath: string): { onRead: (bytes: number) => void; signal?: AbortSignal | undefined } {
-    return {
-      signal: this.opts.signal,
-      onRead: (bytes: number) => {
-        this.bytesRead += bytes;
-        this.progress(absPath);
-      },
-    };
+    return content;
   }
 
   /**
@@ -325,7 +361,8 @@ class BackupRun {
     for (let i = 0; i < names.length; i++) {
       const child = paths[i];
       if (!child) continue;
-      const p = await this.entry(child, names[i]!, before?.get(names[i]!), scanned?.entry(i) ?? null);
+      let p = this.entry(child, names[i]!, before?.get(names[i]!), scanned?.entry(i) ?? null);
+      if (p instanceof Promise) p = await p;
       if (p) pending.push(p);
     }
     // Boxed: an async function would flatten the promise, and the caller would wait for the store after all.

@@ -20,18 +20,25 @@ export class Batcher<T> {
 
   /** Queues `item` once there is room; `run` sees it in a batch soon: at the end of this turn of the event loop if a slot is free. */
   async add(item: T, weight: number): Promise<void> {
-    while (this.queue.length >= this.limits.maxQueued || (this.queue.length > 0 && this.queuedWeight + weight > (this.limits.maxQueuedWeight ?? Infinity))) {
-      await new Promise<void>((r) => this.room.push(r));
-    }
+    while (!this.offer(item, weight)) await new Promise<void>((r) => this.room.push(r));
+  }
+
+  /**
+   * add without the wait: queues `item` and returns true when there is room now, else returns false (queuing
+   * nothing). A producer of many small items calls this first, and add only when it fails: no promise per item.
+   */
+  offer(item: T, weight: number): boolean {
+    if (this.queue.length >= this.limits.maxQueued || (this.queue.length > 0 && this.queuedWeight + weight > (this.limits.maxQueuedWeight ?? Infinity))) return false;
     this.queue.push({ item, weight });
     this.queuedWeight += weight;
-    if (this.flushPending) return;
+    if (this.flushPending) return true;
     // Let the rest of this turn join the batch first.
     this.flushPending = true;
     setImmediate(() => {
       this.flushPending = false;
       this.startBatches();
     });
+    return true;
   }
 
   private startBatches(): void {

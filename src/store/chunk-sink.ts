@@ -73,6 +73,16 @@ export interface DataPacks {
 /** What storing needs of a sealed chunk (the plaintext has gone back to its pool, or was never here). */
 type ChunkToStore = SealedChunk;
 
+/** A chunk waiting in storeInOrder's queue, and who waits for its entry. */
+interface StoreItem {
+  enc: ChunkToStore | Promise<ChunkToStore>;
+  meta: boolean;
+  resolve: (entry: ChunkEntry) => void;
+  reject: (err: unknown) => void;
+}
+
+const oneChunkStream = (entry: ChunkEntry): StreamRef => pagedStream([entry]);
+
 export class ChunkSink {
   readonly stats: SinkStats = { chunks: 0, newChunks: 0, newBytes: 0, storedBytes: 0, adoptedChunks: 0 };
   private readonly packs: PackWriter;
@@ -82,8 +92,12 @@ export class ChunkSink {
   private unindexed: ChunkRef[] = [];
   private inFlight = 0;
   private waiters: (() => void)[] = [];
-  /** Serialises dedup-check-then-append so two identical chunks in flight are stored once. */
-  private storing: Promise<unknown> = Promise.resolve();
+  /**
+   * Chunks handed to storeInOrder, not yet stored, oldest first; and the loop storing them (null when none runs).
+   * One loop stores them one after another: dedup-check-then-append, so two identical chunks in flight are stored once.
+   */
+  private readonly toStore: StoreItem[] = [];
+  private storing: Promise<void> | null = null;
   private failure: unknown = null;
   /** Index segments are written only once this resolves (a lock still being confirmed, see locks.ts). */
   private commitGate: Promise<void> | null = null;
@@ -246,22 +260,22 @@ export class ChunkSink {
    * storeFile for a small file (`size`, as lstat saw it, at most SMALL_FILE_BYTES), with the same result
    * (`read`), but the file is read, chunked and sealed by a worker together with other small files in one
    * task (see Batcher, sealFileBatch). One that grew past a segment meanwhile is stored by storeFile after
-   * all. Resolves once the file is queued (a bounded queue: the caller's backpressure). Boxed: an async
-   * function would flatten `read`, and the caller would wait for the read.
+   * all. `queued` is null when the file was queued at once, else it resolves once it is (a bounded queue: the
+   * caller's backpressure). Not async: on a tree of tiny files each promise per file is main-thread garbage.
    */
-  async queueSmallFile(path: string | Buffer, size: number, params: CdcParams, opts: { onRead?: (bytes: number) => void; signal?: AbortSignal | undefined } = {}): Promise<{ read: Promise<StoredFile> }> {
+  queueSmallFile(path: string | Buffer, size: number, params: CdcParams, opts: { onRead?: (bytes: number) => void; signal?: AbortSignal | undefined } = {}): { read: Promise<StoredFile>; queued: Promise<void> | null } {
     if (!this.smallFiles || this.smallFiles.params !== params) {
       const workers = this.array.tuning.workers;
       const limits = { maxItems: SMALL_BATCH_FILES, maxWeight: Math.min(SMALL_BATCH_BYTES, params.maxSize), maxRunning: workers + 1, maxQueued: 2 * SMALL_BATCH_FILES * (workers + 1) };
       this.smallFiles = { params, batcher: new Batcher((batch) => this.storeFileBatch(batch, params), limits) };
     }
     const batcher = this.smallFiles.batcher;
-    let queued!: Promise<void>;
+    let file!: QueuedFile;
     const read = new Promise<StoredFile>((resolve, reject) => {
-      queued = batcher.add({ path, opts, resolve, reject }, Math.max(size, 1));
+      file = { path, opts, resolve, reject };
     });
-    await queued;
-    return { read };
+    const weight = Math.max(size, 1);
+    return { read, queued: batcher.offer(file, weight) ? null : batcher.add(file, weight) };
   }
 
   private async storeFileBatch(files: QueuedFile[], params: CdcParams): Promise<void> {
@@ -282,14 +296,20 @@ export class ChunkSink {
       const res = results[i]!;
       if ('redo' in res) return f.resolve(this.storeFile(f.path, params, f.opts));
       if ('error' in res) return f.resolve({ error: Object.assign(new Error(res.error.message), { code: res.error.code }) });
-      const tree = this.pageTree();
       const entries = this.storeSegmentChunks(res.chunks, region);
-      for (const e of entries) tree.add(e);
       stored.push(...entries);
       f.opts.onRead?.(res.bytes);
-      f.resolve({ stored: tree.finish(), bytes: res.bytes });
+      f.resolve({ stored: this.streamOf(entries), bytes: res.bytes });
     });
     void Promise.allSettled(stored).then(() => regions.release(region));
+  }
+
+  /** The stream of a whole file's chunks, still being stored. Most small files are one chunk: then no page tree. */
+  private streamOf(entries: Promise<ChunkEntry>[]): Promise<StreamRef> {
+    if (entries.length === 1) return entries[0]!.then(oneChunkStream);
+    const tree = this.pageTree();
+    for (const e of entries) tree.add(e);
+    return tree.finish();
   }
 
   /** The sealed chunks a worker left in `region`, queued for packing in order. */
@@ -313,7 +333,7 @@ export class ChunkSink {
 
   /** Stores what is buffered and writes the session's index. Call once, after every stream has ended. */
   async finish(): Promise<void> {
-    await this.storing;
+    while (this.storing) await this.storing;
     if (this.failure) throw this.failure;
     await Promise.all([this.packs.finish(), this.metaPacks.finish()]);
     // Members still taking packs get their grace while the index is written (slow members: quorum-write.ts).
@@ -373,35 +393,63 @@ export class ChunkSink {
   }
 
   /**
-   * Queues a chunk (sealed, or still sealing) behind those handed in before it (see `storing`): sealing
-   * runs in parallel, but packs receive chunks in the order they were submitted, so a stream's chunks lie in
-   * stream order and a restore reads them with a few large requests. A failure fails the session.
+   * Queues a chunk (sealed, or still sealing) behind those handed in before it: sealing runs in parallel, but
+   * packs receive chunks in the order they were submitted, so a stream's chunks lie in stream order and a restore
+   * reads them with a few large requests. A failure fails the session.
    */
   private storeInOrder(enc: ChunkToStore | Promise<ChunkToStore>, meta: boolean): Promise<ChunkEntry> {
-    const run = this.storing.then(async () => this.store(await enc, meta));
-    this.storing = run.catch((err: unknown) => {
-      this.failure ??= err;
+    const entry = new Promise<ChunkEntry>((resolve, reject) => {
+      this.toStore.push({ enc, meta, resolve, reject });
     });
-    return run;
+    // Started a microtask later: a loop that never awaits ends before an assignment after its call would be made.
+    this.storing ??= Promise.resolve().then(() => this.storeQueued());
+    return entry;
   }
 
-  private async store(enc: ChunkToStore, meta: boolean): Promise<ChunkEntry> {
-    this.stats.chunks += 1;
-    let ref = this.known.getById(enc.id);
-    if (!ref) {
-      ref = await (meta ? this.metaPacks : this.packs).add(enc);
-      this.known.setRef(ref);
-      this.unindexed.push(ref);
-      this.stats.newChunks += 1;
-      this.stats.newBytes += enc.size;
-      if (this.unindexed.length >= this.array.tuning.indexSegmentEntries) {
-        // An index segment may only name packs that are already stored.
-        await Promise.all([this.packs.finish(), this.metaPacks.finish()]);
-        await this.commitGate;
-        await writeIndexSegment(this.array.members, this.array.k, this.keys.index, this.unindexed, this.array.writeQuorum);
-        this.unindexed = [];
+  /**
+   * Stores the queued chunks in order until none is left. It awaits only what it must (a chunk still sealing, a
+   * pack writer's backpressure, an index segment): a promise chain link per chunk was a large part of the main
+   * thread's garbage on a tree of tiny files.
+   */
+  private async storeQueued(): Promise<void> {
+    for (let item = this.toStore.shift(); item; item = this.toStore.shift()) {
+      try {
+        const enc = item.enc instanceof Promise ? await item.enc : item.enc;
+        const entry = this.store(enc, item.meta);
+        item.resolve(entry instanceof Promise ? await entry : entry);
+      } catch (err) {
+        this.failure ??= err;
+        item.reject(err);
       }
     }
-    return { ...ref, key: Buffer.from(enc.key) };
+    this.storing = null;
+  }
+
+  private store(enc: ChunkToStore, meta: boolean): ChunkEntry | Promise<ChunkEntry> {
+    this.stats.chunks += 1;
+    const known = this.known.getById(enc.id);
+    if (known) return entryOf(known, enc);
+    const added = (meta ? this.metaPacks : this.packs).add(enc);
+    return added instanceof Promise ? added.then((ref) => this.indexNew(ref, enc)) : this.indexNew(added, enc);
+  }
+
+  /** A chunk just packed: into the index (an index segment is written once enough have gathered). */
+  private indexNew(ref: ChunkRef, enc: ChunkToStore): ChunkEntry | Promise<ChunkEntry> {
+    this.known.setRef(ref);
+    this.unindexed.push(ref);
+    this.stats.newChunks += 1;
+    this.stats.newBytes += enc.size;
+    if (this.unindexed.length < this.array.tuning.indexSegmentEntries) return entryOf(ref, enc);
+    return this.writeIndexSegmentNow().then(() => entryOf(ref, enc));
+  }
+
+  private async writeIndexSegmentNow(): Promise<void> {
+    // An index segment may only name packs that are already stored.
+    await Promise.all([this.packs.finish(), this.metaPacks.finish()]);
+    await this.commitGate;
+    await writeIndexSegment(this.array.members, this.array.k, this.keys.index, this.unindexed, this.array.writeQuorum);
+    this.unindexed = [];
   }
 }
+
+const entryOf = (ref: ChunkRef, enc: ChunkToStore): ChunkEntry => ({ ...ref, key: Buffer.from(enc.key) });

@@ -44,17 +44,15 @@ export function nodeType(st: NodeStat): NodeType | null {
   }
 }
 
+/** The node's fields in this order (a tree blob lists them so): files then add ctimeNs, ino and dev. */
 export function nodeFromStat(name: string, type: NodeType, st: NodeStat): TreeNode {
-  return {
-    name,
-    type,
-    mode: Number(st.mode & 0o7777n),
-    mtimeNs: st.mtimeNs.toString(),
-    size: type === 'file' ? Number(st.size) : 0,
-    uid: Number(st.uid),
-    gid: Number(st.gid),
-    ...(type === 'file' ? { ctimeNs: st.ctimeNs.toString(), ino: st.ino.toString(), dev: st.dev.toString() } : {}),
-  };
+  const node: TreeNode = { name, type, mode: Number(st.mode & 0o7777n), mtimeNs: st.mtimeNs.toString(), size: type === 'file' ? Number(st.size) : 0, uid: Number(st.uid), gid: Number(st.gid) };
+  if (type === 'file') {
+    node.ctimeNs = st.ctimeNs.toString();
+    node.ino = st.ino.toString();
+    node.dev = st.dev.toString();
+  }
+  return node;
 }
 
 /** How a file is judged unchanged since the parent snapshot (restic's flags). */

@@ -78,9 +78,9 @@ describe('pack writer: packs in flight', () => {
 
   it('one in flight: the second pack waits for the first upload before it is encoded', async () => {
     const { members, writer, encoded } = setup(1);
-    for (let i = 0; i < 4; i++) assert.ok(await settles(writer.add(chunk())), `chunk ${i} of the first two packs`);
+    for (let i = 0; i < 4; i++) assert.ok(await settles(Promise.resolve(writer.add(chunk()))), `chunk ${i} of the first two packs`);
     // The fifth chunk closes pack 2: its flush waits for pack 1's upload, held at the gate.
-    const fifth = writer.add(chunk());
+    const fifth = Promise.resolve(writer.add(chunk()));
     assert.equal(await settles(fifth), false);
     assert.equal(encoded(), 1, 'pack 2 is not encoded while pack 1 uploads');
     for (const m of members) m.letThrough();
@@ -94,19 +94,19 @@ describe('pack writer: packs in flight', () => {
     const { members, writer, encoded } = setup(2);
     const packs: string[] = [];
     for (let i = 0; i < 4; i++) {
-      const ref = writer.add(chunk());
+      const ref = Promise.resolve(writer.add(chunk()));
       assert.ok(await settles(ref), `chunk ${i} of the first two packs`);
       const hex = (await ref).pack.toString('hex');
       if (!packs.includes(hex)) packs.push(hex);
     }
     // The fifth chunk closes pack 2: encoded at once though pack 1 is still held at the gate.
-    const fifth = writer.add(chunk());
+    const fifth = Promise.resolve(writer.add(chunk()));
     assert.ok(await settles(fifth), 'pack 2 closes without waiting for pack 1');
     packs.push((await fifth).pack.toString('hex'));
     assert.equal(encoded(), 2, 'pack 2 encoded while pack 1 uploads');
-    writer.add(chunk()).catch(() => undefined);
+    Promise.resolve(writer.add(chunk())).catch(() => undefined);
     // The seventh closes pack 3: two packs are in flight already, so it waits for pack 1's upload.
-    const seventh = writer.add(chunk());
+    const seventh = Promise.resolve(writer.add(chunk()));
     assert.equal(await settles(seventh), false);
     assert.equal(encoded(), 2, 'no third pack is encoded while two are in flight');
     for (const m of members) assert.deepEqual(m.putOrder, []);
@@ -119,7 +119,7 @@ describe('pack writer: packs in flight', () => {
 
   it('two in flight: a failed upload fails the writer, and the pack behind it is never stored', async () => {
     const { members, writer } = setup(2);
-    for (let i = 0; i < 5; i++) await writer.add(chunk());
+    for (let i = 0; i < 5; i++) await Promise.resolve(writer.add(chunk()));
     for (const m of members) {
       m.fail = true;
       m.letThrough();

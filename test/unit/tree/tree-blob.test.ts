@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import { decodeTree, encodeTree, mayListDirectories, type TreeNode } from '../../../src/tree/index.js';
 import type { ChunkEntry } from '../../../src/store/index.js';
-import { flatStream, pagedStream } from '../../../src/store/manifest.js';
+import { flatStream, pagedStream, streamRefToJson } from '../../../src/store/manifest.js';
 
 const node = (name: string, type: TreeNode['type']): TreeNode => ({ name, type, mode: 0o644, mtimeNs: '1', size: 0, uid: 0, gid: 0, ...(type === 'symlink' ? { target: 'elsewhere' } : {}) });
 
@@ -60,4 +60,31 @@ test('a stored stream held as its page lists and reads as its entries do', () =>
   const listed = (content: typeof flat): Buffer => encodeTree([{ ...node('f', 'file'), size: 4800, content }]);
   assert.deepEqual(listed(paged), listed(flat));
   assert.deepEqual(decodeTree(listed(paged))[0]!.content!.entries, entries);
+});
+
+test('a tree blob: nodes sorted by name, each with its fields in order, content or subtree last, absent ones left out', () => {
+  const entry = (size: number, meta = false): ChunkEntry => ({ id: randomBytes(32), pack: randomBytes(16), offset: 7, length: size + 40, size, meta, key: randomBytes(32) });
+  const content = pagedStream([entry(12)]);
+  const subtree = pagedStream([entry(300, true)]);
+  // As a backup builds them: nodeFromStat's fields, then content (files) or subtree (directories) once stored.
+  const file: TreeNode = { name: 'b', type: 'file', mode: 0o644, mtimeNs: '5', size: 12, uid: 1, gid: 2, ctimeNs: '6', ino: '7', dev: '8' };
+  file.content = content;
+  const dir: TreeNode = { ...node('a', 'dir') };
+  dir.subtree = subtree;
+  const link = node('c', 'symlink');
+  const json = streamRefToJson;
+  const expected = JSON.stringify({
+    v: 1,
+    nodes: [
+      { name: 'a', type: 'dir', mode: 0o644, mtimeNs: '1', size: 0, uid: 0, gid: 0, subtree: json(subtree) },
+      { name: 'b', type: 'file', mode: 0o644, mtimeNs: '5', size: 12, uid: 1, gid: 2, ctimeNs: '6', ino: '7', dev: '8', content: json(content) },
+      { name: 'c', type: 'symlink', mode: 0o644, mtimeNs: '1', size: 0, uid: 0, gid: 0, target: 'elsewhere' },
+    ],
+  });
+  const blob = encodeTree([link, file, dir]);
+  assert.equal(blob.toString(), expected);
+  assert.deepEqual(Object.keys(file), ['name', 'type', 'mode', 'mtimeNs', 'size', 'uid', 'gid', 'ctimeNs', 'ino', 'dev', 'content'], 'the node itself is not changed');
+  const [a, b, c] = decodeTree(blob);
+  assert.deepEqual([a!.name, b!.name, c!.name, c!.target], ['a', 'b', 'c', 'elsewhere']);
+  assert.deepEqual(b!.content!.entries, content.entries);
 });
