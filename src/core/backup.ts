@@ -299,8 +299,12 @@ class BackupRun {
       return { node };
     }
     if (!this.sinkNow || node.size > SMALL_FILE_BYTES) return this.fileEntry(absPath, node);
-    // Small files go to the workers in batches (the sink bounds those queued).
-    const q = this.sinkNow.queueSmallFile(fsPath(absPath), node.size, DEFAULT_CDC, this.readOptions);
+    return this.smallFileEntry(this.sinkNow, absPath, node);
+  }
+
+  /** Small files go to the workers in batches: a promise only when the sink's queue is full (its backpressure). */
+  private smallFileEntry(sink: ChunkSink, absPath: string, node: TreeNode): PendingNode | Promise<PendingNode> {
+    const q = sink.queueSmallFile(fsPath(absPath), node.size, DEFAULT_CDC, this.readOptions);
     const pending: PendingNode = { node, content: this.contentOf(q.read, absPath, node) };
     return q.queued ? q.queued.then(() => pending) : pending;
   }
@@ -312,15 +316,8 @@ class BackupRun {
   /** A file met before the sink is open, or a large one (FILE_READERS of those at a time). */
   private async fileEntry(absPath: string, node: TreeNode): Promise<PendingNode> {
     const sink = (this.sinkNow = await this.sink);
-    let reading: Promise<StoredFile>;
-    if (node.size <= SMALL_FILE_BYTES) {
-      const q = sink.queueSmallFile(fsPath(absPath), node.size, DEFAULT_CDC, this.readOptions);
-      if (q.queued) await q.queued;
-      reading = q.read;
-    } else {
-      reading = this.fileLimit(() => sink.storeFile(fsPath(absPath), DEFAULT_CDC, this.readOptions));
-    }
-    return { node, content: this.contentOf(reading, absPath, node) };
+    if (node.size <= SMALL_FILE_BYTES) return this.smallFileEntry(sink, absPath, node);
+    return { node, content: this.contentOf(this.fileLimit(() => sink.storeFile(fsPath(absPath), DEFAULT_CDC, this.readOptions)), absPath, node) };
   }
 
   /** A file's content once stored; null (the file named in errors, and left out) when it could not be read. */
